@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the release wasm into build/ with worker-build. Skips the work when build/ is newer
+# than every input, so wrangler's [build] hook costs nothing on an unchanged tree.
+# Usage: scripts/build.sh [--force] [--no-opt]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f .tools/env.sh ] || bash scripts/setup.sh
+. .tools/env.sh
+
+force= ; extra=()
+for a in "$@"; do
+  case "$a" in
+    --force) force=1 ;;
+    --no-opt) extra+=(--no-opt) ;;
+    *) echo "usage: $0 [--force] [--no-opt]" >&2; exit 2 ;;
+  esac
+done
+
+out=build/index_bg.wasm
+if [ -z "$force" ] && [ -f "$out" ] &&
+   [ -z "$(find src Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
+  echo "[build] up to date: $out" >&2
+  exit 0
+fi
+
+if [ "$APPCONNECT_WASM_ROUTE" = debian ]; then
+  # Debian's rustc-web builds std from source for wasm32 (shared/toolchain.md). worker-build
+  # calls plain `cargo` and `rustc`, so Debian's come first in PATH.
+  export PATH="/usr/bin:$PATH"
+  export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
+fi
+echo "[build] worker-build --release ($APPCONNECT_WASM_ROUTE route)" >&2
+start=$(date +%s)
+"$WORKER_BUILD_BIN" --release "${extra[@]}"
+echo "[build] done in $(( $(date +%s) - start )) s: $(stat -c %s "$out") bytes, $(gzip -9c "$out" | wc -c) gzip" >&2

@@ -1,0 +1,425 @@
+//! The worker's settings, read once per request at the top of `entry` and validated here.
+//!
+//! Each setting's name is a constant below; they match `wrangler.toml`, `.dev.vars.example` and
+//! the README's table. A missing or malformed setting becomes a [`ConfigError`] that names the
+//! setting and the rule it breaks, never the value (several settings are secrets).
+
+use std::fmt;
+
+use base64::Engine;
+
+use crate::secret::{SecretKey, SecretString};
+
+/// Our app's id (var, required). Events for any other app are refused.
+pub const TALKDESK_APP_ID: &str = "TALKDESK_APP_ID";
+/// Extra allowed Talkdesk hosts, `host[:port]` separated by commas (var, optional).
+pub const TALKDESK_EXTRA_HOSTS: &str = "TALKDESK_EXTRA_HOSTS";
+/// The keys that seal secrets at rest (secret, required): `id:base64key[,id:base64key…]`.
+pub const SEALING_KEY: &str = "SEALING_KEY";
+/// The operator API's bearer token (secret, required).
+pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+
+/// Every setting the worker reads, in the order they are checked.
+pub const ALL_SETTINGS: [&str; 4] = [
+    TALKDESK_APP_ID,
+    TALKDESK_EXTRA_HOSTS,
+    SEALING_KEY,
+    ADMIN_TOKEN,
+];
+
+/// The shortest operator token accepted: a guessable token would expose every installation.
+pub const ADMIN_TOKEN_MIN_LEN: usize = 24;
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app_id: AppId,
+    pub extra_hosts: Vec<ExtraHost>,
+    pub sealing_keys: SealingKeys,
+    pub admin_token: SecretString,
+}
+
+/// A setting that is missing or breaks its rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting's name, e.g. `SEALING_KEY`.
+    pub setting: &'static str,
+    /// What is wrong, in words that never include the value.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "setting {} {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (the Worker environment in production, a map in
+    /// tests). An empty or all-blank value counts as missing.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or_else(|| err(name, "is missing"));
+
+        let app_id = AppId::parse(&required(TALKDESK_APP_ID)?)?;
+        let extra_hosts = match get(TALKDESK_EXTRA_HOSTS) {
+            Some(v) => parse_extra_hosts(&v)?,
+            None => Vec::new(),
+        };
+        let sealing_keys = SealingKeys::parse(&required(SEALING_KEY)?)?;
+        let admin_token = required(ADMIN_TOKEN)?;
+        if admin_token.trim() != admin_token {
+            return Err(err(ADMIN_TOKEN, "has leading or trailing white space"));
+        }
+        if admin_token.chars().count() < ADMIN_TOKEN_MIN_LEN {
+            return Err(err(
+                ADMIN_TOKEN,
+                format!("is shorter than {ADMIN_TOKEN_MIN_LEN} characters"),
+            ));
+        }
+        Ok(Config {
+            app_id,
+            extra_hosts,
+            sealing_keys,
+            admin_token: SecretString::new(admin_token),
+        })
+    }
+}
+
+/// Our app's id as Talkdesk issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppId(String);
+
+impl AppId {
+    pub fn parse(value: &str) -> Result<AppId, ConfigError> {
+        let ok = (1..=128).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if ok {
+            Ok(AppId(value.to_owned()))
+        } else {
+            Err(err(
+                TALKDESK_APP_ID,
+                "must be 1 to 128 characters of letters, digits, '.', '-' or '_'",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One `host[:port]` entry of `TALKDESK_EXTRA_HOSTS`. The host is lower-cased; whether plain
+/// `http` may be used with it (loopback only) is the allowlist's decision, not the config's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraHost {
+    pub host: String,
+    /// `None` means the scheme's default port.
+    pub port: Option<u16>,
+}
+
+fn parse_extra_hosts(value: &str) -> Result<Vec<ExtraHost>, ConfigError> {
+    value
+        .split(',')
+        .enumerate()
+        .map(|(i, entry)| {
+            parse_extra_host(entry.trim()).map_err(|why| {
+                err(
+                    TALKDESK_EXTRA_HOSTS,
+                    format!("entry {} is not host[:port]: {why}", i + 1),
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_extra_host(entry: &str) -> Result<ExtraHost, &'static str> {
+    if entry.is_empty() {
+        return Err("it is empty");
+    }
+    // Bracketed IPv6 literal, e.g. `[::1]:8443`.
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']').ok_or("unclosed '['")?;
+        if inside != "::1" {
+            return Err("the only IPv6 literal allowed is [::1]");
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or("junk after ']'")?),
+        };
+        ("[::1]".to_owned(), port)
+    } else {
+        let (host, port) = match entry.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (entry, None),
+        };
+        let valid_label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if host.len() > 253 || !host.split('.').all(valid_label) {
+            return Err("the host must be a DNS name or IPv4 address (letters, digits, '-', '.')");
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let n: u16 = p.parse().map_err(|_| "the port is not a number")?;
+            if n == 0 || p.starts_with('0') {
+                return Err("the port must be 1 to 65535");
+            }
+            Some(n)
+        }
+    };
+    Ok(ExtraHost { host, port })
+}
+
+/// The AES-256 keys that seal secrets at rest. The first seals; every one opens, so a key can be
+/// rotated by putting a new one first and dropping the old one once nothing sealed with it is
+/// left. Format: `id:base64key[,id:base64key…]`, each key 32 bytes (standard or URL-safe base64),
+/// each id 1 to 16 of `[A-Za-z0-9_-]` and unique; the id is stored beside each ciphertext.
+#[derive(Debug, Clone)]
+pub struct SealingKeys {
+    keys: Vec<(String, SecretKey<32>)>,
+}
+
+impl SealingKeys {
+    pub fn parse(value: &str) -> Result<SealingKeys, ConfigError> {
+        let mut keys: Vec<(String, SecretKey<32>)> = Vec::new();
+        for (i, entry) in value.split(',').enumerate() {
+            let n = i + 1;
+            let (id, b64) = entry
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| err(SEALING_KEY, format!("entry {n} is not id:base64key")))?;
+            let id_ok = (1..=16).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !id_ok {
+                return Err(err(
+                    SEALING_KEY,
+                    format!("entry {n}: the key id must be 1 to 16 of letters, digits, '-', '_'"),
+                ));
+            }
+            if keys.iter().any(|(k, _)| k == id) {
+                return Err(err(
+                    SEALING_KEY,
+                    format!("entry {n}: key id {id} is repeated"),
+                ));
+            }
+            let bytes = decode_base64(b64).ok_or_else(|| {
+                err(
+                    SEALING_KEY,
+                    format!("entry {n} (key id {id}) is not valid base64"),
+                )
+            })?;
+            let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+                err(
+                    SEALING_KEY,
+                    format!("entry {n} (key id {id}) is {} bytes, not 32", b.len()),
+                )
+            })?;
+            keys.push((id.to_owned(), SecretKey::new(key)));
+        }
+        Ok(SealingKeys { keys })
+    }
+
+    /// The id and key that seal new values.
+    pub fn current(&self) -> (&str, &SecretKey<32>) {
+        let (id, key) = &self.keys[0];
+        (id, key)
+    }
+
+    /// The key with this id, to open a value sealed with it.
+    pub fn by_id(&self, id: &str) -> Option<&SecretKey<32>> {
+        self.keys.iter().find(|(k, _)| k == id).map(|(_, key)| key)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(id, _)| id.as_str())
+    }
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    let s = s.trim();
+    STANDARD
+        .decode(s)
+        .or_else(|_| URL_SAFE.decode(s))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(s))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // bytes 0..32
+    const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="; // bytes 32..64
+
+    fn settings(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = [
+            (TALKDESK_APP_ID, "app-123"),
+            (SEALING_KEY, &*format!("k1:{KEY_A}")),
+            (ADMIN_TOKEN, "an-admin-token-of-enough-length"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            m.insert(k.to_string(), v.to_string());
+        }
+        m
+    }
+
+    fn load(m: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn a_complete_environment_parses() {
+        let c = load(&settings(&[(
+            TALKDESK_EXTRA_HOSTS,
+            "127.0.0.1:9000, localhost ,[::1]:1",
+        )]))
+        .unwrap();
+        assert_eq!(c.app_id.as_str(), "app-123");
+        assert_eq!(
+            c.extra_hosts,
+            vec![
+                ExtraHost {
+                    host: "127.0.0.1".into(),
+                    port: Some(9000)
+                },
+                ExtraHost {
+                    host: "localhost".into(),
+                    port: None
+                },
+                ExtraHost {
+                    host: "[::1]".into(),
+                    port: Some(1)
+                },
+            ]
+        );
+        assert_eq!(c.sealing_keys.current().0, "k1");
+        assert_eq!(c.sealing_keys.current().1.expose()[31], 31);
+    }
+
+    #[test]
+    fn each_required_setting_is_named_when_missing_or_blank() {
+        for name in [TALKDESK_APP_ID, SEALING_KEY, ADMIN_TOKEN] {
+            let mut m = settings(&[]);
+            m.remove(name);
+            assert_eq!(load(&m).unwrap_err(), err(name, "is missing"));
+            m.insert(name.into(), "   ".into());
+            assert_eq!(load(&m).unwrap_err(), err(name, "is missing"));
+        }
+    }
+
+    #[test]
+    fn extra_hosts_is_optional() {
+        assert!(load(&settings(&[])).unwrap().extra_hosts.is_empty());
+    }
+
+    #[test]
+    fn malformed_extra_hosts_are_refused_by_entry_number() {
+        for bad in [
+            "http://127.0.0.1:9000",
+            "127.0.0.1:9000/path",
+            "user@127.0.0.1",
+            "127.0.0.1:0",
+            "127.0.0.1:65536",
+            "127.0.0.1:x",
+            "a,,b",
+            "[fe80::1]",
+            "-bad.example",
+            "bad_host.example",
+            "exa mple.com",
+        ] {
+            let e = load(&settings(&[(TALKDESK_EXTRA_HOSTS, bad)])).unwrap_err();
+            assert_eq!(e.setting, TALKDESK_EXTRA_HOSTS, "{bad}");
+            assert!(e.problem.starts_with("entry "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn malformed_app_id_is_refused() {
+        for bad in ["has space", "slash/", &"x".repeat(129)] {
+            let e = load(&settings(&[(TALKDESK_APP_ID, bad)])).unwrap_err();
+            assert_eq!(e.setting, TALKDESK_APP_ID);
+        }
+    }
+
+    #[test]
+    fn sealing_keys_rotate_new_first_and_old_still_open() {
+        let c = load(&settings(&[(
+            SEALING_KEY,
+            &format!("new:{KEY_B},old:{KEY_A}"),
+        )]))
+        .unwrap();
+        assert_eq!(c.sealing_keys.current().0, "new");
+        assert_eq!(c.sealing_keys.by_id("old").unwrap().expose()[0], 0);
+        assert_eq!(c.sealing_keys.by_id("new").unwrap().expose()[0], 32);
+        assert!(c.sealing_keys.by_id("other").is_none());
+        assert_eq!(c.sealing_keys.ids().collect::<Vec<_>>(), ["new", "old"]);
+    }
+
+    #[test]
+    fn malformed_sealing_keys_are_refused_without_echoing_the_key() {
+        let short = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg=="; // 31 bytes
+        for bad in [
+            KEY_A.to_string(),                     // no id
+            format!(":{KEY_A}"),                   // empty id
+            format!("k1:{KEY_A},k1:{KEY_B}"),      // repeated id
+            format!("k1:{short}"),                 // wrong length
+            "k1:not base64!!".to_string(),         // not base64
+            format!("waytoolongkeyid123:{KEY_A}"), // id too long
+        ] {
+            let e = load(&settings(&[(SEALING_KEY, &bad)])).unwrap_err();
+            assert_eq!(e.setting, SEALING_KEY, "{bad}");
+            assert!(
+                !e.to_string().contains(KEY_A) && !e.to_string().contains(short),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_safe_base64_keys_are_accepted() {
+        let url_safe = KEY_B.replace('+', "-").replace('/', "_");
+        let c = load(&settings(&[(SEALING_KEY, &format!("k:{url_safe}"))])).unwrap();
+        assert_eq!(c.sealing_keys.current().1.expose()[0], 32);
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused() {
+        let e = load(&settings(&[(ADMIN_TOKEN, "short")])).unwrap_err();
+        assert_eq!(e.setting, ADMIN_TOKEN);
+        assert!(!e.to_string().contains("short "), "{e}");
+    }
+
+    #[test]
+    fn config_debug_prints_no_secret() {
+        let c = load(&settings(&[])).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("an-admin-token-of-enough-length"));
+        assert!(dbg.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,124 @@
+//! The route table. Adding a route is one line in `resource` and one variant of [`Route`].
+
+use super::ApiError;
+
+/// The HTTP methods the worker answers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "GET" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// A request the worker knows how to answer, with the values taken from its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`
+    Healthz,
+}
+
+/// What lives at a path: the methods it takes and how the path becomes a [`Route`].
+struct Resource {
+    allow: &'static [Method],
+    route: fn(Method, &[&str]) -> Route,
+}
+
+fn resource(segments: &[&str]) -> Option<Resource> {
+    let r = |allow, route| Some(Resource { allow, route });
+    match segments {
+        ["healthz"] => r(&[Method::Get], |_, _| Route::Healthz),
+        _ => None,
+    }
+}
+
+/// Finds the route for a method and path: 404 when nothing lives at the path, 405 (with the
+/// methods it takes) when something does but not with this method.
+pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let not_found = || ApiError::NotFound {
+        path: truncate(path, 200),
+    };
+    let segments: Vec<&str> = path
+        .strip_prefix('/')
+        .ok_or_else(not_found)?
+        .split('/')
+        .collect();
+    let resource = resource(&segments).ok_or_else(not_found)?;
+    match Method::parse(method).filter(|m| resource.allow.contains(m)) {
+        Some(m) => Ok((resource.route)(m, &segments)),
+        None => Err(ApiError::MethodNotAllowed {
+            method: truncate(method, 20),
+            allow: resource.allow,
+        }),
+    }
+}
+
+/// Caller-supplied text echoed in an error is cut short, on a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthz_is_routed() {
+        assert_eq!(route("GET", "/healthz"), Ok(Route::Healthz));
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for p in [
+            "/",
+            "/nope",
+            "/healthz/",
+            "/healthz/x",
+            "healthz",
+            "//healthz",
+            "",
+        ] {
+            assert!(
+                matches!(route("GET", p), Err(ApiError::NotFound { .. })),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        for m in ["POST", "DELETE", "PUT", "get", "BREW"] {
+            assert_eq!(
+                route(m, "/healthz"),
+                Err(ApiError::MethodNotAllowed {
+                    method: m.to_owned(),
+                    allow: &[Method::Get]
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn echoed_path_is_cut_short() {
+        let long = format!("/{}", "é".repeat(500));
+        match route("GET", &long) {
+            Err(ApiError::NotFound { path }) => assert_eq!(path.chars().count(), 200),
+            other => panic!("{other:?}"),
+        }
+    }
+}

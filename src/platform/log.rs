@@ -1,0 +1,20 @@
+//! Log lines, one JSON object each, so `wrangler tail` and Logpush can filter them.
+//! Callers pass what happened and the context; never a secret (those types print `[redacted]`).
+
+use serde_json::json;
+
+/// An internal error with its context. The caller got a generic answer; this line is the detail.
+pub fn error(event: &str, detail: &str) {
+    worker::console_error!(
+        "{}",
+        json!({"level": "error", "event": event, "detail": detail})
+    );
+}
+
+/// Something worth knowing that is not an error.
+pub fn info(event: &str, detail: &str) {
+    worker::console_log!(
+        "{}",
+        json!({"level": "info", "event": event, "detail": detail})
+    );
+}

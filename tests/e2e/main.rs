@@ -1,0 +1,8 @@
+//! End-to-end tier: the release wasm in workerd (`wrangler dev`) with local D1 and KV, driven
+//! over HTTP. `make test` builds first; run alone with `cargo test --test e2e` after `make build`.
+//!
+//! Add tests as modules beside this file; use [`harness::shared`] unless a test needs its own
+//! settings or state.
+
+mod foundation;
+mod harness;
