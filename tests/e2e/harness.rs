@@ -244,9 +244,10 @@ fn stop_group(pgid: u32, child: &mut Child) {
 /// A process in its own group that waits for the test process to end, then stops the worker's
 /// group and removes its directory. Stopped by [`Worker::stop`] in the normal case.
 fn spawn_watchdog(pgid: u32, dir: &Path) -> Child {
+    // POSIX sh's `kill` takes a negative pid as a process group (dash has no `--`).
     let script = r#"
         while kill -0 "$0" 2>/dev/null; do sleep 0.3; done
-        kill -TERM -- "-$1" 2>/dev/null; sleep 2; kill -KILL -- "-$1" 2>/dev/null
+        kill -TERM "-$1" 2>/dev/null; sleep 2; kill -KILL "-$1" 2>/dev/null
         rm -rf "$2""#;
     Command::new("sh")
         .args(["-c", script])
