@@ -125,8 +125,18 @@ impl AppId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraHost {
     pub host: String,
-    /// `None` means the scheme's default port.
-    pub port: Option<u16>,
+    pub port: PortRule,
+}
+
+/// Which ports an extra host may be called on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRule {
+    /// `host`: the scheme's default port only.
+    Default,
+    /// `host:8790`: that port only.
+    Exact(u16),
+    /// `host:*`: any port. Accepted for loopback hosts only (tests start servers on free ports).
+    Any,
 }
 
 fn parse_extra_hosts(value: &str) -> Result<Vec<ExtraHost>, ConfigError> {
@@ -177,16 +187,32 @@ fn parse_extra_host(entry: &str) -> Result<ExtraHost, &'static str> {
         (host.to_ascii_lowercase(), port)
     };
     let port = match port {
-        None => None,
+        None => PortRule::Default,
+        Some("*") if is_loopback(&host) => PortRule::Any,
+        Some("*") => return Err("any port ('*') is allowed for loopback hosts only"),
         Some(p) => {
             let n: u16 = p.parse().map_err(|_| "the port is not a number")?;
             if n == 0 || p.starts_with('0') {
                 return Err("the port must be 1 to 65535");
             }
-            Some(n)
+            PortRule::Exact(n)
         }
     };
     Ok(ExtraHost { host, port })
+}
+
+/// Loopback hosts: `localhost`, `127.0.0.0/8` and `[::1]`. Only these may be called over plain
+/// `http` or on any port.
+pub fn is_loopback(host: &str) -> bool {
+    if host == "localhost" || host == "[::1]" {
+        return true;
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4
+        && parts[0] == "127"
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.parse::<u8>().is_ok())
 }
 
 /// The AES-256 keys that seal secrets at rest. The first seals; every one opens, so a key can be
@@ -295,27 +321,21 @@ mod tests {
 
     #[test]
     fn a_complete_environment_parses() {
-        let c = load(&settings(&[(
-            TALKDESK_EXTRA_HOSTS,
-            "127.0.0.1:9000, localhost ,[::1]:1",
-        )]))
-        .unwrap();
+        let hosts = "127.0.0.1:9000, localhost ,[::1]:1,127.0.0.1:*,td.example.com";
+        let c = load(&settings(&[(TALKDESK_EXTRA_HOSTS, hosts)])).unwrap();
         assert_eq!(c.app_id.as_str(), "app-123");
+        let host = |h: &str, port| ExtraHost {
+            host: h.into(),
+            port,
+        };
         assert_eq!(
             c.extra_hosts,
             vec![
-                ExtraHost {
-                    host: "127.0.0.1".into(),
-                    port: Some(9000)
-                },
-                ExtraHost {
-                    host: "localhost".into(),
-                    port: None
-                },
-                ExtraHost {
-                    host: "[::1]".into(),
-                    port: Some(1)
-                },
+                host("127.0.0.1", PortRule::Exact(9000)),
+                host("localhost", PortRule::Default),
+                host("[::1]", PortRule::Exact(1)),
+                host("127.0.0.1", PortRule::Any),
+                host("td.example.com", PortRule::Default),
             ]
         );
         assert_eq!(c.sealing_keys.current().0, "k1");
@@ -352,10 +372,28 @@ mod tests {
             "-bad.example",
             "bad_host.example",
             "exa mple.com",
+            "td.example.com:*",
         ] {
             let e = load(&settings(&[(TALKDESK_EXTRA_HOSTS, bad)])).unwrap_err();
             assert_eq!(e.setting, TALKDESK_EXTRA_HOSTS, "{bad}");
             assert!(e.problem.starts_with("entry "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised_exactly() {
+        for h in ["localhost", "127.0.0.1", "127.1.2.3", "[::1]"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "127.0.0.1.evil.com",
+            "127.0.0",
+            "128.0.0.1",
+            "127.0.0.256",
+            "localhost.evil",
+            "0x7f.0.0.1",
+        ] {
+            assert!(!is_loopback(h), "{h}");
         }
     }
 

@@ -14,6 +14,7 @@
 //! | [`http`] | the route table, the [`http::Reply`] value and the one error → status mapping | no |
 //! | [`health`] | what `GET /healthz` reports, built from the probes' outcomes | no |
 //! | [`secret`] | types that hold secrets and never print them | no |
+//! | [`talkdesk`] | the Talkdesk contract: hosts and regions (more to come) | no |
 //! | [`platform`] | the adapters to the Workers runtime: D1, KV, the environment, responses | yes |
 //!
 //! Only `entry` and `platform` import `worker`: everything else compiles and is tested natively
@@ -25,6 +26,7 @@ pub mod health;
 pub mod http;
 pub mod platform;
 pub mod secret;
+pub mod talkdesk;
 
 /// The version reported by `GET /healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
