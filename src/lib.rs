@@ -21,6 +21,7 @@
 //! with `cargo test`, and the end-to-end tier (`tests/e2e.rs`) drives the release wasm in workerd.
 
 pub mod config;
+pub mod crypto;
 pub mod entry;
 pub mod health;
 pub mod http;

@@ -269,7 +269,10 @@ impl Core {
     pub fn installations(&self) -> Vec<InstallationView> {
         let app_id = self.app_id();
         let st = self.state();
-        st.installations.iter().map(|i| st.view(i, &app_id)).collect()
+        st.installations
+            .iter()
+            .map(|i| st.view(i, &app_id))
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<RequestRecord> {
@@ -545,7 +548,12 @@ impl Core {
         Ok(())
     }
 
-    pub async fn trial(self: &Arc<Self>, id: &str, kind: TrialKind, spec: TrialSpec) -> SimResult<Sent> {
+    pub async fn trial(
+        self: &Arc<Self>,
+        id: &str,
+        kind: TrialKind,
+        spec: TrialSpec,
+    ) -> SimResult<Sent> {
         let event = {
             let mut st = self.state();
             let inst = st.inst_mut(id).ok_or_else(|| unknown(id))?;
@@ -607,7 +615,10 @@ impl Core {
 
     /// An event with a real-looking envelope that the simulator never records as genuine.
     pub fn forge(&self, ty: &str, data: Value) -> Value {
-        let inst = data["installation_id"].as_str().unwrap_or("unknown").to_string();
+        let inst = data["installation_id"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string();
         let data = match data {
             Value::Object(m) => m,
             other => {

@@ -261,7 +261,12 @@ pub fn parse_jwt(token: &str) -> Result<UnverifiedJwt, String> {
 
 impl UnverifiedJwt {
     pub fn verify(&self, alg: Alg, public_spki: &[u8]) -> bool {
-        verify_bytes(alg, public_spki, self.signing_input.as_bytes(), &self.signature)
+        verify_bytes(
+            alg,
+            public_spki,
+            self.signing_input.as_bytes(),
+            &self.signature,
+        )
     }
 }
 
@@ -307,7 +312,12 @@ mod tests {
         assert!(verify_bytes(Alg::PS256, &kp.public_spki, b"data", &sig));
         assert!(!verify_bytes(Alg::PS384, &kp.public_spki, b"data", &sig));
         let ec = KeyPair::generate(Alg::ES256);
-        assert!(!verify_bytes(Alg::ES384, &ec.public_spki, b"data", &[0; 96]));
+        assert!(!verify_bytes(
+            Alg::ES384,
+            &ec.public_spki,
+            b"data",
+            &[0; 96]
+        ));
     }
 
     #[test]

@@ -195,7 +195,8 @@ pub enum Endpoint {
 impl std::str::FromStr for Endpoint {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        serde_json::from_value(Value::String(s.into())).map_err(|_| format!("unknown endpoint {s:?}"))
+        serde_json::from_value(Value::String(s.into()))
+            .map_err(|_| format!("unknown endpoint {s:?}"))
     }
 }
 

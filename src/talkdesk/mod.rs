@@ -1,4 +1,5 @@
 //! The Talkdesk contract, pure: hosts and regions, event types, assertion claims, API request
 //! builders and response parsers. No I/O here; see `shared/talkdesk-contract.md`.
 
+pub mod assertion;
 pub mod hosts;

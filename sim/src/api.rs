@@ -1,0 +1,315 @@
+//! The Apps and Accounts API: Bearer tokens the simulator issued, unexpired, for the installation
+//! addressed, with the scope each call needs.
+//!
+//! Checks run in this order: token (401), app id and installation exist (404), token belongs to
+//! that installation (403), scope (403).
+
+use crate::core::{now_rfc3339, now_secs, Core, State, TokenInfo};
+use crate::model::{Acknowledgement, Endpoint, StateChange};
+use crate::server::Reply;
+use serde_json::{json, Value};
+
+fn bearer<'a>(st: &'a State, authorization: Option<&str>) -> Result<&'a TokenInfo, Reply> {
+    let unauthorized = |d: &str| {
+        let mut r = Reply::error(401, "invalid_token", d);
+        r.headers
+            .push(("www-authenticate", "Bearer error=\"invalid_token\"".into()));
+        r
+    };
+    let auth = authorization.ok_or_else(|| unauthorized("missing bearer token"))?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .ok_or_else(|| unauthorized("authorization is not a Bearer token"))?;
+    let info = st
+        .tokens
+        .get(token.trim())
+        .ok_or_else(|| unauthorized("unknown access token"))?;
+    if info.expires_at <= now_secs() {
+        return Err(unauthorized("access token expired"));
+    }
+    match st.inst(&info.installation_id) {
+        Some(i) if !i.removed => Ok(info),
+        _ => Err(unauthorized("installation uninstalled")),
+    }
+}
+
+fn need_scope(info: &TokenInfo, scope: &str) -> Result<(), Reply> {
+    if info.scopes.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            403,
+            "insufficient_scope",
+            format!("this call needs scope {scope}"),
+        ))
+    }
+}
+
+pub fn handle(
+    core: &Core,
+    endpoint: Endpoint,
+    path: &str,
+    query: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let app_id = core.app_id();
+    let root = core.base_url.clone();
+    let mut st = core.state();
+    let info = match bearer(&st, authorization) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let token_inst = info.installation_id.clone();
+    let scopes = TokenInfo {
+        installation_id: token_inst.clone(),
+        client_id: info.client_id.clone(),
+        scopes: info.scopes.clone(),
+        expires_at: info.expires_at,
+    };
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut reply = handle_authorized(
+        &mut st, &app_id, &root, endpoint, &segs, query, &scopes, body,
+    )
+    .unwrap_or_else(|r| r);
+    reply.installation_id.get_or_insert(token_inst);
+    reply
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle_authorized(
+    st: &mut State,
+    app_id: &str,
+    root: &str,
+    endpoint: Endpoint,
+    segs: &[&str],
+    query: &str,
+    token: &TokenInfo,
+    body: &[u8],
+) -> Result<Reply, Reply> {
+    if endpoint == Endpoint::Account {
+        need_scope(token, "account:read")?;
+        let inst = st.inst(&token.installation_id).unwrap();
+        return Ok(Reply::json(
+            200,
+            json!({
+                "id": inst.account_id,
+                "name": inst.account_name,
+                "company_name": company_name(&inst.account_name),
+                "timezone": "UTC",
+                "created_at": inst.account_created_at,
+            }),
+        ));
+    }
+    if segs.get(1) != Some(&app_id) {
+        return Err(Reply::error(404, "not_found", "unknown app"));
+    }
+    if endpoint == Endpoint::Event {
+        let event = st
+            .events
+            .get(segs[3])
+            .ok_or_else(|| Reply::error(404, "not_found", "unknown event"))?;
+        if event["data"]["installation_id"].as_str() != Some(token.installation_id.as_str()) {
+            return Err(Reply::error(
+                403,
+                "forbidden",
+                "the event concerns another installation",
+            ));
+        }
+        need_scope(token, "apps:read")?;
+        return Ok(Reply::json(200, event.clone()));
+    }
+    let id = segs[3];
+    if st.inst(id).is_none() {
+        return Err(Reply::error(404, "not_found", "unknown installation"));
+    }
+    if id != token.installation_id {
+        return Err(Reply::error(
+            403,
+            "forbidden",
+            "the token belongs to another installation",
+        ));
+    }
+    let base = format!("{root}/apps/{app_id}/installations/{id}");
+    match endpoint {
+        Endpoint::Installation => {
+            need_scope(token, "apps:read")?;
+            let inst = st.inst(id).unwrap();
+            Ok(Reply::json(
+                200,
+                json!({
+                    "id": inst.id,
+                    "app_id": app_id,
+                    "account_id": inst.account_id,
+                    "scopes": inst.scopes,
+                    "created_at": inst.created_at,
+                    "_embedded": {"state": {
+                        "state": inst.state,
+                        "reason": inst.reason,
+                        "updated_at": inst.state_updated_at,
+                    }},
+                    "_links": {
+                        "self": {"href": base},
+                        "users": {"href": format!("{base}/users")},
+                        "subscription": {"href": format!("{base}/subscription")},
+                    },
+                }),
+            ))
+        }
+        Endpoint::Users => {
+            need_scope(token, "apps:read")?;
+            let (page, per_page) = paging(query)?;
+            let inst = st.inst(id).unwrap();
+            let total = inst.users.len();
+            let users: Vec<Value> = inst
+                .users
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|u| json!({"id": u.id, "email": u.email, "name": u.name, "active": u.active}))
+                .collect();
+            let mut links = json!({
+                "self": {"href": format!("{base}/users?page={page}&per_page={per_page}")},
+            });
+            if page * per_page < total {
+                links["next"] =
+                    json!({"href": format!("{base}/users?page={}&per_page={per_page}", page + 1)});
+            }
+            Ok(Reply::json(
+                200,
+                json!({
+                    "total": total, "page": page, "per_page": per_page,
+                    "_embedded": {"users": users},
+                    "_links": links,
+                }),
+            ))
+        }
+        Endpoint::Subscription => {
+            need_scope(token, "apps:read")?;
+            let s = &st.inst(id).unwrap().subscription;
+            Ok(Reply::json(
+                200,
+                json!({
+                    "type": s.kind, "license_type": s.license_type,
+                    "name": s.name, "total_licenses": s.total_licenses,
+                }),
+            ))
+        }
+        Endpoint::State => {
+            need_scope(token, "apps:write")?;
+            let body: Value = serde_json::from_slice(body)
+                .map_err(|_| Reply::error(400, "invalid_request", "body: not JSON"))?;
+            let action = body["state"].as_str().unwrap_or_default();
+            let reason = body
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let inst = st.inst_mut(id).unwrap();
+            let uninstalled = inst.state == "uninstalled";
+            let new_state = match (action, uninstalled) {
+                ("approve", false) => "approved",
+                ("reject", false) => "rejected",
+                ("approve", true) => "uninstalled",
+                ("reject", true) => {
+                    return Err(Reply::error(
+                        409,
+                        "conflict",
+                        "state: an uninstall can only be approved",
+                    ))
+                }
+                _ => {
+                    return Err(Reply::error(
+                        400,
+                        "invalid_request",
+                        "state: must be \"approve\" or \"reject\"",
+                    ))
+                }
+            };
+            let at = now_rfc3339();
+            inst.history.push(StateChange {
+                action: action.to_string(),
+                state: new_state.to_string(),
+                reason: reason.clone(),
+                at: at.clone(),
+                confirms: inst.last_event_type.clone(),
+            });
+            inst.state = new_state.to_string();
+            inst.reason = reason.clone();
+            inst.state_updated_at = at.clone();
+            if uninstalled {
+                // The uninstall is confirmed: the installation is deprovisioned.
+                inst.removed = true;
+                st.tokens.retain(|_, t| t.installation_id != id);
+            }
+            Ok(Reply::json(
+                200,
+                json!({
+                    "state": new_state, "reason": reason, "updated_at": at,
+                    "_links": {
+                        "self": {"href": format!("{base}/state")},
+                        "installation": {"href": base},
+                    },
+                }),
+            ))
+        }
+        Endpoint::CredentialsState => {
+            need_scope(token, "apps:write")?;
+            let client_id = segs[5];
+            let inst = st.inst_mut(id).unwrap();
+            if !inst.creds.iter().any(|c| c.client_id == client_id) {
+                return Err(Reply::error(404, "not_found", "unknown credentials"));
+            }
+            let body: Value = serde_json::from_slice(body)
+                .map_err(|_| Reply::error(400, "invalid_request", "body: not JSON"))?;
+            if body["state"].as_str() != Some("acknowledged") {
+                return Err(Reply::error(
+                    400,
+                    "invalid_request",
+                    "state: must be \"acknowledged\"",
+                ));
+            }
+            inst.acks.push(Acknowledgement {
+                client_id: client_id.to_string(),
+                state: "acknowledged".into(),
+                at: now_rfc3339(),
+            });
+            Ok(Reply::empty(202))
+        }
+        Endpoint::Token | Endpoint::Account | Endpoint::Event => unreachable!(),
+    }
+}
+
+fn company_name(account: &str) -> String {
+    let mut c = account.chars();
+    match c.next() {
+        Some(f) => format!("{}{} Inc.", f.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}
+
+/// `page` (from 1, default 1) and `per_page` (default 50, at most 100).
+fn paging(query: &str) -> Result<(usize, usize), Reply> {
+    let (mut page, mut per_page) = (1usize, 50usize);
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let n: usize = match k.as_ref() {
+            "page" | "per_page" => v
+                .parse()
+                .map_err(|_| Reply::error(400, "invalid_request", format!("{k}: not a number")))?,
+            _ => continue,
+        };
+        if n == 0 {
+            return Err(Reply::error(
+                400,
+                "invalid_request",
+                format!("{k}: must be at least 1"),
+            ));
+        }
+        if k == "page" {
+            page = n;
+        } else {
+            per_page = n.min(100);
+        }
+    }
+    Ok((page, per_page))
+}

@@ -1,0 +1,269 @@
+//! The HTTP server: one loopback listener playing Talkdesk ID (`/oauth/token`), the API gateway
+//! (`/apps/…`, `/account`) and, when enabled, the `/_sim/…` control API. Faults are applied here,
+//! before routing, and every non-control request is recorded.
+
+use crate::core::{now_rfc3339, Core};
+use crate::model::{Endpoint, Fault, RequestRecord};
+use crate::{api, control, oauth};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A computed answer plus what the request log should say about it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub raw: Option<&'static str>,
+    pub headers: Vec<(&'static str, String)>,
+    pub installation_id: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            raw: None,
+            headers: vec![],
+            installation_id: None,
+            error: None,
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            body: None,
+            ..Reply::json(status, Value::Null)
+        }
+    }
+
+    /// An API error: `{"error", "error_description"}`.
+    pub fn error(status: u16, error: &str, description: impl Into<String>) -> Reply {
+        let description = description.into();
+        let mut r = Reply::json(
+            status,
+            json!({"error": error, "error_description": description}),
+        );
+        r.error = Some(format!("{error}: {description}"));
+        r
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut b = Response::builder().status(self.status);
+        let body = if let Some(raw) = self.raw {
+            b = b.header("content-type", "application/json");
+            Bytes::from_static(raw.as_bytes())
+        } else if let Some(v) = self.body {
+            b = b.header("content-type", "application/json");
+            Bytes::from(serde_json::to_vec(&v).unwrap())
+        } else {
+            Bytes::new()
+        };
+        for (k, v) in self.headers {
+            b = b.header(k, v);
+        }
+        b.body(Full::new(body)).unwrap()
+    }
+}
+
+/// Which endpoint (for faults and inspection) a method and path address.
+pub fn classify(method: &str, path: &str) -> Option<Endpoint> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match (method, segs.as_slice()) {
+        ("POST", ["oauth", "token"]) => Endpoint::Token,
+        ("GET", ["account"]) => Endpoint::Account,
+        ("GET", ["apps", _, "events", _]) => Endpoint::Event,
+        ("GET", ["apps", _, "installations", _]) => Endpoint::Installation,
+        ("GET", ["apps", _, "installations", _, "users"]) => Endpoint::Users,
+        ("GET", ["apps", _, "installations", _, "subscription"]) => Endpoint::Subscription,
+        ("POST", ["apps", _, "installations", _, "state"]) => Endpoint::State,
+        ("POST", ["apps", _, "installations", _, "credentials", _, "state"]) => {
+            Endpoint::CredentialsState
+        }
+        _ => return None,
+    })
+}
+
+/// Returned by the service to make hyper close the connection without answering.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fault: connection dropped")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    core: Arc<Core>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let core = core.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(core.clone(), req, peer));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+async fn handle(
+    core: Arc<Core>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type");
+    let authorization = header("authorization");
+    let body = match Limited::new(req.into_body(), 1 << 20).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(
+                Reply::error(400, "invalid_request", "body too large or unreadable")
+                    .into_response(),
+            )
+        }
+    };
+
+    if path == "/_sim" || path.starts_with("/_sim/") {
+        let reply = if !peer.ip().is_loopback() || !core.settings().control_api {
+            Reply::error(404, "not_found", "no such resource")
+        } else {
+            control::handle(&core, &method, &path, &body).await
+        };
+        return Ok(reply.into_response());
+    }
+
+    let endpoint = classify(&method, &path);
+    let fault = endpoint.and_then(|e| core.state().take_fault(e));
+    let log_body = if endpoint == Some(Endpoint::Token) {
+        oauth::loggable_form(&body)
+    } else if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    };
+    let mut record = RequestRecord {
+        seq: 0,
+        at: now_rfc3339(),
+        method: method.clone(),
+        path: path_and_query,
+        endpoint,
+        status: None,
+        body: log_body,
+        installation_id: None,
+        error: None,
+        fault: fault.clone(),
+    };
+
+    let reply = match fault {
+        Some(Fault::Drop) => {
+            record.error = Some("fault: connection dropped".into());
+            core.record_request(record);
+            return Err(DropConnection);
+        }
+        Some(Fault::Status { status }) => Reply::error(
+            status,
+            if status >= 500 {
+                "server_error"
+            } else {
+                "simulated_error"
+            },
+            format!("fault injected: status {status}"),
+        ),
+        Some(Fault::Malformed) => Reply {
+            raw: Some("{\"access_token\": \"broken"),
+            ..Reply::empty(200)
+        },
+        Some(Fault::Stall { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            route(
+                &core,
+                endpoint,
+                &path,
+                &query,
+                &content_type,
+                &authorization,
+                &body,
+            )
+        }
+        None => route(
+            &core,
+            endpoint,
+            &path,
+            &query,
+            &content_type,
+            &authorization,
+            &body,
+        ),
+    };
+    record.status = Some(reply.status);
+    record.installation_id = reply.installation_id.clone();
+    record.error = record.error.or(reply.error.clone());
+    core.record_request(record);
+    Ok(reply.into_response())
+}
+
+fn route(
+    core: &Core,
+    endpoint: Option<Endpoint>,
+    path: &str,
+    query: &str,
+    content_type: &Option<String>,
+    authorization: &Option<String>,
+    body: &[u8],
+) -> Reply {
+    let settings = core.settings();
+    match endpoint {
+        Some(Endpoint::Token) => {
+            let mut st = core.state();
+            oauth::token(
+                &mut st,
+                content_type.as_deref(),
+                authorization.as_deref(),
+                body,
+                &core.token_url(),
+                settings.token_ttl_secs,
+            )
+        }
+        Some(ep) => api::handle(core, ep, path, query, authorization.as_deref(), body),
+        None => Reply::error(404, "not_found", format!("no such resource: {path}")),
+    }
+}

@@ -1,0 +1,27 @@
+//! Cryptography, pure Rust so it runs the same natively and in wasm:
+//! [`seal`] (secrets at rest, AES-256-GCM) and [`keys`] (importing an installation's private key
+//! and signing JWT client assertions with it).
+
+pub mod keys;
+pub mod seal;
+
+/// Fills a buffer from the platform's secure random source (`crypto.getRandomValues` in
+/// workerd, the OS natively). Failure is not recoverable and never expected.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).expect("the platform has a secure random source");
+    buf
+}
+
+/// base64url without padding, as JOSE uses.
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub(crate) fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+}
