@@ -3,3 +3,5 @@
 
 pub mod assertion;
 pub mod hosts;
+pub mod http;
+pub mod token;

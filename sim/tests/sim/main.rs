@@ -1,0 +1,8 @@
+//! The simulator's own tests: one binary, one module per area.
+
+mod api;
+mod control;
+mod events;
+mod faults;
+mod helpers;
+mod token;
