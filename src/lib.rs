@@ -23,11 +23,15 @@
 pub mod config;
 pub mod crypto;
 pub mod entry;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod health;
 pub mod http;
 pub mod platform;
+pub mod ports;
 pub mod secret;
 pub mod talkdesk;
+pub mod tokens;
 
 /// The version reported by `GET /healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

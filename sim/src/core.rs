@@ -134,7 +134,7 @@ pub(crate) struct State {
     pub requests: Vec<RequestRecord>,
     faults: Vec<FaultRule>,
     pub hold: bool,
-    pub held: Vec<(Value, bool)>,
+    pub held: Vec<Value>,
 }
 
 impl State {
@@ -659,13 +659,14 @@ impl Core {
         out
     }
 
-    /// First attempt now (unless events are held); genuine events that fail are retried in the
-    /// background after 5 and 10 minutes (times `time_scale`).
+    /// First attempt now (genuine events are queued instead while events are held; raw and forged
+    /// sends always go at once); genuine events that fail are retried in the background after 5
+    /// and 10 minutes (times `time_scale`).
     pub async fn dispatch(self: &Arc<Self>, event: Value, genuine: bool) -> DeliveryOutcome {
         {
             let mut st = self.state();
-            if st.hold {
-                st.held.push((event, genuine));
+            if st.hold && genuine {
+                st.held.push(event);
                 return DeliveryOutcome {
                     held: true,
                     attempt: None,
@@ -728,9 +729,6 @@ impl Core {
     /// Removes the held events without sending them.
     pub fn take_held(&self) -> Vec<Value> {
         std::mem::take(&mut self.state().held)
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect()
     }
 
     /// Stops holding and delivers the held events: those named in `order` first, in that order,
@@ -743,15 +741,15 @@ impl Core {
         };
         let mut queue = vec![];
         for id in order {
-            if let Some(pos) = held.iter().position(|(e, _)| e["id"].as_str() == Some(id)) {
+            if let Some(pos) = held.iter().position(|e| e["id"].as_str() == Some(id)) {
                 queue.push(held.remove(pos));
             }
         }
         queue.extend(held);
         let mut out = vec![];
-        for (event, genuine) in queue {
+        for event in queue {
             let event_id = event["id"].as_str().unwrap_or_default().to_string();
-            let delivery = self.dispatch(event.clone(), genuine).await;
+            let delivery = self.dispatch(event.clone(), true).await;
             out.push(Sent {
                 event_id,
                 event,

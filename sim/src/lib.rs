@@ -30,6 +30,10 @@
 //! The simulator owns its runtime (a background thread), so it works from any test runtime and
 //! from sync code; dropping the handle stops the server.
 
+// Handlers return `Result<_, Reply>` to short-circuit with an HTTP answer; a reply is built once per
+// request, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 mod api;
 mod control;
 mod core;
@@ -235,7 +239,8 @@ impl Simulator {
         let out = self.send_raw(event.clone(), 1).await.remove(0);
         (event, out)
     }
-    /// From now on genuine events are built and recorded but queued, not sent.
+    /// From now on genuine events are built and recorded but queued, not sent (raw and forged
+    /// sends still go at once).
     pub fn hold_events(&self) {
         self.core.set_hold(true);
     }

@@ -13,7 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use talkdesk_sim::{sign_jwt, Alg, InstallSpec, Installed, SimConfig, Simulator, JWT_BEARER};
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 pub fn random_jti() -> String {
@@ -61,10 +64,19 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-pub async fn post_form(sim: &Simulator, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
-    let mut req = http().post(sim.token_url()).header("content-type", "application/x-www-form-urlencoded").body(
-        form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish(),
-    );
+pub async fn post_form(
+    sim: &Simulator,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let mut req = http()
+        .post(sim.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        );
     if let Some((u, p)) = basic {
         req = req.basic_auth(u, Some(p));
     }
@@ -92,7 +104,13 @@ pub async fn mint(sim: &Simulator, inst: &Installed, scope: Option<&str>) -> Str
     body["access_token"].as_str().unwrap().to_string()
 }
 
-pub async fn api(sim: &Simulator, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub async fn api(
+    sim: &Simulator,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let url = format!("{}{path}", sim.base_url());
     let mut req = match method {
         "GET" => http().get(url),
@@ -107,11 +125,18 @@ pub async fn api(sim: &Simulator, method: &str, path: &str, token: Option<&str>,
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub fn inst_path(sim: &Simulator, inst: &Installed) -> String {
-    format!("/apps/{}/installations/{}", sim.app_id(), inst.installation_id)
+    format!(
+        "/apps/{}/installations/{}",
+        sim.app_id(),
+        inst.installation_id
+    )
 }
 
 /// A tiny HTTP receiver standing in for the worker's `POST /events`: records bodies and answers
@@ -142,15 +167,28 @@ impl Receiver {
                         let me = me.clone();
                         async move {
                             let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let (status, delay) = me.script.lock().unwrap().pop_front().unwrap_or((200, Duration::ZERO));
-                            me.received.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                            let (status, delay) = me
+                                .script
+                                .lock()
+                                .unwrap()
+                                .pop_front()
+                                .unwrap_or((200, Duration::ZERO));
+                            me.received
+                                .lock()
+                                .unwrap()
+                                .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
                             tokio::time::sleep(delay).await;
                             Ok::<_, std::convert::Infallible>(
-                                Response::builder().status(status).body(Full::new(Bytes::new())).unwrap(),
+                                Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::new()))
+                                    .unwrap(),
                             )
                         }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
         });

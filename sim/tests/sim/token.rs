@@ -21,7 +21,10 @@ async fn refuses(
     assert_eq!(got, status, "{body}");
     assert_eq!(body["error"], error, "{body}");
     let desc = body["error_description"].as_str().unwrap();
-    assert!(desc.starts_with(rule), "description {desc:?} should name rule {rule:?}");
+    assert!(
+        desc.starts_with(rule),
+        "description {desc:?} should name rule {rule:?}"
+    );
 }
 
 #[tokio::test]
@@ -33,7 +36,10 @@ async fn every_algorithm_mints_a_token_with_a_correct_assertion() {
         assert_eq!(status, 200, "{alg}: {body}");
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["expires_in"], 600);
-        assert_eq!(body["scope"], "apps:read apps:write account:read users:read openid");
+        assert_eq!(
+            body["scope"],
+            "apps:read apps:write account:read users:read openid"
+        );
         assert!(body["access_token"].as_str().unwrap().len() >= 32);
         assert_eq!(sim.token_requests_for(&inst.installation_id).len(), 1);
     }
@@ -47,8 +53,14 @@ async fn an_assertion_signed_by_another_key_is_refused() {
     let (h, c) = good_parts(&inst, &sim.token_url());
     let jwt = sign_jwt(Alg::ES256, &other.private_b64(), &h, &c);
     let (status, body) = post_assertion(&sim, &jwt, None).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
-    assert!(body["error_description"].as_str().unwrap().starts_with("signature"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("signature"));
 }
 
 #[tokio::test]
@@ -59,73 +71,193 @@ async fn a_tampered_payload_is_refused_for_rsa_pss_too() {
     let parts: Vec<&str> = jwt.split('.').collect();
     let (_, c) = good_parts(&inst, &sim.token_url());
     use base64::Engine;
-    let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+    let forged_payload =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
     let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
     let (status, body) = post_assertion(&sim, &tampered, None).await;
     assert_eq!(status, 401, "{body}");
-    assert!(body["error_description"].as_str().unwrap().starts_with("signature"));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("signature"));
 }
 
 #[tokio::test]
 async fn a_header_alg_other_than_the_installations_is_refused() {
-    refuses(Alg::ES256, |h, _| h["alg"] = json!("ES384"), 401, "invalid_client", "alg").await;
-    refuses(Alg::PS256, |h, _| h["alg"] = json!("none"), 401, "invalid_client", "alg").await;
+    refuses(
+        Alg::ES256,
+        |h, _| h["alg"] = json!("ES384"),
+        401,
+        "invalid_client",
+        "alg",
+    )
+    .await;
+    refuses(
+        Alg::PS256,
+        |h, _| h["alg"] = json!("none"),
+        401,
+        "invalid_client",
+        "alg",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_missing_kid_is_refused() {
-    refuses(Alg::ES384, |h, _| { h.as_object_mut().unwrap().remove("kid"); }, 401, "invalid_client", "kid").await;
+    refuses(
+        Alg::ES384,
+        |h, _| {
+            h.as_object_mut().unwrap().remove("kid");
+        },
+        401,
+        "invalid_client",
+        "kid",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_wrong_kid_is_refused() {
-    refuses(Alg::ES256, |h, _| h["kid"] = json!("another-key"), 401, "invalid_client", "kid").await;
+    refuses(
+        Alg::ES256,
+        |h, _| h["kid"] = json!("another-key"),
+        401,
+        "invalid_client",
+        "kid",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_unknown_iss_is_refused() {
-    refuses(Alg::ES256, |_, c| { c["iss"] = json!("nobody"); c["sub"] = json!("nobody"); }, 401, "invalid_client", "iss").await;
+    refuses(
+        Alg::ES256,
+        |_, c| {
+            c["iss"] = json!("nobody");
+            c["sub"] = json!("nobody");
+        },
+        401,
+        "invalid_client",
+        "iss",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sub_different_from_iss_is_refused() {
-    refuses(Alg::ES256, |_, c| c["sub"] = json!("someone-else"), 401, "invalid_client", "sub").await;
+    refuses(
+        Alg::ES256,
+        |_, c| c["sub"] = json!("someone-else"),
+        401,
+        "invalid_client",
+        "sub",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_aud_that_is_not_exactly_the_token_url_is_refused() {
-    refuses(Alg::ES256, |_, c| c["aud"] = json!(format!("{}/", c["aud"].as_str().unwrap())), 401, "invalid_client", "aud").await;
-    refuses(Alg::ES256, |_, c| c["aud"] = json!("http://127.0.0.1:1/oauth/token"), 401, "invalid_client", "aud").await;
-    refuses(Alg::ES256, |_, c| c["aud"] = json!("https://acme.talkdeskid.com/oauth/token"), 401, "invalid_client", "aud").await;
-    refuses(Alg::ES256, |_, c| { c.as_object_mut().unwrap().remove("aud"); }, 401, "invalid_client", "aud").await;
+    refuses(
+        Alg::ES256,
+        |_, c| c["aud"] = json!(format!("{}/", c["aud"].as_str().unwrap())),
+        401,
+        "invalid_client",
+        "aud",
+    )
+    .await;
+    refuses(
+        Alg::ES256,
+        |_, c| c["aud"] = json!("http://127.0.0.1:1/oauth/token"),
+        401,
+        "invalid_client",
+        "aud",
+    )
+    .await;
+    refuses(
+        Alg::ES256,
+        |_, c| c["aud"] = json!("https://acme.talkdeskid.com/oauth/token"),
+        401,
+        "invalid_client",
+        "aud",
+    )
+    .await;
+    refuses(
+        Alg::ES256,
+        |_, c| {
+            c.as_object_mut().unwrap().remove("aud");
+        },
+        401,
+        "invalid_client",
+        "aud",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_expired_assertion_is_refused() {
-    refuses(Alg::ES256, |_, c| { c["iat"] = json!(now() - 400); c["exp"] = json!(now() - 100); }, 401, "invalid_client", "exp").await;
+    refuses(
+        Alg::ES256,
+        |_, c| {
+            c["iat"] = json!(now() - 400);
+            c["exp"] = json!(now() - 100);
+        },
+        401,
+        "invalid_client",
+        "exp",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_assertion_living_longer_than_300_seconds_is_refused() {
-    refuses(Alg::ES256, |_, c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 301), 401, "invalid_client", "lifetime").await;
+    refuses(
+        Alg::ES256,
+        |_, c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 301),
+        401,
+        "invalid_client",
+        "lifetime",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_iat_in_the_future_is_refused() {
-    refuses(Alg::ES256, |_, c| { c["iat"] = json!(now() + 120); c["exp"] = json!(now() + 300); }, 401, "invalid_client", "iat").await;
+    refuses(
+        Alg::ES256,
+        |_, c| {
+            c["iat"] = json!(now() + 120);
+            c["exp"] = json!(now() + 300);
+        },
+        401,
+        "invalid_client",
+        "iat",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_small_clock_skew_on_iat_is_tolerated() {
     let sim = sim();
     let inst = install(&sim, Alg::ES256).await;
-    let jwt = assertion(&sim, &inst, |_, c| { c["iat"] = json!(now() + 10); c["exp"] = json!(now() + 300); });
+    let jwt = assertion(&sim, &inst, |_, c| {
+        c["iat"] = json!(now() + 10);
+        c["exp"] = json!(now() + 300);
+    });
     assert_eq!(post_assertion(&sim, &jwt, None).await.0, 200);
 }
 
 #[tokio::test]
 async fn a_missing_jti_is_refused() {
-    refuses(Alg::ES256, |_, c| { c.as_object_mut().unwrap().remove("jti"); }, 401, "invalid_client", "jti").await;
+    refuses(
+        Alg::ES256,
+        |_, c| {
+            c.as_object_mut().unwrap().remove("jti");
+        },
+        401,
+        "invalid_client",
+        "jti",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -143,16 +275,34 @@ async fn a_replayed_jti_is_refused() {
 async fn only_scopes_the_installation_was_given_are_granted() {
     let sim = sim();
     let inst = sim
-        .install(InstallSpec { scopes: vec!["apps:read".into(), "apps:write".into()], ..InstallSpec::new("acme", Alg::ES256) })
+        .install(InstallSpec {
+            scopes: vec!["apps:read".into(), "apps:write".into()],
+            ..InstallSpec::new("acme", Alg::ES256)
+        })
         .await
         .unwrap();
-    let (status, body) = post_assertion(&sim, &assertion(&sim, &inst, |_, _| {}), Some("apps:read")).await;
+    let (status, body) =
+        post_assertion(&sim, &assertion(&sim, &inst, |_, _| {}), Some("apps:read")).await;
     assert_eq!((status, body["scope"].as_str()), (200, Some("apps:read")));
     let (status, body) = post_assertion(&sim, &assertion(&sim, &inst, |_, _| {}), None).await;
-    assert_eq!((status, body["scope"].as_str()), (200, Some("apps:read apps:write")));
-    let (status, body) = post_assertion(&sim, &assertion(&sim, &inst, |_, _| {}), Some("apps:read account:read")).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
-    assert!(body["error_description"].as_str().unwrap().contains("account:read"));
+    assert_eq!(
+        (status, body["scope"].as_str()),
+        (200, Some("apps:read apps:write"))
+    );
+    let (status, body) = post_assertion(
+        &sim,
+        &assertion(&sim, &inst, |_, _| {}),
+        Some("apps:read account:read"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("account:read"));
 }
 
 #[tokio::test]
@@ -163,10 +313,20 @@ async fn basic_credentials_work_and_a_bad_secret_or_unknown_client_does_not() {
     let (status, body) = post_form(&sim, &form, Some((&inst.client_id, &inst.client_secret))).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = post_form(&sim, &form, Some((&inst.client_id, "wrong"))).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
-    assert!(body["error_description"].as_str().unwrap().starts_with("client_secret"));
-    let (status, body) = post_form(&sim, &form, Some(("unknown-client", &inst.client_secret))).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("client_secret"));
+    let (status, body) =
+        post_form(&sim, &form, Some(("unknown-client", &inst.client_secret))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
 }
 
 #[tokio::test]
@@ -175,19 +335,70 @@ async fn malformed_requests_are_invalid_requests() {
     let inst = install(&sim, Alg::ES256).await;
     let jwt = assertion(&sim, &inst, |_, _| {});
     let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
-        (vec![("client_assertion_type", JWT_BEARER), ("client_assertion", &jwt)], 400, "invalid_request"),
-        (vec![("grant_type", "authorization_code"), ("client_assertion_type", JWT_BEARER), ("client_assertion", &jwt)], 400, "unsupported_grant_type"),
-        (vec![("grant_type", "client_credentials"), ("client_assertion_type", "urn:other"), ("client_assertion", &jwt)], 400, "invalid_request"),
-        (vec![("grant_type", "client_credentials"), ("client_assertion_type", JWT_BEARER)], 400, "invalid_request"),
-        (vec![("grant_type", "client_credentials"), ("client_assertion_type", JWT_BEARER), ("client_assertion", "not-a-jwt")], 400, "invalid_request"),
-        (vec![("grant_type", "client_credentials")], 401, "invalid_client"),
+        (
+            vec![
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &jwt),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &jwt),
+            ],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:other"),
+                ("client_assertion", &jwt),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", "not-a-jwt"),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "client_credentials")],
+            401,
+            "invalid_client",
+        ),
     ];
     for (form, status, error) in cases {
         let (got, body) = post_form(&sim, &form, None).await;
-        assert_eq!((got, body["error"].as_str()), (status, Some(error)), "{form:?}: {body}");
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(error)),
+            "{form:?}: {body}"
+        );
     }
     // JSON instead of a form
-    let resp = http().post(sim.token_url()).json(&json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    let resp = http()
+        .post(sim.token_url())
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     // the good assertion still works: none of the above consumed its jti
     assert_eq!(post_assertion(&sim, &jwt, None).await.0, 200);
@@ -225,8 +436,19 @@ async fn the_request_log_shows_decoded_claims_not_the_assertion() {
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(r.status, Some(200));
-    assert_eq!(r.installation_id.as_deref(), Some(inst.installation_id.as_str()));
-    assert_eq!(r.body["client_assertion"]["claims"]["iss"], json!(inst.client_id));
-    assert_eq!(r.body["client_assertion"]["header"]["kid"], json!(inst.key_id));
-    assert!(!serde_json::to_string(&r.body).unwrap().contains(&inst.client_secret));
+    assert_eq!(
+        r.installation_id.as_deref(),
+        Some(inst.installation_id.as_str())
+    );
+    assert_eq!(
+        r.body["client_assertion"]["claims"]["iss"],
+        json!(inst.client_id)
+    );
+    assert_eq!(
+        r.body["client_assertion"]["header"]["kid"],
+        json!(inst.key_id)
+    );
+    assert!(!serde_json::to_string(&r.body)
+        .unwrap()
+        .contains(&inst.client_secret));
 }

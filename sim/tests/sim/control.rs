@@ -1,0 +1,164 @@
+//! The `/_sim` control API and the CLI, against an in-process simulator.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::process::Command;
+
+async fn control(
+    sim: &talkdesk_sim::Simulator,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}/_sim/{path}", sim.base_url());
+    let req = if method == "GET" {
+        http().get(url)
+    } else if method == "DELETE" {
+        http().delete(url)
+    } else {
+        http().post(url).json(&body.unwrap_or(json!({})))
+    };
+    let resp = req.send().await.unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn install_through_the_control_api_then_approve_through_the_real_api() {
+    let rx = Receiver::start().await;
+    let sim = sim();
+    let (status, _) = control(
+        &sim,
+        "POST",
+        "config",
+        Some(json!({"callback_url": rx.url})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, inst) = control(
+        &sim,
+        "POST",
+        "install",
+        Some(json!({"account_name": "acme", "algorithm": "PS256", "users": 2})),
+    )
+    .await;
+    assert_eq!(status, 200, "{inst}");
+    let inst: talkdesk_sim::Installed = serde_json::from_value(inst).unwrap();
+    assert!(inst.delivery.ok());
+    assert_eq!(rx.received().len(), 1);
+    let (_, view) = control(
+        &sim,
+        "GET",
+        &format!("installations/{}", inst.installation_id),
+        None,
+    )
+    .await;
+    assert_eq!(view["state"], "pending");
+    let token = mint(&sim, &inst, None).await;
+    api(
+        &sim,
+        "POST",
+        &format!("{}/state", inst_path(&sim, &inst)),
+        Some(&token),
+        Some(json!({"state": "approve"})),
+    )
+    .await;
+    let (_, view) = control(
+        &sim,
+        "GET",
+        &format!("installations/{}", inst.installation_id),
+        None,
+    )
+    .await;
+    assert_eq!(view["state"], "approved");
+    assert_eq!(view["history"].as_array().unwrap().len(), 1);
+
+    let (status, _) = control(
+        &sim,
+        "POST",
+        "faults",
+        Some(json!({"endpoint": "token", "fault": {"kind": "status", "status": 429}, "times": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        post_assertion(&sim, &assertion(&sim, &inst, |_, _| {}), None)
+            .await
+            .0,
+        429
+    );
+    let (_, reqs) = control(&sim, "GET", "requests", None).await;
+    assert!(reqs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| !r["path"].as_str().unwrap().starts_with("/_sim")));
+    let (status, forged) = control(
+        &sim,
+        "POST",
+        "forge",
+        Some(json!({"type": "app.updated", "data": {"installation_id": inst.installation_id}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(forged["deliveries"][0]["attempt"]["status"], 200);
+    assert_eq!(control(&sim, "GET", "nope", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn the_cli_installs_and_reports_through_the_control_api() {
+    let rx = Receiver::start().await;
+    let sim = sim();
+    sim.set_callback_url(rx.url.clone());
+    let port = sim.port().to_string();
+    let bin = env!("CARGO_BIN_EXE_talkdesk-sim");
+    let out = tokio::task::spawn_blocking({
+        let (bin, port) = (bin.to_string(), port.clone());
+        move || {
+            Command::new(bin)
+                .args([
+                    "--port",
+                    &port,
+                    "install",
+                    "--alg",
+                    "ES384",
+                    "--account",
+                    "globex",
+                    "--users",
+                    "4",
+                ])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("delivered (200)"), "{stdout}");
+    let view = sim.installations().remove(0);
+    assert_eq!(
+        (view.account_name.as_str(), view.users.len()),
+        ("globex", 4)
+    );
+    assert!(stdout.contains(&view.id));
+
+    let id = view.id.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(bin)
+            .args(["--port", &port, "status", &id])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("state pending"), "{stdout}");
+    assert!(stdout.contains("app.installed attempt 1: 200"), "{stdout}");
+}

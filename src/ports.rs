@@ -1,0 +1,72 @@
+//! The real I/O seams, one small trait each. The core is generic over these; `platform` holds
+//! the Workers implementations and tests hold in-memory fakes that keep the platform's limits.
+//! Plain `async fn`, no `Send` bounds: Worker values are single-threaded.
+#![allow(async_fn_in_trait)]
+
+use crate::talkdesk::http::{HttpRequest, HttpResponse};
+
+/// A storage or network failure. The text is for the log only, never for a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortError(pub String);
+
+impl std::fmt::Display for PortError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Time, injected: the core never reads the clock itself.
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    fn now_secs(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+    async fn sleep_ms(&self, ms: u64);
+}
+
+/// KV: the fast, eventually consistent cache. Values expire after `ttl_secs`, which KV requires
+/// to be at least [`KV_MIN_TTL_SECS`].
+pub trait Cache {
+    async fn get(&self, key: &str) -> Result<Option<String>, PortError>;
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), PortError>;
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+}
+
+/// KV refuses TTLs below a minute.
+pub const KV_MIN_TTL_SECS: u64 = 60;
+
+/// A token row in D1: strongly consistent, so it serialises minting across isolates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub sealed: String,
+    pub expires_at: u64,
+}
+
+/// D1's access-token table: one row per installation and scope set, holding the current sealed
+/// token and a lease that lets exactly one isolate mint the next one.
+pub trait TokenStore {
+    /// The stored token, if any (expired or not).
+    async fn read(&self, key: &str) -> Result<Option<StoredToken>, PortError>;
+    /// Takes the lease for `holder` until `until_ms` if no one holds an unexpired lease.
+    /// True when `holder` holds it afterwards.
+    async fn try_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<bool, PortError>;
+    /// Stores a fresh token and releases `holder`'s lease.
+    async fn store(&self, key: &str, holder: &str, token: &StoredToken) -> Result<(), PortError>;
+    /// Gives the lease up (minting failed).
+    async fn release(&self, key: &str, holder: &str) -> Result<(), PortError>;
+    /// Forgets every token of an installation (uninstall, rotation).
+    async fn forget_installation(&self, installation_id: &str) -> Result<(), PortError>;
+}
+
+/// Outbound HTTP to Talkdesk. Only moves bytes: requests are built and answers parsed in
+/// `talkdesk`. `Err` means no answer at all (connection error, timeout).
+pub trait TalkdeskHttp {
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, PortError>;
+}

@@ -1,0 +1,407 @@
+//! Access tokens: minted with a signed client assertion, cached sealed, and minted once per
+//! installation and scope set even when many requests (in many isolates) need one at once.
+//!
+//! Read path: KV (fast, eventually consistent) → D1 row (strongly consistent) → mint.
+//! Minting is serialised by a lease on the D1 row: the isolate that takes it mints and stores
+//! the token in the row and in KV; the others poll the row until the token appears (or the
+//! lease lapses and one of them takes over). No token is served within
+//! [`REFRESH_MARGIN_SECS`] of its expiry.
+
+use crate::config::SealingKeys;
+use crate::crypto::keys::SigningKey;
+use crate::crypto::seal::{self, SealContext};
+use crate::ports::{Cache, Clock, StoredToken, TalkdeskHttp, TokenStore, KV_MIN_TTL_SECS};
+use crate::secret::SecretString;
+use crate::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
+use crate::talkdesk::token::{parse_token_response, scope_key, token_request, TokenError};
+
+/// A token this close to its expiry is not served; a new one is minted.
+pub const REFRESH_MARGIN_SECS: u64 = 60;
+/// How long one isolate may hold the minting lease (covers a slow token endpoint).
+pub const LEASE_MS: u64 = 15_000;
+/// How often a waiting request looks for the token another isolate is minting.
+pub const POLL_MS: u64 = 50;
+/// How long a request waits for a token in all before giving up (transiently).
+pub const WAIT_MS: u64 = 20_000;
+
+/// What it takes to mint a token for one installation.
+#[derive(Debug)]
+pub struct Credentials<'a> {
+    pub installation_id: &'a str,
+    pub client_id: &'a str,
+    pub key_id: &'a str,
+    pub key: &'a SigningKey,
+    /// Already checked against the host allowlist.
+    pub token_url: &'a str,
+}
+
+/// The ports the token service uses.
+pub struct Deps<'a, C, S, H, K> {
+    pub cache: &'a C,
+    pub store: &'a S,
+    pub http: &'a H,
+    pub clock: &'a K,
+    pub keys: &'a SealingKeys,
+}
+
+/// Why no token could be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// From Talkdesk's answer (permanent or transient).
+    Talkdesk(TokenError),
+    /// Our own storage failed, or waiting for another isolate's mint timed out: transient.
+    Storage(String),
+}
+
+/// The cache key of an installation's token for a scope set.
+pub fn token_key(installation_id: &str, scopes: &[&str]) -> String {
+    format!("token:{installation_id}:{}", scope_key(scopes))
+}
+
+fn seal_context<'a>(installation_id: &'a str) -> SealContext<'a> {
+    SealContext {
+        record: installation_id,
+        field: "access_token",
+    }
+}
+
+/// A usable access token for `creds` and `scopes`.
+pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock>(
+    deps: &Deps<'_, C, S, H, K>,
+    creds: &Credentials<'_>,
+    scopes: &[&str],
+) -> Result<SecretString, TokenFailure> {
+    let key = token_key(creds.installation_id, scopes);
+    let storage = |e: crate::ports::PortError| TokenFailure::Storage(e.0);
+
+    // KV first; a failing cache is only slower, never an error.
+    if let Ok(Some(sealed)) = deps.cache.get(&key).await {
+        if let Some(token) = usable(deps, creds, &sealed) {
+            return Ok(token);
+        }
+    }
+
+    let holder = new_jti();
+    let started = deps.clock.now_ms();
+    loop {
+        if let Some(stored) = deps.store.read(&key).await.map_err(storage)? {
+            let as_cached = encode_cached(&stored);
+            if let Some(token) = usable(deps, creds, &as_cached) {
+                put_in_cache(deps, &key, &stored).await;
+                return Ok(token);
+            }
+        }
+        let now = deps.clock.now_ms();
+        if deps
+            .store
+            .try_lease(&key, &holder, now, now + LEASE_MS)
+            .await
+            .map_err(storage)?
+        {
+            return mint(deps, creds, scopes, &key, &holder).await;
+        }
+        if deps.clock.now_ms() >= started + WAIT_MS {
+            return Err(TokenFailure::Storage(
+                "timed out waiting for another request to mint the token".into(),
+            ));
+        }
+        deps.clock.sleep_ms(POLL_MS).await;
+    }
+}
+
+async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock>(
+    deps: &Deps<'_, C, S, H, K>,
+    creds: &Credentials<'_>,
+    scopes: &[&str],
+    key: &str,
+    holder: &str,
+) -> Result<SecretString, TokenFailure> {
+    let now = deps.clock.now_secs();
+    let claims = AssertionClaims::new(creds.client_id, creds.token_url, now, new_jti());
+    let assertion = sign_assertion(creds.key, creds.key_id, &claims);
+    let request = token_request(creds.token_url, &assertion, scopes);
+    let answer = match deps.http.send(&request).await {
+        Ok(resp) => parse_token_response(&resp).map_err(TokenFailure::Talkdesk),
+        Err(e) => Err(TokenFailure::Talkdesk(TokenError::Transient(e.0))),
+    };
+    let token = match answer {
+        Ok(token) => token,
+        Err(e) => {
+            let _ = deps.store.release(key, holder).await;
+            return Err(e);
+        }
+    };
+    let stored = StoredToken {
+        sealed: seal::seal_secret(deps.keys, seal_context(creds.installation_id), &token.token),
+        expires_at: now + token.expires_in,
+    };
+    deps.store
+        .store(key, holder, &stored)
+        .await
+        .map_err(|e| TokenFailure::Storage(e.0))?;
+    put_in_cache(deps, key, &stored).await;
+    Ok(token.token)
+}
+
+/// KV holds `{expires_at}.{sealed}` so a reader can judge freshness before opening it.
+fn encode_cached(stored: &StoredToken) -> String {
+    format!("{}.{}", stored.expires_at, stored.sealed)
+}
+
+/// The token in a cached value, if it opens and is not within the refresh margin.
+fn usable<C, S, H, K: Clock>(
+    deps: &Deps<'_, C, S, H, K>,
+    creds: &Credentials<'_>,
+    cached: &str,
+) -> Option<SecretString> {
+    let (expires_at, sealed) = cached.split_once('.')?;
+    let expires_at: u64 = expires_at.parse().ok()?;
+    if deps.clock.now_secs() + REFRESH_MARGIN_SECS >= expires_at {
+        return None;
+    }
+    seal::open_secret(deps.keys, seal_context(creds.installation_id), sealed).ok()
+}
+
+async fn put_in_cache<C: Cache, S, H, K: Clock>(
+    deps: &Deps<'_, C, S, H, K>,
+    key: &str,
+    stored: &StoredToken,
+) {
+    // Keep it in KV until the refresh margin; KV will not take less than its minimum TTL, and
+    // `usable` checks the expiry anyway, so a longer TTL never serves a stale token.
+    let ttl = stored
+        .expires_at
+        .saturating_sub(deps.clock.now_secs() + REFRESH_MARGIN_SECS)
+        .max(KV_MIN_TTL_SECS);
+    let _ = deps.cache.put(key, &encode_cached(stored), ttl).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::crypto::keys::KeyAlgorithm;
+    use crate::fakes::{Answer, FakeCache, FakeTalkdesk, FakeTokenStore, TestClock};
+
+    const TOKEN_URL: &str = "https://acme.talkdeskid.com/oauth/token";
+    const SCOPES: &[&str] = &["apps:read", "apps:write"];
+
+    struct World {
+        cache: FakeCache,
+        store: FakeTokenStore,
+        http: FakeTalkdesk,
+        clock: TestClock,
+        keys: SealingKeys,
+        key: SigningKey,
+    }
+
+    fn world(answers: Vec<Answer>) -> Rc<World> {
+        let pkcs8 = {
+            use p256::pkcs8::EncodePrivateKey;
+            let k = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(k.to_pkcs8_der().unwrap().as_bytes())
+        };
+        Rc::new(World {
+            cache: FakeCache::default(),
+            store: FakeTokenStore::default(),
+            http: FakeTalkdesk::answering(answers, 100),
+            clock: TestClock::new(1_700_000_000_000),
+            keys: SealingKeys::parse("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
+            key: SigningKey::import(KeyAlgorithm::ES256, &pkcs8).unwrap(),
+        })
+    }
+
+    async fn token(w: &World, installation: &str) -> Result<SecretString, TokenFailure> {
+        let deps = Deps {
+            cache: &w.cache,
+            store: &w.store,
+            http: &w.http,
+            clock: &w.clock,
+            keys: &w.keys,
+        };
+        let creds = Credentials {
+            installation_id: installation,
+            client_id: "client-1",
+            key_id: "kid-1",
+            key: &w.key,
+            token_url: TOKEN_URL,
+        };
+        access_token(&deps, &creds, SCOPES).await
+    }
+
+    fn minted(w: &World) -> usize {
+        w.http.requests.borrow().len()
+    }
+
+    async fn advance_secs(s: u64) {
+        tokio::time::advance(std::time::Duration::from_secs(s)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fifty_concurrent_requests_mint_exactly_one_token() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        let local = tokio::task::LocalSet::new();
+        let tokens = local
+            .run_until(async {
+                let handles: Vec<_> = (0..50)
+                    .map(|_| {
+                        let w = w.clone();
+                        tokio::task::spawn_local(async move { token(&w, "inst-1").await })
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                for h in handles {
+                    out.push(h.await.unwrap().unwrap());
+                }
+                out
+            })
+            .await;
+        assert_eq!(minted(&w), 1);
+        assert!(tokens.iter().all(|t| t == &tokens[0]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_is_reused_until_the_refresh_margin_then_replaced() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        let first = token(&w, "inst-1").await.unwrap();
+        advance_secs(600 - REFRESH_MARGIN_SECS - 5).await;
+        assert_eq!(token(&w, "inst-1").await.unwrap(), first);
+        assert_eq!(minted(&w), 1);
+        advance_secs(10).await;
+        let second = token(&w, "inst-1").await.unwrap();
+        assert_ne!(second, first, "never served within the margin of expiry");
+        assert_eq!(minted(&w), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_lived_token_never_asks_kv_for_less_than_its_minimum_ttl() {
+        let w = world(vec![Answer::Token { expires_in: 90 }]);
+        token(&w, "inst-1").await.unwrap();
+        assert!(w.cache.refused_ttls.borrow().is_empty());
+        advance_secs(40).await; // 50 s left: inside the margin, though KV still holds it
+        token(&w, "inst-1").await.unwrap();
+        assert_eq!(minted(&w), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn installations_and_scope_sets_have_their_own_tokens() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        let a = token(&w, "inst-1").await.unwrap();
+        let b = token(&w, "inst-2").await.unwrap();
+        assert_ne!(a, b);
+        assert_eq!(minted(&w), 2);
+        assert_ne!(token_key("i", &["a", "b"]), token_key("i", &["a"]));
+        assert_eq!(token_key("i", &["b", "a"]), token_key("i", &["a", "b"]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_stored_sealed_in_d1_and_kv() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        let t = token(&w, "inst-1").await.unwrap();
+        let kv: Vec<String> = w
+            .cache
+            .values
+            .borrow()
+            .values()
+            .map(|(v, _)| v.clone())
+            .collect();
+        let d1: Vec<String> = w
+            .store
+            .rows
+            .borrow()
+            .values()
+            .filter_map(|r| r.token.as_ref().map(|t| t.sealed.clone()))
+            .collect();
+        assert_eq!((kv.len(), d1.len()), (1, 1));
+        for v in kv.iter().chain(&d1) {
+            assert!(!v.contains(t.expose()), "plaintext token in storage");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_cache_only_costs_speed() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        w.cache.fail.set(true);
+        let a = token(&w, "inst-1").await.unwrap();
+        let b = token(&w, "inst-1").await.unwrap();
+        assert_eq!(a, b, "served from D1");
+        assert_eq!(minted(&w), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_is_permanent_and_releases_the_lease() {
+        let w = world(vec![
+            Answer::status(
+                401,
+                r#"{"error":"invalid_client","error_description":"bad key"}"#,
+            ),
+            Answer::Token { expires_in: 600 },
+        ]);
+        let e = token(&w, "inst-1").await.unwrap_err();
+        assert!(matches!(
+            e,
+            TokenFailure::Talkdesk(TokenError::Permanent { ref error, .. }) if error == "invalid_client"
+        ));
+        // The lease is free again: the next request mints at once, without waiting it out.
+        let before = w.clock.now_ms();
+        token(&w, "inst-1").await.unwrap();
+        assert!(w.clock.now_ms() - before < LEASE_MS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outages_are_transient() {
+        let w = world(vec![
+            Answer::Unreachable,
+            Answer::status(503, ""),
+            Answer::Token { expires_in: 600 },
+        ]);
+        for _ in 0..2 {
+            assert!(matches!(
+                token(&w, "inst-1").await,
+                Err(TokenFailure::Talkdesk(TokenError::Transient(_)))
+            ));
+        }
+        token(&w, "inst-1").await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_left_by_a_crashed_isolate_lapses() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        let key = token_key("inst-1", SCOPES);
+        let now = w.clock.now_ms();
+        assert!(w
+            .store
+            .try_lease(&key, "crashed", now, now + LEASE_MS)
+            .await
+            .unwrap());
+        token(&w, "inst-1").await.unwrap();
+        assert!(
+            w.clock.now_ms() >= now + LEASE_MS,
+            "waited for the lease to lapse"
+        );
+        assert_eq!(minted(&w), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_assertion_is_for_this_client_and_token_url() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        token(&w, "inst-1").await.unwrap();
+        let req = w.http.requests.borrow()[0].clone();
+        assert_eq!(req.url, TOKEN_URL);
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(req.body.expose().as_bytes())
+                .into_owned()
+                .collect();
+        let claims = form["client_assertion"].split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&crate::crypto::b64url_decode(claims).unwrap()).unwrap();
+        assert_eq!(claims["aud"], TOKEN_URL);
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["iat"], 1_700_000_000u64);
+        assert_eq!(form["scope"], "apps:read apps:write");
+    }
+
+    use std::collections::HashMap;
+}
