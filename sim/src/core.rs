@@ -705,8 +705,8 @@ impl Core {
                 .await
             {
                 Ok(resp) => (Some(resp.status().as_u16()), None),
-                Err(e) if e.is_timeout() => (None, Some(format!("timeout: {e}"))),
-                Err(e) => (None, Some(format!("connection error: {e}"))),
+                Err(e) if e.is_timeout() => (None, Some(format!("timeout: {}", chain(&e)))),
+                Err(e) => (None, Some(format!("connection error: {}", chain(&e)))),
             },
         };
         let rec = DeliveryAttempt {
@@ -758,6 +758,18 @@ impl Core {
         }
         out
     }
+}
+
+/// An error and its causes on one line (reqwest's own message hides the cause).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn unknown(id: &str) -> String {

@@ -23,3 +23,47 @@ pub async fn probe(env: &Env) -> Probe {
         }
     }
 }
+
+/// The `CACHE` namespace as the [`Cache`](crate::ports::Cache) port.
+pub struct KvCache(worker::kv::KvStore);
+
+impl KvCache {
+    pub fn from_env(env: &Env) -> Result<KvCache, crate::ports::PortError> {
+        env.kv(bindings::CACHE)
+            .map(KvCache)
+            .map_err(|e| crate::ports::PortError(format!("KV binding {}: {e}", bindings::CACHE)))
+    }
+}
+
+impl crate::ports::Cache for KvCache {
+    async fn get(&self, key: &str) -> Result<Option<String>, crate::ports::PortError> {
+        self.0
+            .get(key)
+            .text()
+            .await
+            .map_err(|e| crate::ports::PortError(format!("KV get: {e}")))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<(), crate::ports::PortError> {
+        let ttl = ttl_secs.max(crate::ports::KV_MIN_TTL_SECS);
+        self.0
+            .put(key, value)
+            .map_err(|e| crate::ports::PortError(format!("KV put: {e}")))?
+            .expiration_ttl(ttl)
+            .execute()
+            .await
+            .map_err(|e| crate::ports::PortError(format!("KV put: {e}")))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), crate::ports::PortError> {
+        self.0
+            .delete(key)
+            .await
+            .map_err(|e| crate::ports::PortError(format!("KV delete: {e}")))
+    }
+}

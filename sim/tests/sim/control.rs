@@ -162,3 +162,36 @@ async fn the_cli_installs_and_reports_through_the_control_api() {
     assert!(stdout.contains("state pending"), "{stdout}");
     assert!(stdout.contains("app.installed attempt 1: 200"), "{stdout}");
 }
+
+#[test]
+fn the_simulator_works_from_sync_code_and_two_runtimes_and_stops_on_drop() {
+    let sim = sim();
+    let port = sim.port();
+    let rt1 = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inst = rt1
+        .block_on(sim.install(talkdesk_sim::InstallSpec::default()))
+        .unwrap();
+    drop(rt1);
+    let rt2 = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt2.block_on(async {
+        mint(&sim, &inst, None).await;
+    });
+    drop(sim);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server stopped"
+    );
+    // the port can be taken again
+    let again = talkdesk_sim::Simulator::start(talkdesk_sim::SimConfig {
+        port: Some(port),
+        ..Default::default()
+    });
+    assert_eq!(again.port(), port);
+}

@@ -334,7 +334,8 @@ async fn malformed_requests_are_invalid_requests() {
     let sim = sim();
     let inst = install(&sim, Alg::ES256).await;
     let jwt = assertion(&sim, &inst, |_, _| {});
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 ("client_assertion_type", JWT_BEARER),
