@@ -62,7 +62,8 @@ pub fn handle(
         Err(r) => return r,
     };
     let token_inst = info.installation_id.clone();
-    let scopes = TokenInfo {
+    // Copied out so the state can be borrowed mutably below.
+    let token = TokenInfo {
         installation_id: token_inst.clone(),
         client_id: info.client_id.clone(),
         scopes: info.scopes.clone(),
@@ -70,7 +71,7 @@ pub fn handle(
     };
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let mut reply = handle_authorized(
-        &mut st, &app_id, &root, endpoint, &segs, query, &scopes, body,
+        &mut st, &app_id, &root, endpoint, &segs, query, &token, body,
     )
     .unwrap_or_else(|r| r);
     reply.installation_id.get_or_insert(token_inst);

@@ -150,7 +150,7 @@ async fn handle_inner(
         }
         ("POST", ["install"]) => {
             let spec: InstallSpec = parse(body)?;
-            match core.install(spec).await {
+            match core.install(spec, true).await {
                 Ok(i) => ok(i),
                 Err(e) => Reply::error(400, "invalid_request", e),
             }

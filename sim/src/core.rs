@@ -342,8 +342,9 @@ impl Core {
         id
     }
 
-    /// Builds an installation and its `app.installed` event, records both, and sends the event.
-    pub async fn install(self: &Arc<Self>, spec: InstallSpec) -> SimResult<Installed> {
+    /// Builds an installation and its `app.installed` event, records both, and (if `send`) sends
+    /// the event.
+    pub async fn install(self: &Arc<Self>, spec: InstallSpec, send: bool) -> SimResult<Installed> {
         if spec.account_name.is_empty() {
             return Err("account_name is required".into());
         }
@@ -414,6 +415,9 @@ impl Core {
                 trial: None,
             });
             Self::record_genuine(&mut st, &id, &event);
+        }
+        if !send {
+            return Ok(installed_base);
         }
         let delivery = self.dispatch(event, true).await;
         Ok(Installed {

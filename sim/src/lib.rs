@@ -151,7 +151,15 @@ impl Simulator {
 
     /// Creates an installation (state `pending`) with fresh credentials and sends `app.installed`.
     pub async fn install(&self, spec: InstallSpec) -> SimResult<Installed> {
-        self.run(|c| async move { c.install(spec).await }).await
+        self.run(|c| async move { c.install(spec, true).await })
+            .await
+    }
+    /// Like [`Simulator::install`] but does not send `app.installed`: the genuine event is in
+    /// `Installed::event` for the test to send itself ([`Simulator::send_raw`]), duplicate or
+    /// mutate. `delivery` is empty.
+    pub async fn install_without_sending(&self, spec: InstallSpec) -> SimResult<Installed> {
+        self.run(|c| async move { c.install(spec, false).await })
+            .await
     }
     pub async fn update(&self, installation_id: &str, spec: UpdateSpec) -> SimResult<Sent> {
         let id = installation_id.to_string();

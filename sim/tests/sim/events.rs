@@ -343,3 +343,19 @@ async fn lifecycle_events_carry_the_documented_data() {
     assert_eq!(rx.received().len(), 7);
     assert!(sim.deliveries().iter().all(|d| d.ok()));
 }
+
+#[tokio::test]
+async fn an_installation_can_be_prepared_without_sending_its_event() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx).await;
+    let inst = sim
+        .install_without_sending(talkdesk_sim::InstallSpec::default())
+        .await
+        .unwrap();
+    assert!(inst.delivery.attempt.is_none() && !inst.delivery.held);
+    assert!(rx.received().is_empty());
+    assert_eq!(sim.event(&inst.event_id).unwrap(), inst.event);
+    sim.send_raw(inst.event.clone(), 2).await;
+    assert_eq!(rx.received(), vec![inst.event.clone(), inst.event.clone()]);
+    mint(&sim, &inst, None).await;
+}
