@@ -1,5 +1,5 @@
 # The two commands: `make dev` runs the worker locally, `make test` runs everything.
-.PHONY: dev test build setup clean
+.PHONY: dev test build setup clean bench
 dev:
 	bash scripts/dev.sh
 test:
@@ -10,3 +10,5 @@ setup:
 	bash scripts/setup.sh
 clean:
 	rm -rf build target .wrangler .tools
+bench:
+	bash scripts/bench.sh

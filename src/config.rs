@@ -19,13 +19,9 @@ pub const SEALING_KEY: &str = "SEALING_KEY";
 /// The operator API's bearer token (secret, required).
 pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 
-/// Every setting the worker reads, in the order they are checked.
-pub const ALL_SETTINGS: [&str; 4] = [
-    TALKDESK_APP_ID,
-    TALKDESK_EXTRA_HOSTS,
-    SEALING_KEY,
-    ADMIN_TOKEN,
-];
+/// `1` turns on the benchmark routes under `/__bench/` (var, optional). Never set it in
+/// production: the routes burn CPU on request.
+pub const BENCH_ENDPOINTS: &str = "BENCH_ENDPOINTS";
 
 /// The shortest operator token accepted: a guessable token would expose every installation.
 pub const ADMIN_TOKEN_MIN_LEN: usize = 24;
@@ -37,6 +33,7 @@ pub struct Config {
     pub extra_hosts: Vec<ExtraHost>,
     pub sealing_keys: SealingKeys,
     pub admin_token: SecretString,
+    pub bench_endpoints: bool,
 }
 
 /// A setting that is missing or breaks its rule.
@@ -86,11 +83,17 @@ impl Config {
                 format!("is shorter than {ADMIN_TOKEN_MIN_LEN} characters"),
             ));
         }
+        let bench_endpoints = match get(BENCH_ENDPOINTS).as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(err(BENCH_ENDPOINTS, "must be 0 or 1")),
+        };
         Ok(Config {
             app_id,
             extra_hosts,
             sealing_keys,
             admin_token: SecretString::new(admin_token),
+            bench_endpoints,
         })
     }
 }

@@ -13,9 +13,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(platform::into_response(handle(req, env).await))
 }
 
-async fn handle(req: Request, env: Env) -> Reply {
+async fn handle(mut req: Request, env: Env) -> Reply {
     // Settings first: with a broken deployment every request says so, whatever its path.
-    let _config = match platform::env::load_config(&env) {
+    let config = match platform::env::load_config(&env) {
         Ok(config) => config,
         Err(e) => {
             log::error("configuration_error", &e.to_string());
@@ -39,5 +39,13 @@ async fn handle(req: Request, env: Env) -> Reply {
             let kv = platform::kv::probe(&env).await;
             health::reply(crate::VERSION, &d1, &kv)
         }
+        Route::BenchAssertion if config.bench_endpoints => match req.bytes().await {
+            Ok(body) => platform::bench::assertion(&body).await,
+            Err(e) => {
+                log::error("request_body_unreadable", &e.to_string());
+                ApiError::Internal.reply()
+            }
+        },
+        Route::BenchAssertion => ApiError::NotFound { path }.reply(),
     }
 }

@@ -4,7 +4,7 @@
 //! Checks run in this order: token (401), app id and installation exist (404), token belongs to
 //! that installation (403), scope (403).
 
-use crate::core::{now_rfc3339, now_secs, Core, State, TokenInfo};
+use crate::core::{now_millis, now_rfc3339, Core, State, TokenInfo};
 use crate::model::{Acknowledgement, Endpoint, StateChange};
 use crate::server::Reply;
 use serde_json::{json, Value};
@@ -17,21 +17,67 @@ fn bearer<'a>(st: &'a State, authorization: Option<&str>) -> Result<&'a TokenInf
         r
     };
     let auth = authorization.ok_or_else(|| unauthorized("missing bearer token"))?;
-    let token = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .ok_or_else(|| unauthorized("authorization is not a Bearer token"))?;
+    // RFC 6750 §2.1: `Bearer` (scheme case-insensitive), one space, the token.
+    let token = match auth.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+        _ => return Err(unauthorized("authorization is not a Bearer token")),
+    };
     let info = st
         .tokens
-        .get(token.trim())
+        .get(token)
         .ok_or_else(|| unauthorized("unknown access token"))?;
-    if info.expires_at <= now_secs() {
+    if info.expires_at_ms <= now_millis() {
         return Err(unauthorized("access token expired"));
+    }
+    match st.by_client(&info.client_id) {
+        Some((_, cred)) if !cred.revoked => {}
+        _ => {
+            return Err(unauthorized(
+                "access token revoked (its credentials were revoked)",
+            ))
+        }
     }
     match st.inst(&info.installation_id) {
         Some(i) if !i.removed => Ok(info),
         _ => Err(unauthorized("installation uninstalled")),
     }
+}
+
+/// The JSON object body of a POST: `Content-Type: application/json` (415 otherwise), an object
+/// (400 otherwise) with no members but `allowed` (400: a misspelt member is a client bug).
+fn json_body(
+    content_type: Option<&str>,
+    body: &[u8],
+    allowed: &[&str],
+) -> Result<serde_json::Map<String, Value>, Reply> {
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
+    if mime.as_deref() != Some("application/json") {
+        return Err(Reply::error(
+            415,
+            "unsupported_media_type",
+            "content-type: must be application/json",
+        ));
+    }
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return Err(Reply::error(
+            400,
+            "invalid_request",
+            "body: must be a JSON object",
+        ));
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Reply::error(
+            400,
+            "invalid_request",
+            format!(
+                "body: unknown member {k:?} (allowed: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(map)
 }
 
 fn need_scope(info: &TokenInfo, scope: &str) -> Result<(), Reply> {
@@ -51,6 +97,7 @@ pub fn handle(
     endpoint: Endpoint,
     path: &str,
     query: &str,
+    content_type: Option<&str>,
     authorization: Option<&str>,
     body: &[u8],
 ) -> Reply {
@@ -63,15 +110,18 @@ pub fn handle(
     };
     let token_inst = info.installation_id.clone();
     // Copied out so the state can be borrowed mutably below.
-    let token = TokenInfo {
-        installation_id: token_inst.clone(),
-        client_id: info.client_id.clone(),
-        scopes: info.scopes.clone(),
-        expires_at: info.expires_at,
-    };
+    let token = info.clone();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let mut reply = handle_authorized(
-        &mut st, &app_id, &root, endpoint, &segs, query, &token, body,
+        &mut st,
+        &app_id,
+        &root,
+        endpoint,
+        &segs,
+        query,
+        &token,
+        content_type,
+        body,
     )
     .unwrap_or_else(|r| r);
     reply.installation_id.get_or_insert(token_inst);
@@ -87,6 +137,7 @@ fn handle_authorized(
     segs: &[&str],
     query: &str,
     token: &TokenInfo,
+    content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, Reply> {
     if endpoint == Endpoint::Account {
@@ -166,14 +217,14 @@ fn handle_authorized(
             let users: Vec<Value> = inst
                 .users
                 .iter()
-                .skip((page - 1) * per_page)
+                .skip((page - 1).saturating_mul(per_page))
                 .take(per_page)
                 .map(|u| json!({"id": u.id, "email": u.email, "name": u.name, "active": u.active}))
                 .collect();
             let mut links = json!({
                 "self": {"href": format!("{base}/users?page={page}&per_page={per_page}")},
             });
-            if page * per_page < total {
+            if page.saturating_mul(per_page) < total {
                 links["next"] =
                     json!({"href": format!("{base}/users?page={}&per_page={per_page}", page + 1)});
             }
@@ -199,13 +250,24 @@ fn handle_authorized(
         }
         Endpoint::State => {
             need_scope(token, "apps:write")?;
-            let body: Value = serde_json::from_slice(body)
-                .map_err(|_| Reply::error(400, "invalid_request", "body: not JSON"))?;
-            let action = body["state"].as_str().unwrap_or_default();
-            let reason = body
-                .get("reason")
+            let body = json_body(content_type, body, &["state", "reason"])?;
+            let action = body
+                .get("state")
                 .and_then(Value::as_str)
-                .map(str::to_string);
+                .unwrap_or_default();
+            // Inferred: `reason` is optional (the contract's examples always send one), but when
+            // present it is a string.
+            let reason = match body.get("reason") {
+                None => None,
+                Some(Value::String(r)) => Some(r.clone()),
+                Some(_) => {
+                    return Err(Reply::error(
+                        400,
+                        "invalid_request",
+                        "reason: must be a string",
+                    ))
+                }
+            };
             let inst = st.inst_mut(id).unwrap();
             let uninstalled = inst.state == "uninstalled";
             let new_state = match (action, uninstalled) {
@@ -241,7 +303,6 @@ fn handle_authorized(
             if uninstalled {
                 // The uninstall is confirmed: the installation is deprovisioned.
                 inst.removed = true;
-                st.tokens.retain(|_, t| t.installation_id != id);
             }
             Ok(Reply::json(
                 200,
@@ -261,9 +322,8 @@ fn handle_authorized(
             if !inst.creds.iter().any(|c| c.client_id == client_id) {
                 return Err(Reply::error(404, "not_found", "unknown credentials"));
             }
-            let body: Value = serde_json::from_slice(body)
-                .map_err(|_| Reply::error(400, "invalid_request", "body: not JSON"))?;
-            if body["state"].as_str() != Some("acknowledged") {
+            let body = json_body(content_type, body, &["state"])?;
+            if body.get("state").and_then(Value::as_str) != Some("acknowledged") {
                 return Err(Reply::error(
                     400,
                     "invalid_request",
@@ -274,6 +334,7 @@ fn handle_authorized(
                 client_id: client_id.to_string(),
                 state: "acknowledged".into(),
                 at: now_rfc3339(),
+                token_client_id: token.client_id.clone(),
             });
             Ok(Reply::empty(202))
         }
@@ -289,16 +350,19 @@ fn company_name(account: &str) -> String {
     }
 }
 
-/// `page` (from 1, default 1) and `per_page` (default 50, at most 100).
+/// `page` (from 1, default 1) and `per_page` (default 50, from 1; more than 100 is capped at 100,
+/// as paged APIs commonly do). Each may appear once; other query parameters are ignored.
 fn paging(query: &str) -> Result<(usize, usize), Reply> {
-    let (mut page, mut per_page) = (1usize, 50usize);
+    let (mut page, mut per_page) = (None, None);
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let n: usize = match k.as_ref() {
-            "page" | "per_page" => v
-                .parse()
-                .map_err(|_| Reply::error(400, "invalid_request", format!("{k}: not a number")))?,
+        let slot = match k.as_ref() {
+            "page" => &mut page,
+            "per_page" => &mut per_page,
             _ => continue,
         };
+        let n: usize = v
+            .parse()
+            .map_err(|_| Reply::error(400, "invalid_request", format!("{k}: not a number")))?;
         if n == 0 {
             return Err(Reply::error(
                 400,
@@ -306,11 +370,13 @@ fn paging(query: &str) -> Result<(usize, usize), Reply> {
                 format!("{k}: must be at least 1"),
             ));
         }
-        if k == "page" {
-            page = n;
-        } else {
-            per_page = n.min(100);
+        if slot.replace(n).is_some() {
+            return Err(Reply::error(
+                400,
+                "invalid_request",
+                format!("{k}: given more than once"),
+            ));
         }
     }
-    Ok((page, per_page))
+    Ok((page.unwrap_or(1), per_page.unwrap_or(50).min(100)))
 }

@@ -18,6 +18,13 @@ pub(crate) fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 pub(crate) fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .unwrap()
@@ -110,11 +117,17 @@ impl Inst {
     }
 }
 
+/// An access token the simulator issued. Tokens are never forgotten: the API refuses them once
+/// expired, once the credential set that minted them is revoked, or once the installation is
+/// removed.
+#[derive(Clone)]
 pub(crate) struct TokenInfo {
     pub installation_id: String,
+    /// The credential set that minted it.
     pub client_id: String,
     pub scopes: Vec<String>,
-    pub expires_at: i64,
+    /// Unix milliseconds: `expires_in` is honoured to the millisecond, not rounded down.
+    pub expires_at_ms: i64,
 }
 
 struct FaultRule {
@@ -127,6 +140,8 @@ struct FaultRule {
 pub(crate) struct State {
     pub installations: Vec<Inst>,
     pub tokens: HashMap<String, TokenInfo>,
+    /// Every access token issued, in order: (installation id, token).
+    pub issued: Vec<(String, String)>,
     pub jtis: HashSet<(String, String)>,
     /// Genuine events, exactly as sent, by id.
     pub events: HashMap<String, Value>,
@@ -152,6 +167,15 @@ impl State {
                 .find(|c| c.client_id == client_id)
                 .map(|c| (i, c))
         })
+    }
+
+    /// The plaintext access tokens issued for an installation, oldest first.
+    pub fn issued_tokens(&self, installation_id: &str) -> Vec<String> {
+        self.issued
+            .iter()
+            .filter(|(i, _)| i == installation_id)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 
     pub fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
@@ -198,6 +222,7 @@ impl State {
                 .cloned()
                 .collect(),
             trial: inst.trial.clone(),
+            issued_tokens: self.issued_tokens(&inst.id),
         }
     }
 }
@@ -509,8 +534,8 @@ impl Core {
             .iter_mut()
             .find(|c| c.client_id == client_id)
             .ok_or_else(|| format!("installation {id} has no credentials {client_id}"))?;
+        // Its tokens stop working too: the API checks the minting credential set on every call.
         cred.revoked = true;
-        st.tokens.retain(|_, t| t.client_id != client_id);
         Ok(())
     }
 
@@ -548,7 +573,6 @@ impl Core {
         let inst = st.inst_mut(id).ok_or_else(|| unknown(id))?;
         inst.removed = true;
         inst.state = "uninstalled".into();
-        st.tokens.retain(|_, t| t.installation_id != id);
         Ok(())
     }
 

@@ -283,6 +283,11 @@ impl Simulator {
             .filter(|r| r.endpoint == Some(endpoint))
             .collect()
     }
+    /// Every request to the token endpoint attributable to the installation, in order: minted,
+    /// refused (attributed by the Basic user name, the assertion's `iss`/`sub` or the form's
+    /// `client_id`, whichever names one of its credential sets, current or revoked) or answered by
+    /// an injected fault. `.len()` is the number of token requests the app made for it. Requests
+    /// that name no known client cannot be attributed and are only in [`Simulator::requests_to`].
     pub fn token_requests_for(&self, installation_id: &str) -> Vec<RequestRecord> {
         self.requests_to(Endpoint::Token)
             .into_iter()
@@ -303,12 +308,18 @@ impl Simulator {
     pub fn event(&self, event_id: &str) -> Option<Value> {
         self.core.event(event_id)
     }
+    /// The plaintext access tokens issued for the installation, oldest first, whether still valid
+    /// or not (expired, revoked, uninstalled), e.g. to check that none appears in the worker's
+    /// storage or logs. Also in [`InstallationView::issued_tokens`].
+    pub fn issued_tokens(&self, installation_id: &str) -> Vec<String> {
+        self.core.state().issued_tokens(installation_id)
+    }
     /// Makes every access token issued so far for the installation expire now.
     pub fn expire_tokens(&self, installation_id: &str) {
         let mut st = self.core.state();
         for t in st.tokens.values_mut() {
             if t.installation_id == installation_id {
-                t.expires_at = 0;
+                t.expires_at_ms = 0;
             }
         }
     }

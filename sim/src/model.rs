@@ -310,9 +310,13 @@ pub struct StateChange {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Acknowledgement {
+    /// The credential set acknowledged (the path's `client_id`).
     pub client_id: String,
     pub state: String,
     pub at: String,
+    /// The credential set whose access token made the call (after a rotation, a worker that has
+    /// switched acknowledges with a token minted by the new set).
+    pub token_client_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -344,6 +348,9 @@ pub struct InstallationView {
     pub events: Vec<String>,
     pub deliveries: Vec<DeliveryAttempt>,
     pub trial: Option<Value>,
+    /// Every access token issued for the installation, plaintext, oldest first (including expired
+    /// and revoked ones), so a test can check the worker never stores or logs one in the clear.
+    pub issued_tokens: Vec<String>,
 }
 
 /// One request the simulator received (control API calls are not recorded).
@@ -359,6 +366,9 @@ pub struct RequestRecord {
     /// Form or JSON body; `client_assertion` replaced by its decoded header and claims,
     /// `client_secret` redacted.
     pub body: Value,
+    /// The installation the request concerns: the one the client authenticated as (or, for a
+    /// refused or faulted token request, the one its client id / assertion `iss` names), or the
+    /// one owning the bearer token of an API call.
     pub installation_id: Option<String>,
     /// The OAuth/API error description, when the request was refused.
     pub error: Option<String>,

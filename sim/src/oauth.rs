@@ -1,7 +1,7 @@
 //! Talkdesk ID's token endpoint: `client_credentials` with a JWT client assertion (RFC 7523 §2.2)
 //! or HTTP Basic, verified strictly. Each refusal names the rule that failed.
 
-use crate::core::{now_secs, random_token, State, TokenInfo};
+use crate::core::{now_millis, now_secs, random_token, State, TokenInfo};
 use crate::jose::{parse_jwt, Alg};
 use crate::model::{IAT_SKEW_SECS, MAX_ASSERTION_LIFETIME_SECS};
 use crate::server::Reply;
@@ -43,12 +43,85 @@ struct Client {
     client_id: String,
 }
 
-/// Decodes the form body; a repeated parameter is a malformed request (RFC 6749 §3.2).
+/// Decodes the form body. A repeated parameter is a malformed request (RFC 6749 §3.2: "request
+/// and response parameters MUST NOT be included more than once"); a parameter sent without a
+/// value is treated as omitted (RFC 6749 §3.1).
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
     let mut out = HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
         if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(invalid_request(format!("parameter {k} is repeated")));
+            return Err(invalid_request(format!("{k}: parameter is repeated")));
+        }
+    }
+    out.retain(|_, v| !v.is_empty());
+    Ok(out)
+}
+
+/// Best-effort: the installation a token request was meant for, from the Basic user name, the
+/// assertion's `iss` (or `sub`) or the form's `client_id`, whether or not the request is valid.
+/// Used to attribute refused and faulted requests in the request log.
+pub fn attribute(st: &State, authorization: Option<&str>, body: &[u8]) -> Option<String> {
+    let mut candidates: Vec<String> = vec![];
+    if let Some(b) = authorization.and_then(basic_payload) {
+        if let Some(decoded) = STANDARD
+            .decode(b.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            let id = decoded.split(':').next().unwrap_or_default();
+            candidates.push(form_unescape(id));
+        }
+    }
+    for (k, v) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "client_assertion" => {
+                if let Ok(jwt) = parse_jwt(&v) {
+                    for c in ["iss", "sub"] {
+                        if let Some(s) = jwt.claims[c].as_str() {
+                            candidates.push(s.to_string());
+                        }
+                    }
+                }
+            }
+            "client_id" => candidates.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    candidates
+        .iter()
+        .find_map(|c| st.by_client(c).map(|(inst, _)| inst.id.clone()))
+}
+
+/// The credentials of an `Authorization: Basic …` header (scheme case-insensitive).
+fn basic_payload(authorization: &str) -> Option<&str> {
+    let (scheme, rest) = authorization.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("basic").then_some(rest)
+}
+
+/// RFC 6749 §2.3.1: both halves of Basic credentials are form-urlencoded before encoding.
+fn form_unescape(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Splits `scope` (RFC 6749 §3.3: scope-tokens of %x21 / %x23-5B / %x5D-7E separated by single
+/// spaces). Malformed lists are refused rather than repaired.
+fn parse_scope(scope: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = vec![];
+    for token in scope.split(' ') {
+        if token.is_empty() {
+            return Err("scope: malformed (scope tokens are separated by single spaces)".into());
+        }
+        if !token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        {
+            return Err(format!("scope: {token:?} is not a valid scope token"));
+        }
+        if !out.iter().any(|t| t == token) {
+            out.push(token.to_string());
         }
     }
     Ok(out)
@@ -90,6 +163,12 @@ pub fn token(
             );
             reply.error = Some(format!("{}: {}", e.error, e.description));
             reply.installation_id = installation_id;
+            // RFC 6749 §5.2: a 401 to a client that used an Authorization header names the scheme.
+            if e.status == 401 && authorization.is_some() {
+                reply
+                    .headers
+                    .push(("www-authenticate", "Basic realm=\"Talkdesk ID\"".into()));
+            }
             reply
         }
     }
@@ -129,9 +208,25 @@ fn token_inner(
             ))
         }
     }
-    let basic = authorization.filter(|a| a.len() >= 6 && a[..6].eq_ignore_ascii_case("basic "));
+    let basic = authorization.and_then(basic_payload);
+    if authorization.is_some() && basic.is_none() {
+        return Err((
+            invalid_client("authorization: only the Basic scheme is accepted here"),
+            None,
+        ));
+    }
     let has_assertion =
         form.contains_key("client_assertion") || form.contains_key("client_assertion_type");
+    // RFC 6749 §2.3: one authentication method per request. Talkdesk documents the secret in a
+    // Basic header (`/reference/cc-basic`), not in the form.
+    if form.contains_key("client_secret") {
+        return Err((
+            invalid_request(
+                "client_secret: not accepted in the form; send it with HTTP Basic (and only one method)",
+            ),
+            None,
+        ));
+    }
     let client =
         match (basic, has_assertion) {
             (Some(_), true) => {
@@ -142,7 +237,7 @@ fn token_inner(
                     None,
                 ))
             }
-            (Some(b), false) => verify_basic(st, &b[6..])?,
+            (Some(b), false) => verify_basic(st, b)?,
             (None, true) => {
                 if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
                     return Err((
@@ -153,16 +248,7 @@ fn token_inner(
                 let Some(assertion) = form.get("client_assertion") else {
                     return Err((invalid_request("client_assertion: missing"), None));
                 };
-                let client = verify_assertion(st, assertion, token_url, now_secs())?;
-                if let Some(cid) = form.get("client_id") {
-                    if cid != &client.client_id {
-                        return Err((
-                            invalid_client("client_id: the form's client_id does not match iss"),
-                            Some(client.installation_id),
-                        ));
-                    }
-                }
-                client
+                verify_assertion(st, assertion, token_url, now_secs())?
             }
             (None, false) => return Err((
                 invalid_client(
@@ -171,17 +257,29 @@ fn token_inner(
                 None,
             )),
         };
+    if let Some(cid) = form.get("client_id") {
+        if cid != &client.client_id {
+            return Err((
+                invalid_client("client_id: the form's client_id is not the authenticated client"),
+                Some(client.installation_id),
+            ));
+        }
+    }
 
     let inst = st.inst(&client.installation_id).unwrap();
-    let asked: Vec<String> = form
-        .get("scope")
-        .map(|s| {
-            s.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let asked = match form.get("scope") {
+        None => vec![],
+        Some(s) => parse_scope(s).map_err(|d| {
+            (
+                OAuthError {
+                    status: 400,
+                    error: "invalid_scope",
+                    description: d,
+                },
+                Some(client.installation_id.clone()),
+            )
+        })?,
+    };
     let granted = if asked.is_empty() {
         inst.scopes.clone()
     } else {
@@ -198,15 +296,18 @@ fn token_inner(
         asked
     };
     let access_token = random_token();
+    let issued_at_ms = now_millis();
     st.tokens.insert(
         access_token.clone(),
         TokenInfo {
             installation_id: client.installation_id.clone(),
             client_id: client.client_id.clone(),
             scopes: granted.clone(),
-            expires_at: now_secs() + ttl as i64,
+            expires_at_ms: issued_at_ms.saturating_add((ttl as i64).saturating_mul(1000)),
         },
     );
+    st.issued
+        .push((client.installation_id.clone(), access_token.clone()));
     let mut reply = Reply::json(
         200,
         json!({
@@ -216,7 +317,9 @@ fn token_inner(
             "scope": granted.join(" "),
         }),
     );
+    // RFC 6749 §5.1.
     reply.headers.push(("cache-control", "no-store".into()));
+    reply.headers.push(("pragma", "no-cache".into()));
     reply.installation_id = Some(client.installation_id);
     Ok(reply)
 }
@@ -228,24 +331,17 @@ fn verify_basic(st: &State, encoded: &str) -> Result<Client, Refusal> {
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| {
             (
-                invalid_request("authorization: Basic credentials are not base64"),
+                invalid_client("authorization: Basic credentials are not base64"),
                 None,
             )
         })?;
     let (id, secret) = decoded.split_once(':').ok_or_else(|| {
         (
-            invalid_request("authorization: Basic credentials lack ':'"),
+            invalid_client("authorization: Basic credentials lack ':'"),
             None,
         )
     })?;
-    // RFC 6749 §2.3.1: both halves are form-urlencoded before encoding.
-    let unescape = |s: &str| -> String {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let (id, secret) = (unescape(id), unescape(secret));
+    let (id, secret) = (form_unescape(id), form_unescape(secret));
     let (inst, cred) = st
         .by_client(&id)
         .ok_or_else(|| (invalid_client("client_id: unknown client"), None))?;
@@ -270,20 +366,28 @@ fn verify_basic(st: &State, encoded: &str) -> Result<Client, Refusal> {
     })
 }
 
+/// A NumericDate claim (RFC 7519 §2). Strings, booleans and fractions are refused: every Talkdesk
+/// sample sends whole seconds, and refusing the rest cannot fail a correct client.
 fn numeric(claims: &Value, name: &str) -> Result<Option<i64>, String> {
     match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::Number(n)) => n
-            .as_f64()
-            .map(|f| Some(f.floor() as i64))
-            .ok_or_else(|| format!("{name}: not a NumericDate")),
-        Some(_) => Err(format!("{name}: not a NumericDate")),
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("{name}: not an integer NumericDate")),
+        Some(_) => Err(format!(
+            "{name}: not a NumericDate (a JSON number of seconds)"
+        )),
     }
 }
 
+/// The JOSE header `typ` accepted when present (RFC 7519 §5.1; compared case-insensitively, as a
+/// media type is). Inferred: Talkdesk's samples send `JWT`.
+pub const ASSERTION_TYP: &str = "JWT";
+
 /// Verifies a client assertion against the simulator's credentials, in this order: structure,
-/// `iss` (a known client), credential not revoked, `sub` = `iss`, header `alg`, header `kid`,
-/// signature, `aud`, `exp`, `iat`, lifetime, `jti` (then records the `jti`).
+/// `iss` (a known client), credential not revoked, `sub` = `iss`, header `alg`, `kid`, `typ`,
+/// `crit`, signature, `aud`, `exp`, `iat`, `nbf`, lifetime, `jti` (then records the `jti`).
 fn verify_assertion(
     st: &mut State,
     assertion: &str,
@@ -292,8 +396,9 @@ fn verify_assertion(
 ) -> Result<Client, Refusal> {
     let jwt = parse_jwt(assertion).map_err(|e| (invalid_request(e), None))?;
     let claims = &jwt.claims;
-    let iss = claims["iss"]
-        .as_str()
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
         .ok_or_else(|| (invalid_client("iss: missing"), None))?;
     let (inst, cred) = st
         .by_client(iss)
@@ -303,11 +408,11 @@ fn verify_assertion(
     if cred.revoked || inst.removed {
         return Err(fail("client: credentials revoked".into()));
     }
-    if claims["sub"].as_str() != Some(iss) {
+    if claims.get("sub").and_then(Value::as_str) != Some(iss) {
         return Err(fail("sub: must equal iss (the client_id)".into()));
     }
     let alg: Alg = cred.keys.alg;
-    match jwt.header["alg"].as_str() {
+    match jwt.header.get("alg").and_then(Value::as_str) {
         Some(a) if a == alg.as_str() => {}
         other => {
             return Err(fail(format!(
@@ -315,23 +420,41 @@ fn verify_assertion(
             )))
         }
     }
-    match jwt.header["kid"].as_str() {
+    match jwt.header.get("kid") {
         None => return Err(fail("kid: missing from the header".into())),
-        Some(k) if k == cred.key_id => {}
+        Some(Value::String(k)) if *k == cred.key_id => {}
         Some(_) => return Err(fail("kid: not the installation's key_id".into())),
+    }
+    match jwt.header.get("typ") {
+        None => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case(ASSERTION_TYP) => {}
+        Some(other) => {
+            return Err(fail(format!(
+                "typ: header typ {other} is not {ASSERTION_TYP}"
+            )))
+        }
+    }
+    // RFC 7515 §4.1.11: extensions the recipient does not understand must be refused.
+    if jwt.header.get("crit").is_some() {
+        return Err(fail(
+            "crit: critical header extensions are not supported".into(),
+        ));
     }
     if !jwt.verify(alg, &cred.keys.public_spki) {
         return Err(fail(
             "signature: does not verify with the client's public key".into(),
         ));
     }
-    let aud_ok = match &claims["aud"] {
-        Value::String(s) => s == token_url,
-        Value::Array(a) => a.iter().any(|v| v.as_str() == Some(token_url)),
+    // Inferred: one audience, this token URL (a single-element array is the same thing).
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(s)) => s == token_url,
+        Some(Value::Array(a)) => a.len() == 1 && a[0].as_str() == Some(token_url),
         _ => false,
     };
     if !aud_ok {
-        return Err(fail(format!("aud: must be exactly {token_url}")));
+        return Err(fail(format!(
+            "aud: must be exactly {token_url} (one audience)"
+        )));
     }
     let exp = numeric(claims, "exp")
         .map_err(&fail)?
@@ -342,18 +465,27 @@ fn verify_assertion(
     let iat = numeric(claims, "iat")
         .map_err(&fail)?
         .ok_or_else(|| fail("iat: missing".into()))?;
-    if iat > now + IAT_SKEW_SECS {
+    if iat > now.saturating_add(IAT_SKEW_SECS) {
         return Err(fail("iat: in the future".into()));
     }
-    if exp - iat > MAX_ASSERTION_LIFETIME_SECS {
+    if let Some(nbf) = numeric(claims, "nbf").map_err(&fail)? {
+        if nbf > now.saturating_add(IAT_SKEW_SECS) {
+            return Err(fail("nbf: the assertion is not valid yet".into()));
+        }
+    }
+    let lifetime = exp.checked_sub(iat).unwrap_or(i64::MAX);
+    if lifetime <= 0 {
+        return Err(fail("lifetime: exp must be after iat".into()));
+    }
+    if lifetime > MAX_ASSERTION_LIFETIME_SECS {
         return Err(fail(format!(
-            "lifetime: exp - iat is {} s, at most {MAX_ASSERTION_LIFETIME_SECS} s allowed",
-            exp - iat
+            "lifetime: exp - iat is {lifetime} s, at most {MAX_ASSERTION_LIFETIME_SECS} s allowed"
         )));
     }
     let jti = match claims.get("jti") {
         Some(Value::String(j)) if !j.is_empty() => j.clone(),
-        _ => return Err(fail("jti: missing".into())),
+        Some(Value::String(_)) | None => return Err(fail("jti: missing".into())),
+        Some(_) => return Err(fail("jti: must be a string".into())),
     };
     let client_id = cred.client_id.clone();
     if !st.jtis.insert((client_id.clone(), jti)) {

@@ -78,9 +78,13 @@ impl Reply {
     }
 }
 
-/// Which endpoint (for faults and inspection) a method and path address.
+/// Which endpoint (for faults and inspection) a method and path address. Paths are matched
+/// exactly: a trailing slash or an empty segment (`//`) addresses nothing, as on a real gateway.
 pub fn classify(method: &str, path: &str) -> Option<Endpoint> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let segs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segs.iter().any(|s| s.is_empty()) {
+        return None;
+    }
     Some(match (method, segs.as_slice()) {
         ("POST", ["oauth", "token"]) => Endpoint::Token,
         ("GET", ["account"]) => Endpoint::Account,
@@ -196,6 +200,7 @@ async fn handle(
     let reply = match fault {
         Some(Fault::Drop) => {
             record.error = Some("fault: connection dropped".into());
+            record.installation_id = attribute(&core, endpoint, authorization.as_deref(), &body);
             core.record_request(record);
             return Err(DropConnection);
         }
@@ -235,7 +240,10 @@ async fn handle(
         ),
     };
     record.status = Some(reply.status);
-    record.installation_id = reply.installation_id.clone();
+    record.installation_id = reply
+        .installation_id
+        .clone()
+        .or_else(|| attribute(&core, endpoint, authorization.as_deref(), &body));
     record.error = record.error.or(reply.error.clone());
     core.record_request(record);
     Ok(reply.into_response())
@@ -263,7 +271,37 @@ fn route(
                 settings.token_ttl_secs,
             )
         }
-        Some(ep) => api::handle(core, ep, path, query, authorization.as_deref(), body),
+        Some(ep) => api::handle(
+            core,
+            ep,
+            path,
+            query,
+            content_type.as_deref(),
+            authorization.as_deref(),
+            body,
+        ),
         None => Reply::error(404, "not_found", format!("no such resource: {path}")),
+    }
+}
+
+/// Best-effort attribution of a request the handlers did not attribute (refused early, or
+/// answered by a fault): a token request to the client it names, an API call to the installation
+/// owning its bearer token (valid or not).
+fn attribute(
+    core: &Core,
+    endpoint: Option<Endpoint>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Option<String> {
+    let st = core.state();
+    match endpoint? {
+        Endpoint::Token => oauth::attribute(&st, authorization, body),
+        _ => {
+            let (scheme, token) = authorization?.split_once(' ')?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return None;
+            }
+            st.tokens.get(token).map(|t| t.installation_id.clone())
+        }
     }
 }

@@ -218,7 +218,7 @@ fn parse_any(der: &[u8]) -> Option<Inner> {
 }
 
 /// The DER bytes of a PKCS#8 key given as bare base64 (Talkdesk's form) or as PEM.
-fn pkcs8_der(text: &str) -> Option<Vec<u8>> {
+pub fn pkcs8_der(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     let text = text.trim();
     let body = if text.starts_with("-----BEGIN PRIVATE KEY-----") {

@@ -31,6 +31,9 @@ impl Method {
 pub enum Route {
     /// `GET /healthz`
     Healthz,
+    /// `POST /__bench/assertion`: signs assertions for the benchmark (only with
+    /// `BENCH_ENDPOINTS=1`; 404 otherwise).
+    BenchAssertion,
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].
@@ -43,6 +46,7 @@ fn resource(segments: &[&str]) -> Option<Resource> {
     let r = |allow, route| Some(Resource { allow, route });
     match segments {
         ["healthz"] => r(&[Method::Get], |_, _| Route::Healthz),
+        ["__bench", "assertion"] => r(&[Method::Post], |_, _| Route::BenchAssertion),
         _ => None,
     }
 }

@@ -2,12 +2,14 @@
 //! Each turns runtime values and errors into the crate's own types at the boundary, so no
 //! `worker::Error` travels further in.
 
+pub mod bench;
 pub mod clock;
 pub mod d1;
 pub mod env;
 pub mod fetch;
 pub mod kv;
 pub mod log;
+pub mod webcrypto;
 
 use worker::{Headers, Response};
 

@@ -4,5 +4,6 @@
 //! Add tests as modules beside this file; use [`harness::shared`] unless a test needs its own
 //! settings or state.
 
+mod bench;
 mod foundation;
 mod harness;

@@ -203,3 +203,66 @@ impl Receiver {
         self.received.lock().unwrap().clone()
     }
 }
+
+/// A token request with full control of the `Content-Type`, `Authorization` and raw body.
+pub async fn post_token_raw(
+    sim: &Simulator,
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: String,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = http().post(sim.token_url()).body(body);
+    if let Some(c) = content_type {
+        req = req.header("content-type", c);
+    }
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The form of a correct assertion request, plus `extra` pairs, encoded.
+pub fn assertion_form(jwt: &str, extra: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", jwt),
+        ])
+        .extend_pairs(extra)
+        .finish()
+}
+
+/// A POST with a raw body and an explicit `Content-Type` (or none).
+pub async fn post_raw(
+    sim: &Simulator,
+    path: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut req = http()
+        .post(format!("{}{path}", sim.base_url()))
+        .bearer_auth(token)
+        .body(body.to_string());
+    if let Some(c) = content_type {
+        req = req.header("content-type", c);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The `error_description` of an answer; panics if there is none.
+pub fn description(body: &Value) -> &str {
+    body["error_description"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error_description in {body}"))
+}
