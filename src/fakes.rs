@@ -195,3 +195,137 @@ impl TalkdeskHttp for FakeTalkdesk {
         }
     }
 }
+
+use openssl::pkey::{PKey, Private};
+
+use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
+use crate::ports::Signer;
+
+/// A fresh key pair of the algorithm's kind (RSA 2048 for PS*), from OpenSSL.
+pub fn generate_key(alg: KeyAlgorithm) -> PKey<Private> {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    let ec = |nid| {
+        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap())
+            .unwrap()
+    };
+    match alg {
+        KeyAlgorithm::ES256 => ec(Nid::X9_62_PRIME256V1),
+        KeyAlgorithm::ES384 => ec(Nid::SECP384R1),
+        KeyAlgorithm::ES512 => ec(Nid::SECP521R1),
+        _ => PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap(),
+    }
+}
+
+/// The key as Talkdesk sends it: base64 of DER PKCS#8, no armour.
+pub fn talkdesk_form(key: &PKey<Private>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(key.private_key_to_pkcs8().unwrap())
+}
+
+fn digest(alg: KeyAlgorithm) -> openssl::hash::MessageDigest {
+    use openssl::hash::MessageDigest;
+    match alg {
+        KeyAlgorithm::ES256 | KeyAlgorithm::PS256 => MessageDigest::sha256(),
+        KeyAlgorithm::ES384 | KeyAlgorithm::PS384 => MessageDigest::sha384(),
+        _ => MessageDigest::sha512(),
+    }
+}
+
+/// The native stand-in for WebCrypto: signs as JOSE wants (ECDSA r‖s, PSS with salt = hash).
+pub struct OpenSslSigner;
+
+impl Signer for OpenSslSigner {
+    async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError> {
+        let alg = key.algorithm();
+        let pkey =
+            PKey::private_key_from_pkcs8(key.pkcs8_der()).map_err(|e| PortError(e.to_string()))?;
+        let md = digest(alg);
+        if let Some(len) = alg.ecdsa_signature_len() {
+            let hash = openssl::hash::hash(md, input).unwrap();
+            let sig = openssl::ecdsa::EcdsaSig::sign(&hash, &pkey.ec_key().unwrap()).unwrap();
+            let mut out = sig.r().to_vec_padded(len as i32 / 2).unwrap();
+            out.extend(sig.s().to_vec_padded(len as i32 / 2).unwrap());
+            Ok(out)
+        } else {
+            let mut signer = openssl::sign::Signer::new(md, &pkey).unwrap();
+            signer
+                .set_rsa_padding(openssl::rsa::Padding::PKCS1_PSS)
+                .unwrap();
+            signer.set_rsa_mgf1_md(md).unwrap();
+            signer
+                .set_rsa_pss_saltlen(openssl::sign::RsaPssSaltlen::DIGEST_LENGTH)
+                .unwrap();
+            Ok(signer.sign_oneshot_to_vec(input).unwrap())
+        }
+    }
+}
+
+/// Verifies a JOSE signature with OpenSSL.
+pub fn openssl_verify(
+    alg: KeyAlgorithm,
+    key: &PKey<Private>,
+    input: &[u8],
+    signature: &[u8],
+) -> bool {
+    let md = digest(alg);
+    if let Some(len) = alg.ecdsa_signature_len() {
+        if signature.len() != len {
+            return false;
+        }
+        let r = openssl::bn::BigNum::from_slice(&signature[..len / 2]).unwrap();
+        let s = openssl::bn::BigNum::from_slice(&signature[len / 2..]).unwrap();
+        let hash = openssl::hash::hash(md, input).unwrap();
+        openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+            .unwrap()
+            .verify(&hash, &key.ec_key().unwrap())
+            .unwrap_or(false)
+    } else {
+        let mut v = openssl::sign::Verifier::new(md, key).unwrap();
+        v.set_rsa_padding(openssl::rsa::Padding::PKCS1_PSS).unwrap();
+        v.set_rsa_mgf1_md(md).unwrap();
+        v.set_rsa_pss_saltlen(openssl::sign::RsaPssSaltlen::DIGEST_LENGTH)
+            .unwrap();
+        v.verify_oneshot(signature, input).unwrap_or(false)
+    }
+}
+
+/// Real HTTP (for tests against the simulator on loopback).
+pub struct ReqwestHttp(pub reqwest::Client);
+
+impl TalkdeskHttp for ReqwestHttp {
+    async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, PortError> {
+        let mut builder = self.0.request(req.method.parse().unwrap(), &req.url);
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value);
+        }
+        let resp = builder
+            .body(req.body.expose().to_owned())
+            .send()
+            .await
+            .map_err(|e| PortError(e.to_string()))?;
+        Ok(HttpResponse {
+            status: resp.status().as_u16(),
+            body: resp
+                .bytes()
+                .await
+                .map_err(|e| PortError(e.to_string()))?
+                .to_vec(),
+        })
+    }
+}
+
+/// A clock on the real time (for tests against the simulator, which checks `iat`/`exp`).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+    async fn sleep_ms(&self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}

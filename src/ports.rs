@@ -3,6 +3,7 @@
 //! Plain `async fn`, no `Send` bounds: Worker values are single-threaded.
 #![allow(async_fn_in_trait)]
 
+use crate::crypto::keys::PrivateKey;
 use crate::talkdesk::http::{HttpRequest, HttpResponse};
 
 /// A storage or network failure. The text is for the log only, never for a caller.
@@ -69,4 +70,10 @@ pub trait TokenStore {
 /// `talkdesk`. `Err` means no answer at all (connection error, timeout).
 pub trait TalkdeskHttp {
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, PortError>;
+}
+
+/// Signs JWS input with an installation's key: WebCrypto in the runtime (`platform::webcrypto`).
+/// ECDSA signatures are in JOSE form (r‖s); PS is RSASSA-PSS with MGF1 and salt = hash length.
+pub trait Signer {
+    async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError>;
 }

@@ -8,9 +8,9 @@
 //! [`REFRESH_MARGIN_SECS`] of its expiry.
 
 use crate::config::SealingKeys;
-use crate::crypto::keys::SigningKey;
+use crate::crypto::keys::PrivateKey;
 use crate::crypto::seal::{self, SealContext};
-use crate::ports::{Cache, Clock, StoredToken, TalkdeskHttp, TokenStore, KV_MIN_TTL_SECS};
+use crate::ports::{Cache, Clock, Signer, StoredToken, TalkdeskHttp, TokenStore, KV_MIN_TTL_SECS};
 use crate::secret::SecretString;
 use crate::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
 use crate::talkdesk::token::{parse_token_response, scope_key, token_request, TokenError};
@@ -30,17 +30,18 @@ pub struct Credentials<'a> {
     pub installation_id: &'a str,
     pub client_id: &'a str,
     pub key_id: &'a str,
-    pub key: &'a SigningKey,
+    pub key: &'a PrivateKey,
     /// Already checked against the host allowlist.
     pub token_url: &'a str,
 }
 
 /// The ports the token service uses.
-pub struct Deps<'a, C, S, H, K> {
+pub struct Deps<'a, C, S, H, K, G> {
     pub cache: &'a C,
     pub store: &'a S,
     pub http: &'a H,
     pub clock: &'a K,
+    pub signer: &'a G,
     pub keys: &'a SealingKeys,
 }
 
@@ -51,6 +52,9 @@ pub enum TokenFailure {
     Talkdesk(TokenError),
     /// Our own storage failed, or waiting for another isolate's mint timed out: transient.
     Storage(String),
+    /// The key could not sign (the runtime refused it): permanent, the installation needs
+    /// attention.
+    Signing(String),
 }
 
 /// The cache key of an installation's token for a scope set.
@@ -66,8 +70,8 @@ fn seal_context<'a>(installation_id: &'a str) -> SealContext<'a> {
 }
 
 /// A usable access token for `creds` and `scopes`.
-pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock>(
-    deps: &Deps<'_, C, S, H, K>,
+pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G: Signer>(
+    deps: &Deps<'_, C, S, H, K, G>,
     creds: &Credentials<'_>,
     scopes: &[&str],
 ) -> Result<SecretString, TokenFailure> {
@@ -109,8 +113,8 @@ pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock>(
     }
 }
 
-async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock>(
-    deps: &Deps<'_, C, S, H, K>,
+async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G: Signer>(
+    deps: &Deps<'_, C, S, H, K, G>,
     creds: &Credentials<'_>,
     scopes: &[&str],
     key: &str,
@@ -118,11 +122,15 @@ async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock>(
 ) -> Result<SecretString, TokenFailure> {
     let now = deps.clock.now_secs();
     let claims = AssertionClaims::new(creds.client_id, creds.token_url, now, new_jti());
-    let assertion = sign_assertion(creds.key, creds.key_id, &claims);
-    let request = token_request(creds.token_url, &assertion, scopes);
-    let answer = match deps.http.send(&request).await {
-        Ok(resp) => parse_token_response(&resp).map_err(TokenFailure::Talkdesk),
-        Err(e) => Err(TokenFailure::Talkdesk(TokenError::Transient(e.0))),
+    let answer = match sign_assertion(deps.signer, creds.key, creds.key_id, &claims).await {
+        Err(e) => Err(TokenFailure::Signing(e.0)),
+        Ok(assertion) => {
+            let request = token_request(creds.token_url, &assertion, scopes);
+            match deps.http.send(&request).await {
+                Ok(resp) => parse_token_response(&resp).map_err(TokenFailure::Talkdesk),
+                Err(e) => Err(TokenFailure::Talkdesk(TokenError::Transient(e.0))),
+            }
+        }
     };
     let token = match answer {
         Ok(token) => token,
@@ -149,8 +157,8 @@ fn encode_cached(stored: &StoredToken) -> String {
 }
 
 /// The token in a cached value, if it opens and is not within the refresh margin.
-fn usable<C, S, H, K: Clock>(
-    deps: &Deps<'_, C, S, H, K>,
+fn usable<C, S, H, K: Clock, G>(
+    deps: &Deps<'_, C, S, H, K, G>,
     creds: &Credentials<'_>,
     cached: &str,
 ) -> Option<SecretString> {
@@ -162,8 +170,8 @@ fn usable<C, S, H, K: Clock>(
     seal::open_secret(deps.keys, seal_context(creds.installation_id), sealed).ok()
 }
 
-async fn put_in_cache<C: Cache, S, H, K: Clock>(
-    deps: &Deps<'_, C, S, H, K>,
+async fn put_in_cache<C: Cache, S, H, K: Clock, G>(
+    deps: &Deps<'_, C, S, H, K, G>,
     key: &str,
     stored: &StoredToken,
 ) {
@@ -182,7 +190,10 @@ mod tests {
 
     use super::*;
     use crate::crypto::keys::KeyAlgorithm;
-    use crate::fakes::{Answer, FakeCache, FakeTalkdesk, FakeTokenStore, TestClock};
+    use crate::fakes::{
+        generate_key, talkdesk_form, Answer, FakeCache, FakeTalkdesk, FakeTokenStore,
+        OpenSslSigner, TestClock,
+    };
 
     const TOKEN_URL: &str = "https://acme.talkdeskid.com/oauth/token";
     const SCOPES: &[&str] = &["apps:read", "apps:write"];
@@ -193,23 +204,18 @@ mod tests {
         http: FakeTalkdesk,
         clock: TestClock,
         keys: SealingKeys,
-        key: SigningKey,
+        key: PrivateKey,
     }
 
     fn world(answers: Vec<Answer>) -> Rc<World> {
-        let pkcs8 = {
-            use p256::pkcs8::EncodePrivateKey;
-            let k = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(k.to_pkcs8_der().unwrap().as_bytes())
-        };
+        let pkcs8 = talkdesk_form(&generate_key(KeyAlgorithm::ES256));
         Rc::new(World {
             cache: FakeCache::default(),
             store: FakeTokenStore::default(),
             http: FakeTalkdesk::answering(answers, 100),
             clock: TestClock::new(1_700_000_000_000),
             keys: SealingKeys::parse("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
-            key: SigningKey::import(KeyAlgorithm::ES256, &pkcs8).unwrap(),
+            key: PrivateKey::import(KeyAlgorithm::ES256, &pkcs8).unwrap(),
         })
     }
 
@@ -219,6 +225,7 @@ mod tests {
             store: &w.store,
             http: &w.http,
             clock: &w.clock,
+            signer: &OpenSslSigner,
             keys: &w.keys,
         };
         let creds = Credentials {

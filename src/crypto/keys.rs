@@ -1,16 +1,16 @@
-//! An installation's private signing key, imported as Talkdesk sends it, and the JWS signatures
-//! of its client assertions.
+//! An installation's private signing key, imported as Talkdesk sends it and checked against its
+//! declared algorithm.
 //!
 //! Talkdesk sends `private_key` as base64 of a DER PKCS#8 key without PEM armour (contract §2);
-//! PEM (`-----BEGIN PRIVATE KEY-----`) is accepted too. The key must match the declared
+//! PEM (`-----BEGIN PRIVATE KEY-----`) is accepted too. The key must fit the declared
 //! `key_algorithm`: ES256 a P-256 key, ES384 P-384, ES512 P-521, PS* an RSA key of 2048 to 4096
-//! bits. ES signatures are in JOSE form (r‖s, 64/96/132 bytes); PS is RSASSA-PSS with MGF1 and
-//! salt of the hash's length.
+//! bits. This module reads the key's structure only; the signing itself is the
+//! [`Signer`](crate::ports::Signer) port's (WebCrypto in the runtime: see the README's figures).
 
 use std::fmt;
 
-use p256::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
+use pkcs8::der::Decode;
+use pkcs8::ObjectIdentifier;
 use serde::{Deserialize, Serialize};
 
 /// The algorithms Talkdesk issues keys for.
@@ -49,6 +49,16 @@ impl KeyAlgorithm {
             KeyAlgorithm::PS512 => "PS512",
         }
     }
+
+    /// The length of a JOSE ECDSA signature (r‖s), or `None` for RSA.
+    pub fn ecdsa_signature_len(self) -> Option<usize> {
+        match self {
+            KeyAlgorithm::ES256 => Some(64),
+            KeyAlgorithm::ES384 => Some(96),
+            KeyAlgorithm::ES512 => Some(132),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for KeyAlgorithm {
@@ -57,9 +67,17 @@ impl fmt::Display for KeyAlgorithm {
     }
 }
 
-/// RSA sizes accepted: below 2048 is weak; above 4096 would make each signature too slow for
-/// the Workers CPU budget.
+/// RSA sizes accepted: below 2048 is weak; above 4096 would make each signature slow.
 pub const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
+
+/// The largest key text accepted (a 4096-bit RSA PKCS#8 key is about 3.2 KB in base64).
+pub const MAX_KEY_TEXT: usize = 8192;
+
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// Why a key was refused. Never contains key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,124 +115,102 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-/// A private key ready to sign with its algorithm. `Debug` never prints key material.
-#[derive(Clone)]
-pub struct SigningKey {
+/// A private key whose structure fits its algorithm, as PKCS#8 DER. `Debug` prints no key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey {
     algorithm: KeyAlgorithm,
-    inner: Inner,
+    der: Vec<u8>,
 }
 
-#[derive(Clone)]
-enum Inner {
-    P256(p256::ecdsa::SigningKey),
-    P384(p384::ecdsa::SigningKey),
-    P521(p521::ecdsa::SigningKey),
-    Rsa(rsa::RsaPrivateKey),
-}
-
-impl fmt::Debug for SigningKey {
+impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKey({}, [redacted])", self.algorithm)
+        write!(f, "PrivateKey({}, [redacted])", self.algorithm)
     }
 }
 
-impl SigningKey {
+/// What a PKCS#8 key turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    P256,
+    P384,
+    P521,
+    OtherCurve,
+    Rsa { bits: usize },
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::P256 => "a P-256 EC key",
+            Kind::P384 => "a P-384 EC key",
+            Kind::P521 => "a P-521 EC key",
+            Kind::OtherCurve => "an EC key on an unsupported curve",
+            Kind::Rsa { .. } => "an RSA key",
+        }
+    }
+}
+
+impl PrivateKey {
     /// Imports `private_key` as Talkdesk sends it and checks it against `algorithm`.
-    pub fn import(algorithm: KeyAlgorithm, private_key: &str) -> Result<SigningKey, KeyError> {
+    pub fn import(algorithm: KeyAlgorithm, private_key: &str) -> Result<PrivateKey, KeyError> {
+        if private_key.len() > MAX_KEY_TEXT {
+            return Err(KeyError::Unparsable);
+        }
         let der = pkcs8_der(private_key).ok_or(KeyError::Unparsable)?;
-        let inner = parse_any(&der).ok_or(KeyError::Unparsable)?;
+        let kind = classify(&der).ok_or(KeyError::Unparsable)?;
         let fits = matches!(
-            (algorithm, &inner),
-            (KeyAlgorithm::ES256, Inner::P256(_))
-                | (KeyAlgorithm::ES384, Inner::P384(_))
-                | (KeyAlgorithm::ES512, Inner::P521(_))
+            (algorithm, kind),
+            (KeyAlgorithm::ES256, Kind::P256)
+                | (KeyAlgorithm::ES384, Kind::P384)
+                | (KeyAlgorithm::ES512, Kind::P521)
                 | (
                     KeyAlgorithm::PS256 | KeyAlgorithm::PS384 | KeyAlgorithm::PS512,
-                    Inner::Rsa(_)
+                    Kind::Rsa { .. }
                 )
         );
         if !fits {
             return Err(KeyError::Mismatch {
                 declared: algorithm,
-                found: inner.describe(),
+                found: kind.describe(),
             });
         }
-        if let Inner::Rsa(k) = &inner {
-            let bits = k.size() * 8;
+        if let Kind::Rsa { bits } = kind {
             if !RSA_BITS.contains(&bits) {
                 return Err(KeyError::RsaSize(bits));
             }
         }
-        Ok(SigningKey { algorithm, inner })
+        Ok(PrivateKey { algorithm, der })
     }
 
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
 
-    /// The JWS signature of `signing_input` (`base64url(header).base64url(claims)`).
-    pub fn sign(&self, signing_input: &[u8]) -> Vec<u8> {
-        use p256::ecdsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
-        let mut rng = rand_core::OsRng;
-        match (&self.inner, self.algorithm) {
-            (Inner::P256(k), _) => {
-                let s: p256::ecdsa::Signature = k.sign(signing_input);
-                s.to_bytes().to_vec()
-            }
-            (Inner::P384(k), _) => {
-                let s: p384::ecdsa::Signature = k.sign(signing_input);
-                s.to_bytes().to_vec()
-            }
-            (Inner::P521(k), _) => {
-                // p521 0.13 signs with a random nonce (no RFC 6979 for P-521 there).
-                let s: p521::ecdsa::Signature =
-                    p521::ecdsa::signature::RandomizedSigner::sign_with_rng(
-                        k,
-                        &mut rng,
-                        signing_input,
-                    );
-                s.to_bytes().to_vec()
-            }
-            (Inner::Rsa(k), KeyAlgorithm::PS256) => {
-                let signer = rsa::pss::BlindedSigningKey::<sha2::Sha256>::new(k.clone());
-                signer.sign_with_rng(&mut rng, signing_input).to_vec()
-            }
-            (Inner::Rsa(k), KeyAlgorithm::PS384) => {
-                let signer = rsa::pss::BlindedSigningKey::<sha2::Sha384>::new(k.clone());
-                signer.sign_with_rng(&mut rng, signing_input).to_vec()
-            }
-            (Inner::Rsa(k), _) => {
-                let signer = rsa::pss::BlindedSigningKey::<sha2::Sha512>::new(k.clone());
-                signer.sign_with_rng(&mut rng, signing_input).to_vec()
-            }
-        }
+    /// The PKCS#8 DER bytes, for the signer and for sealing.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.der
     }
 }
 
-impl Inner {
-    fn describe(&self) -> &'static str {
-        match self {
-            Inner::P256(_) => "a P-256 EC key",
-            Inner::P384(_) => "a P-384 EC key",
-            Inner::P521(_) => "a P-521 EC key",
-            Inner::Rsa(_) => "an RSA key",
-        }
+fn classify(der: &[u8]) -> Option<Kind> {
+    let info = pkcs8::PrivateKeyInfo::from_der(der).ok()?;
+    if info.algorithm.oid == EC_PUBLIC_KEY {
+        let ec = sec1::EcPrivateKey::from_der(info.private_key).ok()?;
+        let (kind, scalar_len) = match info.algorithm.parameters_oid().ok()? {
+            oid if oid == P256 => (Kind::P256, 32),
+            oid if oid == P384 => (Kind::P384, 48),
+            oid if oid == P521 => (Kind::P521, 66),
+            _ => return Some(Kind::OtherCurve),
+        };
+        (ec.private_key.len() == scalar_len).then_some(kind)
+    } else if info.algorithm.oid == RSA_ENCRYPTION {
+        let rsa = pkcs1::RsaPrivateKey::from_der(info.private_key).ok()?;
+        Some(Kind::Rsa {
+            bits: rsa.modulus.as_bytes().len() * 8,
+        })
+    } else {
+        None
     }
-}
-
-fn parse_any(der: &[u8]) -> Option<Inner> {
-    if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
-        return Some(Inner::P256(k));
-    }
-    if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_der(der) {
-        return Some(Inner::P384(k));
-    }
-    if let Ok(k) = p521::SecretKey::from_pkcs8_der(der) {
-        return p521::ecdsa::SigningKey::from_bytes(&k.to_bytes())
-            .ok()
-            .map(Inner::P521);
-    }
-    rsa::RsaPrivateKey::from_pkcs8_der(der).ok().map(Inner::Rsa)
 }
 
 /// The DER bytes of a PKCS#8 key given as bare base64 (Talkdesk's form) or as PEM.
@@ -234,4 +230,99 @@ pub fn pkcs8_der(text: &str) -> Option<Vec<u8>> {
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&b64))
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&b64))
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{generate_key, talkdesk_form};
+
+    #[test]
+    fn keys_of_every_algorithm_import_in_talkdesk_form_and_as_pem() {
+        for alg in KeyAlgorithm::ALL {
+            let key = generate_key(alg);
+            let imported = PrivateKey::import(alg, &talkdesk_form(&key)).unwrap();
+            assert_eq!(imported.algorithm(), alg);
+            assert_eq!(imported.pkcs8_der(), key.private_key_to_pkcs8().unwrap());
+            let pem = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+            assert_eq!(PrivateKey::import(alg, &pem).unwrap(), imported);
+        }
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_kind_is_refused_by_name() {
+        let p256 = talkdesk_form(&generate_key(KeyAlgorithm::ES256));
+        let p521 = talkdesk_form(&generate_key(KeyAlgorithm::ES512));
+        let rsa = talkdesk_form(&generate_key(KeyAlgorithm::PS256));
+        let mismatch = |declared, found| Err(KeyError::Mismatch { declared, found });
+        assert_eq!(
+            PrivateKey::import(KeyAlgorithm::ES384, &p256),
+            mismatch(KeyAlgorithm::ES384, "a P-256 EC key")
+        );
+        assert_eq!(
+            PrivateKey::import(KeyAlgorithm::ES256, &p521),
+            mismatch(KeyAlgorithm::ES256, "a P-521 EC key")
+        );
+        assert_eq!(
+            PrivateKey::import(KeyAlgorithm::ES256, &rsa),
+            mismatch(KeyAlgorithm::ES256, "an RSA key")
+        );
+        assert_eq!(
+            PrivateKey::import(KeyAlgorithm::PS512, &p256),
+            mismatch(KeyAlgorithm::PS512, "a P-256 EC key")
+        );
+    }
+
+    #[test]
+    fn other_curves_weak_rsa_and_garbage_are_refused_without_panicking() {
+        use openssl::{ec::EcGroup, ec::EcKey, nid::Nid, pkey::PKey, rsa::Rsa};
+        let secp256k1 = PKey::from_ec_key(
+            EcKey::generate(&EcGroup::from_curve_name(Nid::SECP256K1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            PrivateKey::import(KeyAlgorithm::ES256, &talkdesk_form(&secp256k1)),
+            Err(KeyError::Mismatch {
+                declared: KeyAlgorithm::ES256,
+                found: "an EC key on an unsupported curve"
+            })
+        );
+        let weak = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
+        assert_eq!(
+            PrivateKey::import(KeyAlgorithm::PS256, &talkdesk_form(&weak)),
+            Err(KeyError::RsaSize(1024))
+        );
+        let public = {
+            use base64::Engine;
+            let der = generate_key(KeyAlgorithm::ES256)
+                .public_key_to_der()
+                .unwrap();
+            base64::engine::general_purpose::STANDARD.encode(der)
+        };
+        for bad in [
+            "",
+            "not base64 !!",
+            "AAAA",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+            &public,
+            &"A".repeat(MAX_KEY_TEXT + 4),
+        ] {
+            assert_eq!(
+                PrivateKey::import(KeyAlgorithm::ES256, bad),
+                Err(KeyError::Unparsable),
+                "{bad:.20}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_errors_and_debug_show_no_key_material() {
+        let form = talkdesk_form(&generate_key(KeyAlgorithm::ES256));
+        let key = PrivateKey::import(KeyAlgorithm::ES256, &form).unwrap();
+        assert_eq!(format!("{key:?}"), "PrivateKey(ES256, [redacted])");
+        let err = PrivateKey::import(KeyAlgorithm::PS256, &form)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains(&form[10..30]), "{err}");
+    }
 }

@@ -1,12 +1,13 @@
-//! `POST /__bench/assertion` (only with `BENCH_ENDPOINTS=1`): signs `n` client assertions with
-//! the pure-Rust path or WebCrypto, so the benchmark (`make bench`) can time each algorithm in
-//! workerd from the outside: the cost of one is the time of `n = k + 1` less `n = 1`, over `k`.
+//! `POST /__bench/assertion` (only with `BENCH_ENDPOINTS=1`): imports the key and signs `n`
+//! client assertions as a fresh token would, so the benchmark (`make bench`) can time each
+//! algorithm in workerd from the outside: the cost of one is the time of `n = k + 1` less
+//! `n = 1`, over `k`.
 
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::crypto::b64url;
-use crate::crypto::keys::{pkcs8_der, KeyAlgorithm, SigningKey};
+use super::webcrypto::WebCryptoSigner;
+use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
 use crate::http::{ApiError, Reply};
 use crate::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
 
@@ -15,7 +16,6 @@ struct BenchRequest {
     alg: String,
     private_key: String,
     n: u32,
-    engine: String,
 }
 
 fn bad(message: &str) -> Reply {
@@ -24,7 +24,7 @@ fn bad(message: &str) -> Reply {
 
 pub async fn assertion(body: &[u8]) -> Reply {
     let Ok(req) = serde_json::from_slice::<BenchRequest>(body) else {
-        return bad("body must be {alg, private_key, n, engine}");
+        return bad("body must be {alg, private_key, n}");
     };
     let Some(alg) = KeyAlgorithm::parse(&req.alg) else {
         return bad("unknown alg");
@@ -38,38 +38,21 @@ pub async fn assertion(body: &[u8]) -> Reply {
         0,
         new_jti(),
     );
-    let mut last_len = 0;
+    let mut jws_len = 0;
     for _ in 0..req.n {
-        match req.engine.as_str() {
-            "rust" => {
-                let Ok(key) = SigningKey::import(alg, &req.private_key) else {
-                    return bad("key does not import");
-                };
-                last_len = sign_assertion(&key, "bench", &claims).expose().len();
+        let Ok(key) = PrivateKey::import(alg, &req.private_key) else {
+            return bad("key does not import");
+        };
+        match sign_assertion(&WebCryptoSigner, &key, "bench", &claims).await {
+            Ok(jws) => jws_len = jws.expose().len(),
+            Err(e) => {
+                super::log::error("bench_sign_failed", &e.0);
+                return ApiError::Internal.reply();
             }
-            "webcrypto" => {
-                let Some(der) = pkcs8_der(&req.private_key) else {
-                    return bad("key is not base64 or PEM");
-                };
-                let header = json!({"alg": alg.as_str(), "kid": "bench", "typ": "JWT"});
-                let input = format!(
-                    "{}.{}",
-                    b64url(header.to_string().as_bytes()),
-                    b64url(&serde_json::to_vec(&claims).unwrap_or_default())
-                );
-                match super::webcrypto::sign(alg, &der, input.as_bytes()).await {
-                    Ok(sig) => last_len = input.len() + 1 + b64url(&sig).len(),
-                    Err(e) => {
-                        super::log::error("bench_webcrypto_failed", &e);
-                        return ApiError::Internal.reply();
-                    }
-                }
-            }
-            _ => return bad("engine must be rust or webcrypto"),
         }
     }
     Reply::json(
         200,
-        &json!({"alg": alg.as_str(), "engine": req.engine, "n": req.n, "jws_len": last_len}),
+        &json!({"alg": alg.as_str(), "n": req.n, "jws_len": jws_len}),
     )
 }

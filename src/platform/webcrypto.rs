@@ -1,12 +1,24 @@
-//! Signing with workerd's WebCrypto (`crypto.subtle`), for comparison with the pure-Rust path
-//! (`crypto::keys`). It exists only inside the runtime, so only the benchmark routes use it.
+//! Signing with workerd's WebCrypto (`crypto.subtle`): the [`Signer`] of the runtime. Measured
+//! 7 to 18 times faster than pure-Rust crates compiled to wasm, for every algorithm (README).
 
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
-use crate::crypto::keys::KeyAlgorithm;
+use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
+use crate::ports::{PortError, Signer};
+
+/// The runtime's signer.
+pub struct WebCryptoSigner;
+
+impl Signer for WebCryptoSigner {
+    async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError> {
+        sign(key.algorithm(), key.pkcs8_der(), input)
+            .await
+            .map_err(PortError)
+    }
+}
 
 fn subtle() -> Result<SubtleCrypto, String> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into())

@@ -1,6 +1,8 @@
 //! The Talkdesk contract, pure: hosts and regions, event types, assertion claims, API request
 //! builders and response parsers. No I/O here; see `shared/talkdesk-contract.md`.
 
+#[cfg(test)]
+mod against_sim;
 pub mod assertion;
 pub mod hosts;
 pub mod http;

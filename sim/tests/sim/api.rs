@@ -377,3 +377,295 @@ async fn a_forced_removal_kills_tokens_too() {
         401
     );
 }
+
+#[tokio::test]
+async fn json_bodies_need_a_json_content_type() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &inst, None).await;
+    let state = format!("{}/state", inst_path(&sim, &inst));
+    let ack = format!(
+        "{}/credentials/{}/state",
+        inst_path(&sim, &inst),
+        inst.client_id
+    );
+    let approve = r#"{"state":"approve","reason":"ok"}"#;
+    let acknowledged = r#"{"state":"acknowledged"}"#;
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let (status, body) = post_raw(&sim, &state, &token, ct, approve).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (415, Some("unsupported_media_type"))
+        );
+        let (status, _) = post_raw(&sim, &ack, &token, ct, acknowledged).await;
+        assert_eq!(status, 415, "{ct:?}");
+    }
+    let view = sim.installation(&inst.installation_id).unwrap();
+    assert_eq!(
+        (view.state.as_str(), view.acknowledgements.len()),
+        ("pending", 0)
+    );
+    let json = Some("application/json; charset=utf-8");
+    assert_eq!(post_raw(&sim, &state, &token, json, approve).await.0, 200);
+    assert_eq!(
+        post_raw(&sim, &ack, &token, json, acknowledged).await.0,
+        202
+    );
+}
+
+#[tokio::test]
+async fn the_state_body_is_validated_member_by_member() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &inst, None).await;
+    let state = format!("{}/state", inst_path(&sim, &inst));
+    let json = Some("application/json");
+    for (bad, rule) in [
+        (r#"{"state":"approve","reason":42}"#, "reason"),
+        (r#"{"state":"approve","reason":null}"#, "reason"),
+        (r#"{"state":"approve","reasons":"typo"}"#, "body"),
+        (r#"{"state":"approved"}"#, "state"),
+        (r#"{"state":"APPROVE"}"#, "state"),
+        (r#"{"reason":"no state"}"#, "state"),
+        (r#"["approve"]"#, "body"),
+        (r#""approve""#, "body"),
+        ("", "body"),
+        ("{", "body"),
+    ] {
+        let (status, body) = post_raw(&sim, &state, &token, json, bad).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+        assert!(description(&body).starts_with(rule), "{bad}: {body}");
+    }
+    assert_eq!(
+        sim.installation(&inst.installation_id)
+            .unwrap()
+            .history
+            .len(),
+        0
+    );
+    assert_eq!(
+        post_raw(&sim, &state, &token, json, r#"{"state":"approve"}"#)
+            .await
+            .0,
+        200
+    );
+    let (status, body) = post_raw(
+        &sim,
+        &state,
+        &token,
+        json,
+        r#"{"state":"reject","reason":"nope"}"#,
+    )
+    .await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("rejected")));
+}
+
+#[tokio::test]
+async fn the_credentials_state_body_must_be_exactly_acknowledged() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &inst, None).await;
+    let ack = format!(
+        "{}/credentials/{}/state",
+        inst_path(&sim, &inst),
+        inst.client_id
+    );
+    let json = Some("application/json");
+    for bad in [
+        r#"{"state":"acknowledged","extra":true}"#,
+        r#"{"state":"Acknowledged"}"#,
+        r#"{"state":"acknowledge"}"#,
+        r#"{}"#,
+        r#"["acknowledged"]"#,
+    ] {
+        let (status, _) = post_raw(&sim, &ack, &token, json, bad).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    assert_eq!(
+        sim.installation(&inst.installation_id)
+            .unwrap()
+            .acknowledgements
+            .len(),
+        0
+    );
+    assert_eq!(
+        post_raw(&sim, &ack, &token, json, r#"{"state":"acknowledged"}"#)
+            .await
+            .0,
+        202
+    );
+}
+
+#[tokio::test]
+async fn credentials_of_another_installation_or_unknown_are_404() {
+    let sim = sim();
+    let a = install(&sim, Alg::ES256).await;
+    let b = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &a, None).await;
+    let body = Some(json!({"state": "acknowledged"}));
+    for client_id in [b.client_id.as_str(), "0000", "nope"] {
+        let path = format!("{}/credentials/{client_id}/state", inst_path(&sim, &a));
+        let (status, _) = api(&sim, "POST", &path, Some(&token), body.clone()).await;
+        assert_eq!(status, 404, "{client_id}");
+    }
+    let own = format!("{}/credentials/{}/state", inst_path(&sim, &a), a.client_id);
+    assert_eq!(api(&sim, "POST", &own, Some(&token), body).await.0, 202);
+}
+
+#[tokio::test]
+async fn an_acknowledgement_records_which_credentials_made_the_call() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let rotated = sim.rotate(&inst.installation_id).await.unwrap();
+    let new = talkdesk_sim::Installed {
+        client_id: rotated.client_id.clone(),
+        client_secret: rotated.client_secret.clone(),
+        key_id: rotated.key_id.clone(),
+        private_key: rotated.private_key.clone(),
+        ..inst.clone()
+    };
+    let token = mint(&sim, &new, None).await;
+    let ack = format!(
+        "{}/credentials/{}/state",
+        inst_path(&sim, &inst),
+        new.client_id
+    );
+    let (status, _) = api(
+        &sim,
+        "POST",
+        &ack,
+        Some(&token),
+        Some(json!({"state": "acknowledged"})),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let view = sim.installation(&inst.installation_id).unwrap();
+    assert_eq!(view.acknowledgements[0].client_id, new.client_id);
+    assert_eq!(view.acknowledgements[0].token_client_id, new.client_id);
+}
+
+#[tokio::test]
+async fn paging_parameters_are_validated() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &inst, None).await;
+    let base = format!("{}/users", inst_path(&sim, &inst));
+    for bad in [
+        "page=1&page=2",
+        "per_page=2&per_page=3",
+        "page=-1",
+        "page=1.5",
+        "per_page=0",
+        "per_page=",
+        "page=99999999999999999999999",
+    ] {
+        let (status, body) = api(&sim, "GET", &format!("{base}?{bad}"), Some(&token), None).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+    // a page past the end is empty, not an error, and a huge one does not overflow
+    for page in ["4", &usize::MAX.to_string()] {
+        let (status, body) = api(
+            &sim,
+            "GET",
+            &format!("{base}?page={page}"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}: {body}");
+        assert_eq!(body["_embedded"]["users"], json!([]));
+        assert!(body["_links"]["next"].is_null());
+    }
+    let (status, body) = api(
+        &sim,
+        "GET",
+        &format!("{base}?page=1&per_page=3"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["_embedded"]["users"].as_array().unwrap().len()),
+        (200, 3)
+    );
+}
+
+#[tokio::test]
+async fn paths_are_matched_exactly() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &inst, None).await;
+    let path = inst_path(&sim, &inst);
+    assert_eq!(api(&sim, "GET", &path, Some(&token), None).await.0, 200);
+    for bad in [
+        format!("{path}/"),
+        path.replacen("/installations/", "//installations/", 1),
+        format!("/{path}"),
+        "/account/".to_string(),
+    ] {
+        assert_eq!(
+            api(&sim, "GET", &bad, Some(&token), None).await.0,
+            404,
+            "{bad}"
+        );
+    }
+    let (status, body) = post_form_to(&sim, "/oauth/token/").await;
+    assert_eq!(status, 404, "{body}");
+}
+
+async fn post_form_to(sim: &talkdesk_sim::Simulator, path: &str) -> (u16, serde_json::Value) {
+    let resp = http()
+        .post(format!("{}{path}", sim.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_checked() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let token = mint(&sim, &inst, None).await;
+    let url = format!("{}{}", sim.base_url(), inst_path(&sim, &inst));
+    for (auth, want) in [
+        (format!("Bearer {token}"), 200),
+        (format!("bearer {token}"), 200),
+        (format!("Token {token}"), 401),
+        (format!("Bearer{token}"), 401),
+        (format!("Bearer {token}x"), 401),
+        (token.clone(), 401),
+    ] {
+        let resp = http()
+            .get(&url)
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), want, "{auth}");
+    }
+    // a token in the query string is not a bearer token
+    let resp = http()
+        .get(format!("{url}?access_token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+}

@@ -5,4 +5,5 @@ mod control;
 mod events;
 mod faults;
 mod helpers;
+mod inspection;
 mod token;
