@@ -2,18 +2,54 @@
 //! use case, answer. Every error is mapped to its answer by `ApiError::reply`; nothing returns
 //! `Err` to the runtime, so a bad request can never crash the isolate.
 
-use worker::{event, Context, Env, Request, Response};
+use serde_json::json;
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
+use crate::config::Config;
 use crate::health;
 use crate::http::{route, ApiError, Reply, Route};
-use crate::platform::{self, log};
+use crate::lifecycle::{self, admin, intake, Received, Settings};
+use crate::platform::{self, log, ports::WorkerPorts};
+use crate::talkdesk::events::{parse_event, MAX_EVENT_BYTES};
+use crate::talkdesk::hosts::Allowlist;
+
+/// Installations the cron sweep works on per run.
+const SWEEP_LIMIT: u32 = 25;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    Ok(platform::into_response(handle(req, env).await))
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    Ok(platform::into_response(handle(req, env, ctx).await))
 }
 
-async fn handle(mut req: Request, env: Env) -> Reply {
+/// The cron trigger (`wrangler.toml` [triggers]): runs whatever work is due, so nothing waits
+/// on a lost `waitUntil` or a crashed isolate for more than a minute.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let config = match platform::env::load_config(&env) {
+        Ok(config) => config,
+        Err(e) => return log::error("configuration_error", &e.to_string()),
+    };
+    let ports = match WorkerPorts::from_env(&env) {
+        Ok(p) => p,
+        Err(e) => return log::error("bindings_unavailable", &e.0),
+    };
+    let allowlist = Allowlist::new(&config.extra_hosts);
+    let settings = settings(&config, &allowlist);
+    match lifecycle::sweep(&ports, &settings, SWEEP_LIMIT).await {
+        Ok(n) => log::info("sweep", &format!("{n} installations with due work")),
+        Err(e) => log::error("sweep_failed", &e.0),
+    }
+}
+
+fn settings<'a>(config: &'a Config, allowlist: &'a Allowlist) -> Settings<'a> {
+    Settings {
+        app_id: &config.app_id,
+        keys: &config.sealing_keys,
+        allowlist,
+    }
+}
+
+async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
     // Settings first: with a broken deployment every request says so, whatever its path.
     let config = match platform::env::load_config(&env) {
         Ok(config) => config,
@@ -39,13 +75,190 @@ async fn handle(mut req: Request, env: Env) -> Reply {
             let kv = platform::kv::probe(&env).await;
             health::reply(crate::VERSION, &d1, &kv)
         }
-        Route::BenchAssertion if config.bench_endpoints => match req.bytes().await {
-            Ok(body) => platform::bench::assertion(&body).await,
-            Err(e) => {
-                log::error("request_body_unreadable", &e.to_string());
-                ApiError::Internal.reply()
+        Route::Events => events(&mut req, env, ctx, config).await,
+        Route::AdminInstallations | Route::AdminInstallation(_) => {
+            let auth = req.headers().get("authorization").ok().flatten();
+            if !admin::authorized(auth.as_deref(), config.admin_token.expose()) {
+                return ApiError::Unauthorized.reply();
             }
+            let query: Vec<(String, String)> = req
+                .url()
+                .map(|u| u.query_pairs().into_owned().collect())
+                .unwrap_or_default();
+            admin_route(&env, route, &query).await
+        }
+        Route::BenchAssertion if config.bench_endpoints => match read_body(&mut req).await {
+            Ok(body) => platform::bench::assertion(&body).await,
+            Err(reply) => reply,
         },
         Route::BenchAssertion => ApiError::NotFound { path }.reply(),
     }
+}
+
+/// The body, at most [`MAX_EVENT_BYTES`] (413 beyond).
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
+    let too_large = || ApiError::PayloadTooLarge {
+        limit: MAX_EVENT_BYTES,
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_EVENT_BYTES) {
+        return Err(too_large().reply());
+    }
+    match req.bytes().await {
+        Ok(body) if body.len() > MAX_EVENT_BYTES => Err(too_large().reply()),
+        Ok(body) => Ok(body),
+        Err(e) => {
+            log::error("request_body_unreadable", &e.to_string());
+            Err(ApiError::Internal.reply())
+        }
+    }
+}
+
+/// `POST /events`: validate, store durably, answer, then work.
+async fn events(req: &mut Request, env: Env, ctx: Context, config: Config) -> Reply {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return ApiError::UnsupportedMediaType.reply();
+    }
+    let body = match read_body(req).await {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let event = match parse_event(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            return ApiError::BadRequest {
+                error: "invalid_event",
+                path: Some(e.path.clone()),
+                message: e.to_string(),
+            }
+            .reply()
+        }
+    };
+    let allowlist = Allowlist::new(&config.extra_hosts);
+    let now = worker::Date::now().as_millis();
+    let intake = match intake::build(
+        &event,
+        &config.app_id,
+        &allowlist,
+        &config.sealing_keys,
+        now,
+    ) {
+        Ok(intake) => intake,
+        Err(intake::IntakeError::WrongApp) => {
+            return ApiError::BadRequest {
+                error: "wrong_app",
+                path: Some("app_id".into()),
+                message: "app_id: this event is for another app".into(),
+            }
+            .reply()
+        }
+        Err(intake::IntakeError::Invalid(e)) => {
+            return ApiError::BadRequest {
+                error: "invalid_event",
+                path: Some(e.path.clone()),
+                message: e.to_string(),
+            }
+            .reply()
+        }
+    };
+    let ports = match WorkerPorts::from_env(&env) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error("bindings_unavailable", &e.0);
+            return ApiError::Internal.reply();
+        }
+    };
+    let received = match lifecycle::receive(&ports, intake).await {
+        Ok(r) => r,
+        Err(e) => {
+            log::error(
+                "event_store_failed",
+                &format!("event {}: {}", event.id, e.0),
+            );
+            return ApiError::Internal.reply();
+        }
+    };
+    match received {
+        Received::Duplicate => {
+            Reply::json(200, &json!({"status": "duplicate", "event_id": event.id}))
+        }
+        Received::New { run } => {
+            if let Some(installation_id) = run {
+                // The slow work runs after the answer; the cron sweep catches anything lost.
+                ctx.wait_until(async move {
+                    let allowlist = Allowlist::new(&config.extra_hosts);
+                    let settings = settings(&config, &allowlist);
+                    if let Err(e) =
+                        lifecycle::run_installation(&ports, &settings, &installation_id).await
+                    {
+                        log::error("job_run_failed", &format!("{installation_id}: {}", e.0));
+                    }
+                });
+            }
+            Reply::json(200, &json!({"status": "accepted", "event_id": event.id}))
+        }
+    }
+}
+
+async fn admin_route(env: &Env, route: Route, query: &[(String, String)]) -> Reply {
+    let ports = match WorkerPorts::from_env(env) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error("bindings_unavailable", &e.0);
+            return ApiError::Internal.reply();
+        }
+    };
+    use crate::lifecycle::Ports;
+    let store = ports.store();
+    use crate::ports::LifecycleStore;
+    let result = match route {
+        Route::AdminInstallation(id) => match store.installation(&id).await {
+            Ok(Some(inst)) => store
+                .jobs_of(&id)
+                .await
+                .map(|jobs| Reply::json(200, &admin::installation_view(&inst, Some(&jobs)))),
+            Ok(None) => {
+                return ApiError::NoSuch {
+                    what: "installation",
+                }
+                .reply()
+            }
+            Err(e) => Err(e),
+        },
+        _ => {
+            let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            let limit = match param("limit").map(str::parse::<u32>) {
+                None => admin::DEFAULT_PAGE,
+                Some(Ok(n)) if (1..=admin::MAX_PAGE).contains(&n) => n,
+                Some(_) => {
+                    return ApiError::BadRequest {
+                        error: "invalid_query",
+                        path: Some("limit".into()),
+                        message: format!("limit must be 1 to {}", admin::MAX_PAGE),
+                    }
+                    .reply()
+                }
+            };
+            store
+                .list_installations(param("cursor"), limit)
+                .await
+                .map(|page| Reply::json(200, &admin::list_view(&page, limit)))
+        }
+    };
+    result.unwrap_or_else(|e| {
+        log::error("admin_query_failed", &e.0);
+        ApiError::Internal.reply()
+    })
 }

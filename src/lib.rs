@@ -27,6 +27,7 @@ pub mod entry;
 pub(crate) mod fakes;
 pub mod health;
 pub mod http;
+pub mod lifecycle;
 pub mod platform;
 pub mod ports;
 pub mod secret;

@@ -77,3 +77,56 @@ pub trait TalkdeskHttp {
 pub trait Signer {
     async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError>;
 }
+
+use crate::lifecycle::model::{EventRecord, Installation, Intake, Job, User};
+
+/// D1's lifecycle tables (migration 0003).
+pub trait LifecycleStore {
+    /// Stores the intake atomically. `false`: the event id was already recorded (a duplicate),
+    /// and nothing was written.
+    async fn intake(&self, intake: &Intake) -> Result<bool, PortError>;
+    async fn installation(&self, installation_id: &str) -> Result<Option<Installation>, PortError>;
+    /// Writes every column of the installation (it must exist).
+    async fn save_installation(&self, installation: &Installation) -> Result<(), PortError>;
+    /// Replaces the installation's users and its `users_count`.
+    async fn replace_users(&self, installation_id: &str, users: &[User]) -> Result<(), PortError>;
+    async fn delete_users(&self, installation_id: &str) -> Result<(), PortError>;
+    async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, PortError>;
+    /// Sets the event's status and detail and drops any sealed credentials it carried.
+    async fn finish_event(
+        &self,
+        event_id: &str,
+        status: &str,
+        detail: Option<&str>,
+    ) -> Result<(), PortError>;
+    /// The next job of an installation to run: installs first, then in arrival order.
+    async fn head_job(&self, installation_id: &str) -> Result<Option<Job>, PortError>;
+    /// Installations with a pending job due by `now_ms`, oldest first.
+    async fn due_installations(&self, now_ms: u64, limit: u32) -> Result<Vec<String>, PortError>;
+    /// Takes the job's lease (one runner per job at a time, across isolates).
+    async fn lease_job(
+        &self,
+        job_id: i64,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<bool, PortError>;
+    /// Writes the job's state, attempts, next attempt and error, and releases the lease.
+    async fn save_job(&self, job: &Job) -> Result<(), PortError>;
+    async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError>;
+    /// Installations ordered by id, after `after`, at most `limit`.
+    async fn list_installations(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Installation>, PortError>;
+    /// Remembers an account (kept across uninstalls for reinstalls).
+    async fn upsert_account(
+        &self,
+        account_id: &str,
+        account_name: &str,
+        now_ms: u64,
+    ) -> Result<(), PortError>;
+    /// Deletes event records past their keep-until time.
+    async fn purge_events(&self, now_ms: u64) -> Result<(), PortError>;
+}

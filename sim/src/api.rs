@@ -1,8 +1,11 @@
 //! The Apps and Accounts API: Bearer tokens the simulator issued, unexpired, for the installation
 //! addressed, with the scope each call needs.
 //!
-//! Checks run in this order: token (401), app id and installation exist (404), token belongs to
-//! that installation (403), scope (403).
+//! Checks run in this order: token (401: unknown, expired, its credential set revoked, or its
+//! installation removed), app id and installation exist (404), token belongs to that installation
+//! (403), scope (403), then the request itself (415 for a JSON body without
+//! `Content-Type: application/json`, 400 for a body or query that breaks the call's rules, 404 for
+//! an unknown credential set or event).
 
 use crate::core::{now_millis, now_rfc3339, Core, State, TokenInfo};
 use crate::model::{Acknowledgement, Endpoint, StateChange};

@@ -175,6 +175,9 @@ impl Simulator {
         self.run(|c| async move { c.rotate(&id, Some(alg)).await })
             .await
     }
+    /// Revokes one credential set (as Talkdesk does 7 days after a rotation, or at once after a
+    /// compromise): its assertions, its Basic secret and every access token it minted stop
+    /// working; the installation's other sets are unaffected.
     pub fn revoke(&self, installation_id: &str, client_id: &str) -> SimResult<()> {
         self.core.revoke(installation_id, client_id)
     }
@@ -194,6 +197,8 @@ impl Simulator {
         self.run(|c| async move { c.uninstall(&id, &t, &m).await })
             .await
     }
+    /// Deprovisions the installation now (as Talkdesk's 7-day timeout would): every credential
+    /// set and every token stops working.
     pub fn remove(&self, installation_id: &str) -> SimResult<()> {
         self.core.remove(installation_id)
     }

@@ -157,6 +157,11 @@ impl PrivateKey {
             return Err(KeyError::Unparsable);
         }
         let der = pkcs8_der(private_key).ok_or(KeyError::Unparsable)?;
+        Self::from_der(algorithm, der)
+    }
+
+    /// The same check on PKCS#8 DER bytes (as stored, sealed).
+    pub fn from_der(algorithm: KeyAlgorithm, der: Vec<u8>) -> Result<PrivateKey, KeyError> {
         let kind = classify(&der).ok_or(KeyError::Unparsable)?;
         let fits = matches!(
             (algorithm, kind),

@@ -17,6 +17,20 @@ pub enum ApiError {
     /// 500: a setting is missing or malformed. The body names the setting (not its value), so
     /// the operator can fix the deployment.
     Config(ConfigError),
+    /// 400: the body is malformed; `path` names the bad field (`data.private_key`, …).
+    BadRequest {
+        error: &'static str,
+        path: Option<String>,
+        message: String,
+    },
+    /// 401: the operator API needs `Authorization: Bearer <ADMIN_TOKEN>`.
+    Unauthorized,
+    /// 404 for a resource that is not there (an unknown installation id).
+    NoSuch { what: &'static str },
+    /// 413: the body is larger than `limit` bytes.
+    PayloadTooLarge { limit: usize },
+    /// 415: the body must be JSON.
+    UnsupportedMediaType,
     /// 500: anything else that went wrong inside. The body is generic.
     Internal,
 }
@@ -51,6 +65,31 @@ impl ApiError {
                     "message": format!("the worker is misconfigured: {e}"),
                     "setting": e.setting,
                 }),
+            ),
+            ApiError::BadRequest {
+                error,
+                path,
+                message,
+            } => Reply::json(
+                400,
+                &json!({"error": error, "message": message, "path": path}),
+            ),
+            ApiError::Unauthorized => Reply::json(
+                401,
+                &json!({"error": "unauthorized", "message": "send Authorization: Bearer <ADMIN_TOKEN>"}),
+            )
+            .with_header("www-authenticate", "Bearer"),
+            ApiError::NoSuch { what } => Reply::json(
+                404,
+                &json!({"error": "not_found", "message": format!("no such {what}")}),
+            ),
+            ApiError::PayloadTooLarge { limit } => Reply::json(
+                413,
+                &json!({"error": "payload_too_large", "message": format!("the body is larger than {limit} bytes")}),
+            ),
+            ApiError::UnsupportedMediaType => Reply::json(
+                415,
+                &json!({"error": "unsupported_media_type", "message": "the body must be application/json"}),
             ),
             ApiError::Internal => Reply::json(
                 500,

@@ -34,6 +34,12 @@ pub enum Route {
     /// `POST /__bench/assertion`: signs assertions for the benchmark (only with
     /// `BENCH_ENDPOINTS=1`; 404 otherwise).
     BenchAssertion,
+    /// `POST /events`: Talkdesk's lifecycle events.
+    Events,
+    /// `GET /admin/installations`
+    AdminInstallations,
+    /// `GET /admin/installations/{id}`
+    AdminInstallation(String),
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].
@@ -47,6 +53,11 @@ fn resource(segments: &[&str]) -> Option<Resource> {
     match segments {
         ["healthz"] => r(&[Method::Get], |_, _| Route::Healthz),
         ["__bench", "assertion"] => r(&[Method::Post], |_, _| Route::BenchAssertion),
+        ["events"] => r(&[Method::Post], |_, _| Route::Events),
+        ["admin", "installations"] => r(&[Method::Get], |_, _| Route::AdminInstallations),
+        ["admin", "installations", id] if !id.is_empty() => r(&[Method::Get], |_, s| {
+            Route::AdminInstallation(s[2].to_owned())
+        }),
         _ => None,
     }
 }
@@ -84,6 +95,27 @@ mod tests {
     #[test]
     fn healthz_is_routed() {
         assert_eq!(route("GET", "/healthz"), Ok(Route::Healthz));
+    }
+
+    #[test]
+    fn routes_take_their_path_values() {
+        assert_eq!(route("POST", "/events"), Ok(Route::Events));
+        assert_eq!(
+            route("GET", "/admin/installations"),
+            Ok(Route::AdminInstallations)
+        );
+        assert_eq!(
+            route("GET", "/admin/installations/inst-1"),
+            Ok(Route::AdminInstallation("inst-1".into()))
+        );
+        assert!(matches!(
+            route("GET", "/admin/installations/"),
+            Err(ApiError::NotFound { .. })
+        ));
+        assert!(matches!(
+            route("GET", "/events"),
+            Err(ApiError::MethodNotAllowed { .. })
+        ));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 pub mod bench;
 pub mod clock;
 pub mod d1;
+pub mod d1_lifecycle;
 pub mod env;
 pub mod fetch;
 pub mod kv;
 pub mod log;
+pub mod ports;
 pub mod webcrypto;
 
 use worker::{Headers, Response};

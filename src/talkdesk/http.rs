@@ -69,7 +69,10 @@ mod tests {
             body: SecretString::new("client_assertion=abc"),
         };
         let shown = format!("{r:?}");
-        assert!(!shown.contains("tok-123") && !shown.contains("abc"), "{shown}");
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("abc"),
+            "{shown}"
+        );
         assert!(shown.contains("application/json") && shown.contains("/account"));
         assert_eq!(r.header("Authorization"), Some("Bearer tok-123"));
     }

@@ -3,7 +3,9 @@
 
 #[cfg(test)]
 mod against_sim;
+pub mod api;
 pub mod assertion;
+pub mod events;
 pub mod hosts;
 pub mod http;
 pub mod token;

@@ -532,24 +532,38 @@ async fn an_acknowledgement_records_which_credentials_made_the_call() {
         private_key: rotated.private_key.clone(),
         ..inst.clone()
     };
-    let token = mint(&sim, &new, None).await;
     let ack = format!(
         "{}/credentials/{}/state",
         inst_path(&sim, &inst),
         new.client_id
     );
-    let (status, _) = api(
-        &sim,
-        "POST",
-        &ack,
-        Some(&token),
-        Some(json!({"state": "acknowledged"})),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let view = sim.installation(&inst.installation_id).unwrap();
-    assert_eq!(view.acknowledgements[0].client_id, new.client_id);
-    assert_eq!(view.acknowledgements[0].token_client_id, new.client_id);
+    let body = Some(json!({"state": "acknowledged"}));
+    // a worker that has not switched yet acknowledges with the old set's token...
+    let old_token = mint(&sim, &inst, None).await;
+    assert_eq!(
+        api(&sim, "POST", &ack, Some(&old_token), body.clone())
+            .await
+            .0,
+        202
+    );
+    // ...one that has switched, with a token minted by the new set
+    let new_token = mint(&sim, &new, None).await;
+    assert_eq!(api(&sim, "POST", &ack, Some(&new_token), body).await.0, 202);
+    let acks = sim
+        .installation(&inst.installation_id)
+        .unwrap()
+        .acknowledgements;
+    let seen: Vec<(&str, &str)> = acks
+        .iter()
+        .map(|a| (a.client_id.as_str(), a.token_client_id.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (new.client_id.as_str(), inst.client_id.as_str()),
+            (new.client_id.as_str(), new.client_id.as_str())
+        ]
+    );
 }
 
 #[tokio::test]
