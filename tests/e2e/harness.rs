@@ -26,7 +26,7 @@ pub fn root() -> PathBuf {
 pub fn default_vars() -> BTreeMap<String, String> {
     [
         ("TALKDESK_APP_ID", "e2e-app"),
-        ("TALKDESK_EXTRA_HOSTS", "127.0.0.1"),
+        ("TALKDESK_EXTRA_HOSTS", "127.0.0.1:*"),
         // "e2e-sealing-key-of-32-bytes-len!" in base64.
         (
             "SEALING_KEY",

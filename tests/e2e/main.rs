@@ -7,3 +7,4 @@
 mod bench;
 mod foundation;
 mod harness;
+mod lifecycle;
