@@ -19,6 +19,10 @@ pub const SEALING_KEY: &str = "SEALING_KEY";
 /// The operator API's bearer token (secret, required).
 pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 
+/// Multiplies the lifecycle's retry backoff, waits and job lease time (var, optional, a number
+/// in (0, 1], default 1). For local tests only, the way the simulator scales Talkdesk's retries.
+pub const LIFECYCLE_TIME_SCALE: &str = "LIFECYCLE_TIME_SCALE";
+
 /// `1` turns on the benchmark routes under `/__bench/` (var, optional). Never set it in
 /// production: the routes burn CPU on request.
 pub const BENCH_ENDPOINTS: &str = "BENCH_ENDPOINTS";
@@ -34,6 +38,7 @@ pub struct Config {
     pub sealing_keys: SealingKeys,
     pub admin_token: SecretString,
     pub bench_endpoints: bool,
+    pub time_scale: f64,
 }
 
 /// A setting that is missing or breaks its rule.
@@ -88,12 +93,20 @@ impl Config {
             Some("1") => true,
             Some(_) => return Err(err(BENCH_ENDPOINTS, "must be 0 or 1")),
         };
+        let time_scale = match get(LIFECYCLE_TIME_SCALE) {
+            None => 1.0,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(x) if x > 0.0 && x <= 1.0 => x,
+                _ => return Err(err(LIFECYCLE_TIME_SCALE, "must be a number in (0, 1]")),
+            },
+        };
         Ok(Config {
             app_id,
             extra_hosts,
             sealing_keys,
             admin_token: SecretString::new(admin_token),
             bench_endpoints,
+            time_scale,
         })
     }
 }

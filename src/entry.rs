@@ -46,6 +46,7 @@ fn settings<'a>(config: &'a Config, allowlist: &'a Allowlist) -> Settings<'a> {
         app_id: &config.app_id,
         keys: &config.sealing_keys,
         allowlist,
+        time_scale: config.time_scale,
     }
 }
 
@@ -76,16 +77,16 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
             health::reply(crate::VERSION, &d1, &kv)
         }
         Route::Events => events(&mut req, env, ctx, config).await,
-        Route::AdminInstallations | Route::AdminInstallation(_) => {
+        Route::AdminInstallations
+        | Route::AdminInstallation(_)
+        | Route::AdminVerify(_)
+        | Route::AdminAccount(_)
+        | Route::AdminAccountSettings(_) => {
             let auth = req.headers().get("authorization").ok().flatten();
             if !admin::authorized(auth.as_deref(), config.admin_token.expose()) {
                 return ApiError::Unauthorized.reply();
             }
-            let query: Vec<(String, String)> = req
-                .url()
-                .map(|u| u.query_pairs().into_owned().collect())
-                .unwrap_or_default();
-            admin_route(&env, route, &query).await
+            admin_route(&mut req, &env, &config, route).await
         }
         Route::BenchAssertion if config.bench_endpoints => match read_body(&mut req).await {
             Ok(body) => platform::bench::assertion(&body).await,
@@ -212,7 +213,10 @@ async fn events(req: &mut Request, env: Env, ctx: Context, config: Config) -> Re
     }
 }
 
-async fn admin_route(env: &Env, route: Route, query: &[(String, String)]) -> Reply {
+/// The operator API (already authorised).
+async fn admin_route(req: &mut Request, env: &Env, config: &Config, route: Route) -> Reply {
+    use crate::lifecycle::Ports;
+    use crate::ports::LifecycleStore;
     let ports = match WorkerPorts::from_env(env) {
         Ok(p) => p,
         Err(e) => {
@@ -220,24 +224,82 @@ async fn admin_route(env: &Env, route: Route, query: &[(String, String)]) -> Rep
             return ApiError::Internal.reply();
         }
     };
-    use crate::lifecycle::Ports;
     let store = ports.store();
-    use crate::ports::LifecycleStore;
-    let result = match route {
-        Route::AdminInstallation(id) => match store.installation(&id).await {
-            Ok(Some(inst)) => store
-                .jobs_of(&id)
-                .await
-                .map(|jobs| Reply::json(200, &admin::installation_view(&inst, Some(&jobs)))),
-            Ok(None) => {
-                return ApiError::NoSuch {
-                    what: "installation",
+    let internal = |e: crate::ports::PortError| {
+        log::error("admin_query_failed", &e.0);
+        ApiError::Internal.reply()
+    };
+    match route {
+        Route::AdminInstallation(ref id) | Route::AdminVerify(ref id) => {
+            let inst = match store.installation(id).await {
+                Ok(Some(inst)) => inst,
+                Ok(None) => {
+                    return ApiError::NoSuch {
+                        what: "installation",
+                    }
+                    .reply()
                 }
-                .reply()
+                Err(e) => return internal(e),
+            };
+            if matches!(route, Route::AdminVerify(_)) {
+                let allowlist = Allowlist::new(&config.extra_hosts);
+                return match lifecycle::verify(&ports, &settings(config, &allowlist), &inst).await {
+                    Ok(view) => Reply::json(200, &view),
+                    Err(why) => Reply::json(
+                        502,
+                        &json!({"error": "talkdesk_check_failed", "message": why}),
+                    ),
+                };
             }
-            Err(e) => Err(e),
+            let jobs = match store.jobs_of(id).await {
+                Ok(jobs) => jobs,
+                Err(e) => return internal(e),
+            };
+            let account = match store.account(&inst.account_id).await {
+                Ok(a) => a,
+                Err(e) => return internal(e),
+            };
+            let mut view = admin::installation_view(&inst, Some(&jobs));
+            view["account"]["settings"] = admin::settings_value(account.as_ref());
+            Reply::json(200, &view)
+        }
+        Route::AdminAccount(id) => match store.account(&id).await {
+            Ok(Some(account)) => Reply::json(200, &admin::account_view(&account)),
+            Ok(None) => ApiError::NoSuch { what: "account" }.reply(),
+            Err(e) => internal(e),
         },
+        Route::AdminAccountSettings(id) => {
+            let body = match read_body(req).await {
+                Ok(body) => body,
+                Err(reply) => return reply,
+            };
+            let settings = match admin::parse_settings(&body) {
+                Ok(s) => s,
+                Err(message) => {
+                    return ApiError::BadRequest {
+                        error: "invalid_settings",
+                        path: Some("$".into()),
+                        message,
+                    }
+                    .reply()
+                }
+            };
+            let now = worker::Date::now().as_millis();
+            match store.set_account_settings(&id, &settings, now).await {
+                Ok(true) => match store.account(&id).await {
+                    Ok(Some(account)) => Reply::json(200, &admin::account_view(&account)),
+                    Ok(None) => ApiError::NoSuch { what: "account" }.reply(),
+                    Err(e) => internal(e),
+                },
+                Ok(false) => ApiError::NoSuch { what: "account" }.reply(),
+                Err(e) => internal(e),
+            }
+        }
         _ => {
+            let query: Vec<(String, String)> = req
+                .url()
+                .map(|u| u.query_pairs().into_owned().collect())
+                .unwrap_or_default();
             let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
             let limit = match param("limit").map(str::parse::<u32>) {
                 None => admin::DEFAULT_PAGE,
@@ -251,14 +313,10 @@ async fn admin_route(env: &Env, route: Route, query: &[(String, String)]) -> Rep
                     .reply()
                 }
             };
-            store
-                .list_installations(param("cursor"), limit)
-                .await
-                .map(|page| Reply::json(200, &admin::list_view(&page, limit)))
+            match store.list_installations(param("cursor"), limit).await {
+                Ok(page) => Reply::json(200, &admin::list_view(&page, limit)),
+                Err(e) => internal(e),
+            }
         }
-    };
-    result.unwrap_or_else(|e| {
-        log::error("admin_query_failed", &e.0);
-        ApiError::Internal.reply()
-    })
+    }
 }

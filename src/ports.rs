@@ -78,7 +78,7 @@ pub trait Signer {
     async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError>;
 }
 
-use crate::lifecycle::model::{EventRecord, Installation, Intake, Job, User};
+use crate::lifecycle::model::{AccountRecord, EventRecord, Installation, Intake, Job, User};
 
 /// D1's lifecycle tables (migration 0003).
 pub trait LifecycleStore {
@@ -127,6 +127,14 @@ pub trait LifecycleStore {
         account_name: &str,
         now_ms: u64,
     ) -> Result<(), PortError>;
+    async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, PortError>;
+    /// Replaces an account's settings; `false` when the account is unknown.
+    async fn set_account_settings(
+        &self,
+        account_id: &str,
+        settings: &str,
+        now_ms: u64,
+    ) -> Result<bool, PortError>;
     /// Deletes event records past their keep-until time.
     async fn purge_events(&self, now_ms: u64) -> Result<(), PortError>;
 }

@@ -7,6 +7,7 @@ use super::ApiError;
 pub enum Method {
     Get,
     Post,
+    Put,
 }
 
 impl Method {
@@ -14,6 +15,7 @@ impl Method {
         match s {
             "GET" => Some(Method::Get),
             "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
             _ => None,
         }
     }
@@ -22,6 +24,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
         }
     }
 }
@@ -40,6 +43,12 @@ pub enum Route {
     AdminInstallations,
     /// `GET /admin/installations/{id}`
     AdminInstallation(String),
+    /// `POST /admin/installations/{id}/verify`: what Talkdesk says of it, now.
+    AdminVerify(String),
+    /// `GET /admin/accounts/{id}`
+    AdminAccount(String),
+    /// `PUT /admin/accounts/{id}/settings`: the partner's settings, kept across reinstalls.
+    AdminAccountSettings(String),
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].
@@ -57,6 +66,15 @@ fn resource(segments: &[&str]) -> Option<Resource> {
         ["admin", "installations"] => r(&[Method::Get], |_, _| Route::AdminInstallations),
         ["admin", "installations", id] if !id.is_empty() => r(&[Method::Get], |_, s| {
             Route::AdminInstallation(s[2].to_owned())
+        }),
+        ["admin", "installations", id, "verify"] if !id.is_empty() => {
+            r(&[Method::Post], |_, s| Route::AdminVerify(s[2].to_owned()))
+        }
+        ["admin", "accounts", id] if !id.is_empty() => {
+            r(&[Method::Get], |_, s| Route::AdminAccount(s[2].to_owned()))
+        }
+        ["admin", "accounts", id, "settings"] if !id.is_empty() => r(&[Method::Put], |_, s| {
+            Route::AdminAccountSettings(s[2].to_owned())
         }),
         _ => None,
     }

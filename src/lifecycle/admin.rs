@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::model::{Installation, Job};
+use super::model::{AccountRecord, Installation, Job};
 use crate::secret::constant_time_eq;
 
 /// Largest page of `GET /admin/installations`.
@@ -100,9 +100,50 @@ pub fn list_view(page: &[Installation], limit: u32) -> Value {
     })
 }
 
+/// The largest settings object accepted.
+pub const MAX_SETTINGS_BYTES: usize = 16 * 1024;
+
+/// Settings must be a JSON object of at most [`MAX_SETTINGS_BYTES`]; returned re-serialised.
+pub fn parse_settings(body: &[u8]) -> Result<String, String> {
+    if body.len() > MAX_SETTINGS_BYTES {
+        return Err(format!(
+            "settings are larger than {MAX_SETTINGS_BYTES} bytes"
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v.to_string()),
+        Ok(_) => Err("settings must be a JSON object".into()),
+        Err(_) => Err("settings are not valid JSON".into()),
+    }
+}
+
+/// An account's settings as JSON (`{}` when unknown or unreadable).
+pub fn settings_value(account: Option<&AccountRecord>) -> Value {
+    account
+        .and_then(|a| serde_json::from_str(&a.settings).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+pub fn account_view(account: &AccountRecord) -> Value {
+    json!({
+        "account_id": account.account_id,
+        "account_name": account.account_name,
+        "settings": settings_value(Some(account)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_must_be_a_json_object() {
+        assert_eq!(parse_settings(br#"{"a": 1}"#), Ok(r#"{"a":1}"#.into()));
+        for bad in [&b"[1]"[..], b"1", b"{", b"", b"\"x\""] {
+            assert!(parse_settings(bad).is_err());
+        }
+        assert!(parse_settings(&vec![b' '; MAX_SETTINGS_BYTES + 1]).is_err());
+    }
 
     #[test]
     fn only_the_exact_bearer_token_is_authorized() {

@@ -62,6 +62,15 @@ pub struct Settings<'a> {
     pub app_id: &'a AppId,
     pub keys: &'a SealingKeys,
     pub allowlist: &'a Allowlist,
+    /// `LIFECYCLE_TIME_SCALE`: 1 in production.
+    pub time_scale: f64,
+}
+
+impl Settings<'_> {
+    /// A duration of the lifecycle, scaled for tests (never below 1 ms).
+    fn scaled(&self, ms: u64) -> u64 {
+        ((ms as f64 * self.time_scale) as u64).max(1)
+    }
 }
 
 /// How a job attempt ended.
@@ -126,7 +135,7 @@ pub async fn run_installation<P: Ports>(
         }
         if !p
             .store()
-            .lease_job(job.job_id, &holder, now, now + JOB_LEASE_MS)
+            .lease_job(job.job_id, &holder, now, now + s.scaled(JOB_LEASE_MS))
             .await?
         {
             return Ok(());
@@ -135,7 +144,7 @@ pub async fn run_installation<P: Ports>(
             Ok(inst) => execute(p, s, &job, inst).await,
             Err(e) => e.into(),
         };
-        let finished = record_outcome(p, &mut job, outcome).await?;
+        let finished = record_outcome(p, s, &mut job, outcome).await?;
         if !finished {
             return Ok(());
         }
@@ -146,6 +155,7 @@ pub async fn run_installation<P: Ports>(
 /// Writes the outcome to the job (and event and installation); true when the job is over.
 async fn record_outcome<P: Ports>(
     p: &P,
+    s: &Settings<'_>,
     job: &mut Job,
     outcome: Outcome,
 ) -> Result<bool, PortError> {
@@ -176,13 +186,14 @@ async fn record_outcome<P: Ports>(
             true
         }
         Outcome::Retry(why) => {
-            job.next_attempt_at = (now + backoff_ms(job.attempts, jitter())).min(job.deadline_at);
+            job.next_attempt_at =
+                (now + s.scaled(backoff_ms(job.attempts, jitter()))).min(job.deadline_at);
             job.last_error = Some(why);
             false
         }
         Outcome::Wait(why) => {
             job.attempts -= 1; // waiting is not a failed attempt
-            job.next_attempt_at = now + WAIT_MS;
+            job.next_attempt_at = now + s.scaled(WAIT_MS);
             job.last_error = Some(why);
             false
         }
@@ -897,4 +908,47 @@ pub async fn receive<P: Ports>(p: &P, mut intake: model::Intake) -> Result<Recei
     } else {
         Ok(Received::Duplicate)
     }
+}
+
+/// `POST /admin/installations/{id}/verify`: what Talkdesk says of the installation now, read
+/// with its stored credentials (a token from the cache, or one minted once for all callers).
+pub async fn verify<P: Ports>(
+    p: &P,
+    s: &Settings<'_>,
+    inst: &Installation,
+) -> Result<Value, String> {
+    let describe = |o: Outcome| match o {
+        Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
+        Outcome::Done { detail, .. } => detail,
+    };
+    if inst.sealed_key.is_none() {
+        return Err(format!(
+            "the installation is {}: no credentials",
+            inst.state
+        ));
+    }
+    let sess = session(p, s, inst, DEFAULT_SCOPES)
+        .await
+        .map_err(describe)?;
+    let req = api::get_installation(
+        &sess.api_root,
+        s.app_id.as_str(),
+        &inst.installation_id,
+        &sess.token,
+    );
+    let info = fetch(
+        p,
+        inst,
+        "reading the installation",
+        req,
+        api::parse_installation,
+    )
+    .await
+    .map_err(describe)?;
+    Ok(serde_json::json!({
+        "installation_id": inst.installation_id,
+        "local_state": inst.state,
+        "talkdesk": {"state": info.state, "scopes": info.scopes, "app_id": info.app_id, "account_id": info.account_id},
+        "credentials": "ok",
+    }))
 }

@@ -135,3 +135,12 @@ pub struct Intake {
     /// The work the event needs, if any.
     pub job: Option<Job>,
 }
+
+/// A Talkdesk account that installed the app at least once (kept across uninstalls).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub account_id: String,
+    pub account_name: String,
+    /// The partner's settings for this account: a JSON object, never a secret.
+    pub settings: String,
+}

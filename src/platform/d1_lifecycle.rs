@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::bindings;
-use crate::lifecycle::model::{EventRecord, Installation, Intake, Job, User};
+use crate::lifecycle::model::{AccountRecord, EventRecord, Installation, Intake, Job, User};
 use crate::ports::{LifecycleStore, PortError};
 
 pub struct D1Lifecycle(D1Database);
@@ -342,6 +342,41 @@ impl LifecycleStore for D1Lifecycle {
             &[account_id.into(), account_name.into(), now_ms.to_string().into()],
         )
         .await
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, PortError> {
+        self.first(
+            "read account",
+            "SELECT account_id, account_name, settings FROM accounts WHERE account_id = ?1",
+            &[account_id.into()],
+        )
+        .await
+    }
+
+    async fn set_account_settings(
+        &self,
+        account_id: &str,
+        settings: &str,
+        now_ms: u64,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .stmt(
+                "UPDATE accounts SET settings = ?2, updated_at = ?3 WHERE account_id = ?1",
+                &[
+                    account_id.into(),
+                    settings.into(),
+                    now_ms.to_string().into(),
+                ],
+            )?
+            .run()
+            .await
+            .map_err(|e| PortError(format!("D1 account settings: {e}")))?;
+        Ok(result
+            .meta()
+            .map_err(|e| PortError(format!("D1 account settings: {e}")))?
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+            == 1)
     }
 
     async fn purge_events(&self, now_ms: u64) -> Result<(), PortError> {

@@ -33,6 +33,8 @@ pub fn default_vars() -> BTreeMap<String, String> {
             "e2e1:ZTJlLXNlYWxpbmcta2V5LW9mLTMyLWJ5dGVzLWxlbiE=",
         ),
         ("ADMIN_TOKEN", "e2e-admin-token-0123456789abcdef"),
+        // Retries after 0.3 s instead of 30 s, job leases of 3 s instead of 5 min.
+        ("LIFECYCLE_TIME_SCALE", "0.01"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -45,7 +45,10 @@ pub async fn wait_view(worker: &Worker, id: &str, pred: impl Fn(&Value) -> bool)
         if status == 200 && pred(&v) {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out; last view: {v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out; last view: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -92,7 +95,10 @@ async fn full_lifecycle(alg: Alg) {
     .await;
     let ack = &sim.installation(&id).unwrap().acknowledgements[0];
     assert_eq!(ack.client_id, rotated.client_id);
-    assert_eq!(ack.token_client_id, rotated.client_id, "acknowledged with the new set");
+    assert_eq!(
+        ack.token_client_id, rotated.client_id,
+        "acknowledged with the new set"
+    );
     assert_eq!(v["credentials"]["key_id"], rotated.key_id.as_str());
 
     // Uninstall: confirmed, credentials destroyed.
@@ -128,4 +134,257 @@ async fn full_lifecycle_ps384() {
 #[tokio::test]
 async fn full_lifecycle_ps512() {
     full_lifecycle(Alg::PS512).await;
+}
+
+/// Runs the cron sweep once (`wrangler dev --test-scheduled`).
+pub async fn sweep(worker: &Worker) {
+    let resp = reqwest::get(worker.url("/__scheduled?cron=*+*+*+*+*"))
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+}
+
+/// Sweeps until the simulator records `n` approvals or the like.
+async fn sweep_until(
+    worker: &Worker,
+    sim: &Simulator,
+    id: &str,
+    pred: impl Fn(&talkdesk_sim::InstallationView) -> bool,
+) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if sim.installation(id).as_ref().is_some_and(&pred) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out: {:?}",
+            sim.installation(id)
+        );
+        sweep(worker).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn approvals(sim: &Simulator, id: &str) -> usize {
+    sim.installation(id).map_or(0, |i| i.history.len())
+}
+
+#[tokio::test]
+async fn a_duplicate_delivered_three_times_is_approved_once() {
+    let w = shared();
+    let sim = sim_for(w);
+    let inst = sim
+        .install_without_sending(InstallSpec::new("dupes", Alg::ES256))
+        .await
+        .unwrap();
+    let out = sim.send_raw(inst.event.clone(), 3).await;
+    let statuses: Vec<Option<u16>> = out
+        .iter()
+        .map(|o| o.attempt.as_ref().and_then(|a| a.status))
+        .collect();
+    assert_eq!(statuses, vec![Some(200); 3]);
+    sim.wait_for_state(&inst.installation_id, "approved", WAIT)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        sweep(w).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(approvals(&sim, &inst.installation_id), 1);
+}
+
+#[tokio::test]
+async fn an_install_is_approved_once_a_failing_token_endpoint_recovers() {
+    let w = shared();
+    let sim = sim_for(w);
+    sim.fault(
+        talkdesk_sim::Endpoint::Token,
+        talkdesk_sim::Fault::status(503),
+        4,
+    );
+    let inst = sim
+        .install(InstallSpec::new("flaky", Alg::PS256))
+        .await
+        .unwrap();
+    let id = inst.installation_id.clone();
+    sweep_until(w, &sim, &id, |i| i.state == "approved").await;
+    assert_eq!(approvals(&sim, &id), 1);
+    assert!(
+        sim.token_requests_for(&id).len() >= 5,
+        "retried through the outage"
+    );
+    let v = installation(w, &id).await;
+    assert_eq!(v["state"], "active");
+    assert!(v["history"][0]["attempts"].as_u64().unwrap() >= 5, "{v}");
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_the_answer_and_the_approval_approves_after_restart() {
+    let mut w = Worker::start(crate::harness::Options::default());
+    let sim = sim_for(&w);
+    // The approval call hangs far longer than the test waits: only a restarted worker can
+    // approve in time.
+    sim.fault(
+        talkdesk_sim::Endpoint::State,
+        talkdesk_sim::Fault::stall(Duration::from_secs(120)),
+        1,
+    );
+    let inst = sim
+        .install(InstallSpec::new("crash", Alg::ES384))
+        .await
+        .unwrap();
+    let id = inst.installation_id.clone();
+    let answered = inst.delivery.attempt.as_ref().and_then(|a| a.status);
+    assert_eq!(answered, Some(200), "answered before the slow work");
+    // Wait until the worker has provisioned (the subscription is read last, then it approves:
+    // the simulator records a stalled request only once it answers), then kill it.
+    let deadline = std::time::Instant::now() + WAIT;
+    while sim
+        .requests_to(talkdesk_sim::Endpoint::Subscription)
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "never provisioned");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        wait_view(&w, &id, |_| true).await["state"],
+        "received",
+        "not yet approved"
+    );
+    w.restart();
+    assert_eq!(approvals(&sim, &id), 0);
+    sweep_until(&w, &sim, &id, |i| i.state == "approved").await;
+    let v = wait_view(&w, &id, |v| v["state"] == "active").await;
+    assert_eq!(v["users_count"], 3);
+}
+
+#[tokio::test]
+async fn forged_install_update_and_uninstall_change_nothing() {
+    let w = shared();
+    let sim = sim_for(w);
+    let real = sim
+        .install(InstallSpec::new("victim", Alg::ES256))
+        .await
+        .unwrap();
+    let id = real.installation_id.clone();
+    sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    let before = wait_view(w, &id, |v| v["state"] == "active").await;
+
+    // A forged install: well-formed, but credentials Talkdesk never issued.
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .encode(talkdesk_sim::KeyPair::generate(Alg::ES256).private_pkcs8)
+    };
+    let (forged_install, out) = sim
+        .forge(
+            "app.installed",
+            serde_json::json!({
+                "installation_id": "forged-inst-1", "account_id": "acc-forged",
+                "account_name": "forged", "client_id": "forged-client",
+                "client_secret": "forged-secret", "private_key": key,
+                "public_key": "", "key_id": "forged-kid", "key_algorithm": "ES256"
+            }),
+        )
+        .await;
+    assert_eq!(
+        out.attempt.and_then(|a| a.status),
+        Some(200),
+        "{forged_install}"
+    );
+    let v = wait_view(w, "forged-inst-1", |v| v["state"] == "forged").await;
+    assert_eq!(v["credentials"]["stored"], false);
+
+    // A forged update and uninstall of the real installation.
+    sim.forge(
+        "app.updated",
+        serde_json::json!({"installation_id": id, "account_id": real.account_id,
+            "users": {"adding": ["intruder"], "removing": [real.users[0].id]}}),
+    )
+    .await;
+    sim.forge(
+        "app.uninstalled",
+        serde_json::json!({"installation_id": id, "account_id": real.account_id,
+            "reason": {"type": "user", "message": "forged"}}),
+    )
+    .await;
+    let after = wait_view(w, &id, |v| {
+        v["pending"].as_array().is_some_and(|p| p.is_empty())
+            && v["history"].as_array().is_some_and(|h| h.len() == 3)
+    })
+    .await;
+    assert_eq!(after["state"], "active");
+    assert_eq!(after["users_count"], before["users_count"]);
+    assert_eq!(after["credentials"], before["credentials"]);
+    assert_eq!(approvals(&sim, &id), 1, "no confirmation of a forged event");
+    assert!(after["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["state"] == "done"));
+}
+
+#[tokio::test]
+async fn uninstall_then_reinstall_in_the_same_account_brings_the_settings_back() {
+    let w = shared();
+    let sim = sim_for(w);
+    let mut spec = InstallSpec::new("comeback", Alg::PS384);
+    spec.account_id = Some("acc-comeback".into());
+    let first = sim.install(spec.clone()).await.unwrap();
+    sim.wait_for_state(&first.installation_id, "approved", WAIT)
+        .await
+        .unwrap();
+    wait_view(w, &first.installation_id, |v| v["state"] == "active").await;
+    let settings = serde_json::json!({"crm_pipeline": "sales", "sync": true});
+    let resp = reqwest::Client::new()
+        .put(w.url("/admin/accounts/acc-comeback/settings"))
+        .bearer_auth(&default_vars()["ADMIN_TOKEN"])
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    sim.uninstall(&first.installation_id, "user", "bye")
+        .await
+        .unwrap();
+    wait_view(w, &first.installation_id, |v| v["state"] == "uninstalled").await;
+
+    let second = sim.install(spec).await.unwrap();
+    assert_ne!(second.installation_id, first.installation_id);
+    sim.wait_for_state(&second.installation_id, "approved", WAIT)
+        .await
+        .unwrap();
+    let v = wait_view(w, &second.installation_id, |v| v["state"] == "active").await;
+    assert_eq!(v["account"]["settings"], settings);
+}
+
+#[tokio::test]
+async fn a_late_uninstall_after_a_reinstall_leaves_the_new_installation_untouched() {
+    let w = shared();
+    let sim = sim_for(w);
+    let mut spec = InstallSpec::new("late", Alg::ES512);
+    spec.account_id = Some("acc-late".into());
+    let old = sim.install(spec.clone()).await.unwrap();
+    sim.wait_for_state(&old.installation_id, "approved", WAIT)
+        .await
+        .unwrap();
+    sim.hold_events();
+    let uninstall = sim
+        .uninstall(&old.installation_id, "user", "bye")
+        .await
+        .unwrap();
+    let new = sim.install(spec).await.unwrap();
+    // The new install first, the old uninstall late.
+    sim.release(&[new.event_id.clone(), uninstall.event_id.clone()])
+        .await;
+    sim.wait_for_state(&new.installation_id, "approved", WAIT)
+        .await
+        .unwrap();
+    wait_view(w, &old.installation_id, |v| v["state"] == "uninstalled").await;
+    let v = wait_view(w, &new.installation_id, |v| v["state"] == "active").await;
+    assert_eq!(v["credentials"]["stored"], true);
+    assert_eq!(v["credentials"]["client_id"], new.client_id.as_str());
+    assert_eq!(approvals(&sim, &new.installation_id), 1);
 }
