@@ -5,6 +5,9 @@
 //! settings or state.
 
 mod bench;
+mod credentials;
 mod foundation;
 mod harness;
+mod hostile;
+mod inspect;
 mod lifecycle;
