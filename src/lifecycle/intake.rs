@@ -5,7 +5,7 @@ use super::model::{state, EventRecord, Installation, Intake, Job, JobKind};
 use crate::config::{AppId, SealingKeys};
 use crate::crypto::seal::{seal, seal_secret, SealContext};
 use crate::talkdesk::events::{CredentialSet, EventData, EventError, UnverifiedEvent};
-use crate::talkdesk::hosts::{resolve_endpoints, Allowlist, EventLinks};
+use crate::talkdesk::hosts::{resolve_endpoints, Allowlist, EventLinks, HostError};
 
 /// Event ids are kept this long after receipt, past Talkdesk's retry schedule (15 minutes)
 /// and its 7-day confirmation window, so a redelivery is always recognised.
@@ -147,7 +147,11 @@ pub fn build(
                     authorization: event.links.authorization.as_deref(),
                 },
             )
-            .map_err(|e| invalid("_links", e))?;
+            .map_err(|e| match &e {
+                // Name the link that broke the rule (`_links.tokens.href`, …).
+                HostError::Link { link, cause } => invalid(&format!("{link}.href"), cause),
+                _ => invalid("_links", e),
+            })?;
             let sealed = seal_set(
                 keys,
                 installation_id,

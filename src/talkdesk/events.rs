@@ -205,15 +205,19 @@ fn optional_text(v: &Value, path: &str, max: usize) -> Result<Option<String>, Ev
     }
 }
 
-/// An identifier: 1..=128 of letters, digits, `.`, `_`, `:`, `-` (it ends up in URLs and keys).
+/// An identifier: 1..=128 of letters, digits, `.`, `_`, `:`, `-`, with at least one letter or
+/// digit (it ends up in URL path segments, where `.` and `..` would mean something else).
 fn id(v: &Value, path: &str) -> Result<String, EventError> {
     let s = text(v, path, 128)?;
-    if s.bytes()
+    if !s
+        .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
     {
-        Ok(s)
-    } else {
         fail(path, "may hold only letters, digits, '.', '_', ':' and '-'")
+    } else if !s.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        fail(path, "must contain a letter or digit")
+    } else {
+        Ok(s)
     }
 }
 
