@@ -388,3 +388,44 @@ async fn a_late_uninstall_after_a_reinstall_leaves_the_new_installation_untouche
     assert_eq!(v["credentials"]["client_id"], new.client_id.as_str());
     assert_eq!(approvals(&sim, &new.installation_id), 1);
 }
+
+#[tokio::test]
+async fn trials_and_logouts_are_confirmed_and_recorded() {
+    let w = shared();
+    let sim = sim_for(w);
+    let inst = sim.install(InstallSpec::new("trial", Alg::ES256)).await.unwrap();
+    let id = inst.installation_id.clone();
+    sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    sim.trial_started(&id).await.unwrap();
+    let v = wait_view(w, &id, |v| v["trial"]["state"] == "started").await;
+    assert!(v["trial"]["expires_at"].is_string(), "{v}");
+    sim.trial_ended(
+        &id,
+        talkdesk_sim::TrialSpec {
+            expires_at: None,
+            ended_reason: "plan_upgraded".into(),
+            ended_by: "user".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let v = wait_view(w, &id, |v| v["trial"]["state"] == "ended").await;
+    assert_eq!(v["trial"]["ended_reason"], "plan_upgraded");
+    let logout = sim.logout(&id, &inst.users[0].id).await.unwrap();
+    let v = wait_view(w, &id, |v| {
+        v["history"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|j| j["event_id"] == logout.event_id.as_str()))
+    })
+    .await;
+    let job = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["event_id"] == logout.event_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(job["kind"], "logout");
+    assert_eq!(job["state"], "done");
+    assert_eq!(approvals(&sim, &id), 1, "trials and logouts need no confirmation call");
+}
