@@ -1,7 +1,7 @@
 # The two commands: `make dev` runs the worker locally, `make test` runs everything.
 .PHONY: dev test build setup clean bench
 dev:
-	bash scripts/dev.sh
+	bash scripts/dev.sh $(ARGS)
 test:
 	bash scripts/test.sh
 build:
