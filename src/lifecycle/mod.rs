@@ -679,8 +679,7 @@ async fn uninstall<P: Ports>(
     inst.state = state::UNINSTALLED.into();
     inst.sealed_secret = None;
     inst.sealed_key = None;
-    inst.sealed_old_secret = None;
-    inst.sealed_old_key = None;
+    inst.drop_old_credentials();
     inst.uninstalled_at = Some(now);
     inst.updated_at = now;
     p.store().save_installation(&inst).await?;
@@ -793,11 +792,7 @@ async fn rotate<P: Ports>(
         api::parse_acknowledged,
     )
     .await?;
-    inst.old_client_id = None;
-    inst.old_key_id = None;
-    inst.old_key_algorithm = None;
-    inst.sealed_old_secret = None;
-    inst.sealed_old_key = None;
+    inst.drop_old_credentials();
     inst.updated_at = p.clock().now_ms();
     p.store().save_installation(&inst).await?;
     Ok(done(

@@ -40,6 +40,17 @@ pub struct Installation {
     pub uninstalled_at: Option<u64>,
 }
 
+impl Installation {
+    /// Forgets the credential set a rotation replaced.
+    pub fn drop_old_credentials(&mut self) {
+        self.old_client_id = None;
+        self.old_key_id = None;
+        self.old_key_algorithm = None;
+        self.sealed_old_secret = None;
+        self.sealed_old_key = None;
+    }
+}
+
 /// Installation states.
 pub mod state {
     /// Stored from `app.installed`, not yet verified with Talkdesk.

@@ -23,7 +23,7 @@ async fn fifty_concurrent_requests_needing_a_token_cause_one_token_request() {
     sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
     wait_view(w, &id, |v| v["state"] == "active").await;
     tokio::time::sleep(Duration::from_secs(6)).await; // the install's token is now too old
-    // The next token lives long, so however slowly the 50 calls run, one token serves them all.
+                                                      // The next token lives long, so however slowly the 50 calls run, one token serves them all.
     sim.set_token_ttl(600);
     let before = sim.token_requests_for(&id).len();
 

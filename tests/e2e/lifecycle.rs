@@ -393,7 +393,10 @@ async fn a_late_uninstall_after_a_reinstall_leaves_the_new_installation_untouche
 async fn trials_and_logouts_are_confirmed_and_recorded() {
     let w = shared();
     let sim = sim_for(w);
-    let inst = sim.install(InstallSpec::new("trial", Alg::ES256)).await.unwrap();
+    let inst = sim
+        .install(InstallSpec::new("trial", Alg::ES256))
+        .await
+        .unwrap();
     let id = inst.installation_id.clone();
     sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
     sim.trial_started(&id).await.unwrap();
@@ -427,5 +430,9 @@ async fn trials_and_logouts_are_confirmed_and_recorded() {
         .clone();
     assert_eq!(job["kind"], "logout");
     assert_eq!(job["state"], "done");
-    assert_eq!(approvals(&sim, &id), 1, "trials and logouts need no confirmation call");
+    assert_eq!(
+        approvals(&sim, &id),
+        1,
+        "trials and logouts need no confirmation call"
+    );
 }
