@@ -114,6 +114,8 @@ pub trait LifecycleStore {
     /// Writes the job's state, attempts, next attempt and error, and releases the lease.
     async fn save_job(&self, job: &Job) -> Result<(), PortError>;
     async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError>;
+    /// Makes every pending job of the installation due now (they were waiting for its install).
+    async fn wake_jobs(&self, installation_id: &str, now_ms: u64) -> Result<(), PortError>;
     /// Installations ordered by id, after `after`, at most `limit`.
     async fn list_installations(
         &self,

@@ -166,6 +166,10 @@ async fn record_outcome<P: Ports>(
         Outcome::Done { status, detail } => {
             job.state = "done".into();
             job.last_error = None;
+            if job.kind == JobKind::Install {
+                // Events that arrived before the install were waiting for it: run them now.
+                p.store().wake_jobs(&job.installation_id, now).await?;
+            }
             p.store()
                 .finish_event(&job.event_id, status, Some(&detail))
                 .await?;

@@ -315,6 +315,15 @@ impl LifecycleStore for D1Lifecycle {
         .await
     }
 
+    async fn wake_jobs(&self, installation_id: &str, now_ms: u64) -> Result<(), PortError> {
+        self.run(
+            "wake jobs",
+            "UPDATE jobs SET next_attempt_at = ?2 WHERE installation_id = ?1 AND state = 'pending' AND next_attempt_at > ?2",
+            &[installation_id.into(), num(now_ms)],
+        )
+        .await
+    }
+
     async fn list_installations(
         &self,
         after: Option<&str>,

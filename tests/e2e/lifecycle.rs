@@ -436,3 +436,80 @@ async fn trials_and_logouts_are_confirmed_and_recorded() {
         "trials and logouts need no confirmation call"
     );
 }
+
+#[tokio::test]
+async fn an_update_that_arrives_before_its_install_waits_for_it() {
+    let w = shared();
+    let sim = sim_for(w);
+    sim.hold_events();
+    let inst = sim
+        .install(InstallSpec::new("early", Alg::PS256))
+        .await
+        .unwrap();
+    let update = sim
+        .update(
+            &inst.installation_id,
+            UpdateSpec {
+                add_users: vec![SimUser::new("u-early", "early@acme.example", "Early")],
+                ..UpdateSpec::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The update first: the worker has never heard of this installation.
+    sim.release(&[update.event_id.clone(), inst.event_id.clone()])
+        .await;
+    let id = inst.installation_id.clone();
+    sim.wait_for_history(&id, 2, WAIT).await.unwrap();
+    let history = sim.installation(&id).unwrap().history;
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| h.reason.clone().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        vec![
+            "installed and provisioned".to_owned(),
+            "update applied".to_owned()
+        ],
+        "installed first, then the update"
+    );
+    let v = wait_view(w, &id, |v| v["users_count"] == 4).await;
+    assert_eq!(v["state"], "active");
+}
+
+#[tokio::test]
+async fn an_unknown_event_type_is_recorded_and_acknowledged_but_not_acted_on() {
+    let w = shared();
+    let sim = sim_for(w);
+    let inst = sim
+        .install(InstallSpec::new("novel", Alg::ES256))
+        .await
+        .unwrap();
+    let id = inst.installation_id.clone();
+    sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    let requests_before = sim.requests().len();
+    let mut event = sim.forged_event(
+        "app.something_new",
+        serde_json::json!({"installation_id": id, "account_id": inst.account_id}),
+    );
+    event["id"] = serde_json::json!("evt-novel-1");
+    let out = sim.send_raw(event.clone(), 2).await;
+    assert_eq!(out[0].attempt.as_ref().and_then(|a| a.status), Some(200));
+    assert_eq!(out[1].attempt.as_ref().and_then(|a| a.status), Some(200));
+    sweep(w).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sim.requests().len(),
+        requests_before,
+        "no call for an unknown type"
+    );
+    let v = installation(w, &id).await;
+    assert!(
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["event_id"] != "evt-novel-1"),
+        "no job for it: {v}"
+    );
+}
