@@ -87,6 +87,8 @@ pub enum Outcome {
     Wait(String),
     /// Permanent failure: stop; the installation needs attention.
     Fail(String),
+    /// Talkdesk's token endpoint refused the credentials (an OAuth error code): permanent.
+    Refused { error: String, description: String },
 }
 
 fn done(status: &'static str, detail: impl Into<String>) -> Outcome {
@@ -162,6 +164,12 @@ async fn record_outcome<P: Ports>(
     let now = p.clock().now_ms();
     job.updated_at = now;
     job.attempts += 1;
+    let outcome = match outcome {
+        Outcome::Refused { error, description } => {
+            Outcome::Fail(format!("token refused: {error}: {description}"))
+        }
+        other => other,
+    };
     let over = match outcome {
         Outcome::Done { status, detail } => {
             job.state = "done".into();
@@ -201,7 +209,10 @@ async fn record_outcome<P: Ports>(
             job.last_error = Some(why);
             false
         }
-        Outcome::Fail(why) => {
+        Outcome::Fail(why)
+        | Outcome::Refused {
+            description: why, ..
+        } => {
             job.state = "failed".into();
             flag(p, &job.installation_id, &why).await?;
             p.store()
@@ -366,7 +377,7 @@ async fn mint<P: Ports>(
         .await
         .map_err(|e| match e {
             TokenFailure::Talkdesk(TokenError::Permanent { error, description }) => {
-                Outcome::Fail(format!("token refused: {error}: {description}"))
+                Outcome::Refused { error, description }
             }
             TokenFailure::Talkdesk(TokenError::Transient(why)) => {
                 Outcome::Retry(format!("token: {why}"))
@@ -486,7 +497,7 @@ async fn install<P: Ports>(
     // 1. The delivered credentials must mint a token at the account's Talkdesk ID host.
     let sess = match session(p, s, &inst, DEFAULT_SCOPES).await {
         Ok(sess) => sess,
-        Err(Outcome::Fail(why)) if why.contains("invalid_scope") => {
+        Err(Outcome::Refused { error, description }) if error == "invalid_scope" => {
             // Real credentials without the scopes we need: say no, with the reason.
             let sess = session(p, s, &inst, &[]).await?;
             let reason = "the installation lacks the scopes the app needs";
@@ -499,13 +510,14 @@ async fn install<P: Ports>(
             );
             fetch(p, &inst, "rejecting", req, api::parse_state).await?;
             inst.state = state::REJECTED.into();
-            inst.last_error = Some(why);
+            inst.last_error = Some(format!("token refused: {error}: {description}"));
             inst.updated_at = p.clock().now_ms();
             p.store().save_installation(&inst).await?;
             return Ok(done("done", "rejected: missing scopes"));
         }
-        Err(Outcome::Fail(why)) if why.starts_with("token refused") => {
+        Err(Outcome::Refused { error, description }) => {
             // Talkdesk does not know these credentials: a forged install costs only a record.
+            let why = format!("token refused: {error}: {description}");
             inst.state = state::FORGED.into();
             inst.last_error = Some(why.clone());
             inst.sealed_secret = None;
@@ -918,6 +930,7 @@ pub async fn verify<P: Ports>(
 ) -> Result<Value, String> {
     let describe = |o: Outcome| match o {
         Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
+        Outcome::Refused { error, description } => format!("token refused: {error}: {description}"),
         Outcome::Done { detail, .. } => detail,
     };
     if inst.sealed_key.is_none() {

@@ -513,3 +513,27 @@ async fn an_unknown_event_type_is_recorded_and_acknowledged_but_not_acted_on() {
         "no job for it: {v}"
     );
 }
+
+#[tokio::test]
+async fn an_installation_without_the_needed_scopes_is_rejected_with_the_reason() {
+    let w = shared();
+    let sim = sim_for(w);
+    let mut spec = InstallSpec::new("narrow", Alg::ES256);
+    spec.scopes = vec!["apps:read".into(), "apps:write".into()];
+    let inst = sim.install(spec).await.unwrap();
+    let id = inst.installation_id.clone();
+    sim.wait_for_state(&id, "rejected", WAIT).await.unwrap();
+    let history = sim.installation(&id).unwrap().history;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, "reject");
+    assert!(history[0]
+        .reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("scopes"));
+    let v = wait_view(w, &id, |v| v["state"] == "rejected").await;
+    assert!(
+        v["last_error"].as_str().unwrap().contains("invalid_scope"),
+        "{v}"
+    );
+}
