@@ -9,16 +9,20 @@
 //!
 //! | module | what it holds | touches `worker`? |
 //! |---|---|---|
-//! | [`entry`] | `#[event(fetch)]`: reads the environment once, routes, maps errors to answers | yes |
+//! | [`entry`] | `#[event(fetch)]`, `#[event(scheduled)]`: settings, route, use case, answer | yes |
 //! | [`config`] | the settings (`TALKDESK_APP_ID`, `SEALING_KEY`, …), parsed and validated | no |
 //! | [`http`] | the route table, the [`http::Reply`] value and the one error → status mapping | no |
 //! | [`health`] | what `GET /healthz` reports, built from the probes' outcomes | no |
+//! | [`talkdesk`] | the contract: hosts and regions, events, assertions, token and API calls as data | no |
+//! | [`lifecycle`] | what each event does: intake, outbox jobs, operator views, stored records | no |
+//! | [`tokens`] | access tokens: sealed cache, one mint per installation (D1 lease) | no |
+//! | [`crypto`] | sealing secrets (AES-256-GCM), key import and checks | no |
+//! | [`ports`] | the I/O seams the core is generic over | no |
 //! | [`secret`] | types that hold secrets and never print them | no |
-//! | [`talkdesk`] | the Talkdesk contract: hosts and regions (more to come) | no |
-//! | [`platform`] | the adapters to the Workers runtime: D1, KV, the environment, responses | yes |
+//! | [`platform`] | the adapters to the Workers runtime: D1, KV, fetch, WebCrypto, clock, env | yes |
 //!
 //! Only `entry` and `platform` import `worker`: everything else compiles and is tested natively
-//! with `cargo test`, and the end-to-end tier (`tests/e2e.rs`) drives the release wasm in workerd.
+//! with `cargo test`, and the end-to-end tier (`tests/e2e/`) drives the release wasm in workerd.
 
 pub mod config;
 pub mod crypto;
