@@ -36,7 +36,15 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let allowlist = Allowlist::new(&config.extra_hosts);
     let settings = settings(&config, &allowlist);
     match lifecycle::sweep(&ports, &settings, SWEEP_LIMIT).await {
-        Ok(n) => log::info("sweep", &format!("{n} installations with due work")),
+        Ok(report) => {
+            for (id, e) in &report.failures {
+                log::error("sweep_installation_failed", &format!("{id}: {}", e.0));
+            }
+            log::info(
+                "sweep",
+                &format!("{} installations with due work", report.installations),
+            );
+        }
         Err(e) => log::error("sweep_failed", &e.0),
     }
 }
@@ -245,10 +253,16 @@ async fn admin_route(req: &mut Request, env: &Env, config: &Config, route: Route
                 let allowlist = Allowlist::new(&config.extra_hosts);
                 return match lifecycle::verify(&ports, &settings(config, &allowlist), &inst).await {
                     Ok(view) => Reply::json(200, &view),
-                    Err(why) => Reply::json(
-                        502,
-                        &json!({"error": "talkdesk_check_failed", "message": why}),
-                    ),
+                    Err(why) => {
+                        log::error("verify_failed", &format!("{id}: {why}"));
+                        Reply::json(
+                            502,
+                            &json!({
+                                "error": "talkdesk_check_failed",
+                                "message": "Talkdesk could not confirm the installation; the worker log has the detail",
+                            }),
+                        )
+                    }
                 };
             }
             let jobs = match store.jobs_of(id).await {

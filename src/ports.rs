@@ -101,16 +101,18 @@ pub trait LifecycleStore {
     ) -> Result<(), PortError>;
     /// The next job of an installation to run: installs first, then in arrival order.
     async fn head_job(&self, installation_id: &str) -> Result<Option<Job>, PortError>;
-    /// Installations with a pending job due by `now_ms`, oldest first.
+    /// Installations whose next job is due by `now_ms`, the longest-waiting first.
     async fn due_installations(&self, now_ms: u64, limit: u32) -> Result<Vec<String>, PortError>;
-    /// Takes the job's lease (one runner per job at a time, across isolates).
+    /// Takes the job's lease if it is due and free (one runner per job at a time, across
+    /// isolates), returning the job as stored now; `None` when someone else has it or it is
+    /// not due.
     async fn lease_job(
         &self,
         job_id: i64,
         holder: &str,
         now_ms: u64,
         until_ms: u64,
-    ) -> Result<bool, PortError>;
+    ) -> Result<Option<Job>, PortError>;
     /// Writes the job's state, attempts, next attempt and error, and releases the lease.
     async fn save_job(&self, job: &Job) -> Result<(), PortError>;
     async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError>;

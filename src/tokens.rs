@@ -57,9 +57,10 @@ pub enum TokenFailure {
     Signing(String),
 }
 
-/// The cache key of an installation's token for a scope set.
-pub fn token_key(installation_id: &str, scopes: &[&str]) -> String {
-    format!("token:{installation_id}:{}", scope_key(scopes))
+/// The cache key of a token: the installation, the credential set that minted it (so a new set
+/// after a rotation never finds the old set's token) and the scope set.
+pub fn token_key(installation_id: &str, client_id: &str, scopes: &[&str]) -> String {
+    format!("token:{installation_id}:{client_id}:{}", scope_key(scopes))
 }
 
 fn seal_context<'a>(installation_id: &'a str) -> SealContext<'a> {
@@ -75,7 +76,7 @@ pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G:
     creds: &Credentials<'_>,
     scopes: &[&str],
 ) -> Result<SecretString, TokenFailure> {
-    let key = token_key(creds.installation_id, scopes);
+    let key = token_key(creds.installation_id, creds.client_id, scopes);
     let storage = |e: crate::ports::PortError| TokenFailure::Storage(e.0);
 
     // KV first; a failing cache is only slower, never an error.
@@ -299,8 +300,15 @@ mod tests {
         let b = token(&w, "inst-2").await.unwrap();
         assert_ne!(a, b);
         assert_eq!(minted(&w), 2);
-        assert_ne!(token_key("i", &["a", "b"]), token_key("i", &["a"]));
-        assert_eq!(token_key("i", &["b", "a"]), token_key("i", &["a", "b"]));
+        assert_ne!(
+            token_key("i", "c", &["a", "b"]),
+            token_key("i", "c", &["a"])
+        );
+        assert_eq!(
+            token_key("i", "c", &["b", "a"]),
+            token_key("i", "c", &["a", "b"])
+        );
+        assert_ne!(token_key("i", "c1", &["a"]), token_key("i", "c2", &["a"]));
     }
 
     #[tokio::test(start_paused = true)]
@@ -376,7 +384,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_lease_left_by_a_crashed_isolate_lapses() {
         let w = world(vec![Answer::Token { expires_in: 600 }]);
-        let key = token_key("inst-1", SCOPES);
+        let key = token_key("inst-1", "client-1", SCOPES);
         let now = w.clock.now_ms();
         assert!(w
             .store

@@ -40,6 +40,10 @@ pub const FIRST_BACKOFF_MS: u64 = 30_000;
 pub const MAX_BACKOFF_MS: u64 = 60 * 60 * 1000;
 /// An event that waits on another (an update before its install) looks again after this.
 pub const WAIT_MS: u64 = 30_000;
+/// Token refusals (`invalid_client`, …) taken before new credentials are judged not
+/// Talkdesk's: a refusal can be a propagation delay, and the credentials come only once. With
+/// the backoff this is about half an hour.
+pub const REFUSALS_BEFORE_FORGED: u64 = 6;
 
 /// Everything the lifecycle talks to.
 pub trait Ports {
@@ -128,20 +132,20 @@ pub async fn run_installation<P: Ports>(
 ) -> Result<(), PortError> {
     let holder = new_jti();
     for _ in 0..MAX_JOBS_PER_RUN {
-        let Some(mut job) = p.store().head_job(installation_id).await? else {
+        let Some(head) = p.store().head_job(installation_id).await? else {
             return Ok(());
         };
         let now = p.clock().now_ms();
-        if job.next_attempt_at > now {
+        if head.next_attempt_at > now {
             return Ok(());
         }
-        if !p
+        let Some(mut job) = p
             .store()
-            .lease_job(job.job_id, &holder, now, now + s.scaled(JOB_LEASE_MS))
+            .lease_job(head.job_id, &holder, now, now + s.scaled(JOB_LEASE_MS))
             .await?
-        {
+        else {
             return Ok(());
-        }
+        };
         let outcome = match p.store().installation(installation_id).await {
             Ok(inst) => execute(p, s, &job, inst).await,
             Err(e) => e.into(),
@@ -185,13 +189,9 @@ async fn record_outcome<P: Ports>(
         }
         Outcome::Retry(why) | Outcome::Wait(why) if now >= job.deadline_at => {
             job.state = "expired".into();
-            job.last_error = Some(format!("confirmation window passed: {why}"));
-            flag(
-                p,
-                &job.installation_id,
-                job.last_error.as_deref().unwrap_or_default(),
-            )
-            .await?;
+            let why = format!("confirmation window passed: {why}");
+            flag(p, job, &why).await?;
+            job.last_error = Some(why);
             p.store()
                 .finish_event(&job.event_id, "failed", job.last_error.as_deref())
                 .await?;
@@ -214,7 +214,7 @@ async fn record_outcome<P: Ports>(
             description: why, ..
         } => {
             job.state = "failed".into();
-            flag(p, &job.installation_id, &why).await?;
+            flag(p, job, &why).await?;
             p.store()
                 .finish_event(&job.event_id, "failed", Some(&why))
                 .await?;
@@ -226,15 +226,20 @@ async fn record_outcome<P: Ports>(
     Ok(over)
 }
 
-/// Marks an installation as needing attention, with the reason.
-async fn flag<P: Ports>(p: &P, installation_id: &str, why: &str) -> Result<(), PortError> {
-    if let Some(mut inst) = p.store().installation(installation_id).await? {
+/// Marks an installation as needing attention, with the reason. An uninstall that could not
+/// be finished still destroys the credentials: Talkdesk deprovisions uninstalls anyway.
+async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
+    if let Some(mut inst) = p.store().installation(&job.installation_id).await? {
         if inst.state == state::RECEIVED || inst.state == state::ACTIVE {
             inst.state = state::ATTENTION.into();
         }
         inst.last_error = Some(why.to_owned());
         inst.updated_at = p.clock().now_ms();
-        p.store().save_installation(&inst).await?;
+        if job.kind == JobKind::Uninstall {
+            destroy_credentials(p, &mut inst).await?;
+        } else {
+            p.store().save_installation(&inst).await?;
+        }
     }
     Ok(())
 }
@@ -246,7 +251,8 @@ async fn execute<P: Ports>(
     inst: Option<Installation>,
 ) -> Outcome {
     let Some(inst) = inst else {
-        return Outcome::Wait("the installation has not been received yet".into());
+        // Backs off (up to an hour): the install, if it comes, wakes this job at once.
+        return Outcome::Retry("the installation has not been received yet".into());
     };
     if job.kind != JobKind::Install {
         match inst.state.as_str() {
@@ -387,15 +393,18 @@ async fn mint<P: Ports>(
         })
 }
 
-/// Forgets every cached token of the installation (after a 401, an uninstall or a rotation).
-async fn forget_tokens<P: Ports>(p: &P, installation_id: &str) {
-    let _ = p.tokens().forget_installation(installation_id).await;
+/// Forgets every cached token of the installation (after a 401, an uninstall or a rotation):
+/// the D1 rows of every credential set, and the KV copies of the current set's.
+async fn forget_tokens<P: Ports>(p: &P, inst: &Installation) {
+    if let Err(e) = p.tokens().forget_installation(&inst.installation_id).await {
+        // Not fatal: a stale token is refused (401) and dropped again on the next try.
+        let _ = e;
+    }
+    let client_id = inst.client_id.as_deref().unwrap_or_default();
     let scope_sets: [&[&str]; 2] = [DEFAULT_SCOPES, &[]];
     for scopes in scope_sets {
-        let _ = p
-            .cache()
-            .delete(&tokens::token_key(installation_id, scopes))
-            .await;
+        let key = tokens::token_key(&inst.installation_id, client_id, scopes);
+        let _ = p.cache().delete(&key).await;
     }
 }
 
@@ -415,7 +424,7 @@ async fn call<P: Ports>(
 async fn api_failure<P: Ports>(p: &P, inst: &Installation, what: &str, e: ApiError) -> Outcome {
     match e {
         ApiError::Unauthorized => {
-            forget_tokens(p, &inst.installation_id).await;
+            forget_tokens(p, inst).await;
             Outcome::Retry(format!("{what}: token refused; minting a new one"))
         }
         ApiError::Transient(why) => Outcome::Retry(format!("{what}: {why}")),
@@ -514,6 +523,11 @@ async fn install<P: Ports>(
             inst.updated_at = p.clock().now_ms();
             p.store().save_installation(&inst).await?;
             return Ok(done("done", "rejected: missing scopes"));
+        }
+        Err(Outcome::Refused { error, .. }) if job.attempts + 1 < REFUSALS_BEFORE_FORGED => {
+            return Err(Outcome::Retry(format!(
+                "the delivered credentials were refused ({error}); trying again"
+            )));
         }
         Err(Outcome::Refused { error, description }) => {
             // Talkdesk does not know these credentials: a forged install costs only a record.
@@ -650,9 +664,11 @@ async fn approve<P: Ports>(
         &sess.token,
         reason,
     );
-    fetch(p, inst, "confirming", req, api::parse_state)
-        .await
-        .map(|_| ())
+    match api::parse_state(&call(p, req).await?) {
+        // 409: Talkdesk is already past that step (approving twice is harmless).
+        Ok(_) | Err(ApiError::Conflict(_)) => Ok(()),
+        Err(e) => Err(api_failure(p, inst, "confirming", e).await),
+    }
 }
 
 /// `app.updated`: confirm, re-read users and plan, confirm to Talkdesk.
@@ -690,18 +706,36 @@ async fn uninstall<P: Ports>(
     {
         return Ok(forged());
     }
-    approve(p, s, &sess, &inst, "uninstalled").await?;
-    let now = p.clock().now_ms();
+    // Confirmed: the credentials go whatever Talkdesk answers to the approval (it deprovisions
+    // uninstalls anyway); only a transient failure keeps them, to approve again.
+    let refused = match approve(p, s, &sess, &inst, "uninstalled").await {
+        Ok(()) => None,
+        Err(Outcome::Fail(why)) => Some(why),
+        Err(other) => return Err(other),
+    };
     inst.state = state::UNINSTALLED.into();
+    inst.last_error = refused.clone();
+    destroy_credentials(p, &mut inst).await?;
+    Ok(done(
+        "done",
+        match refused {
+            None => "uninstall confirmed; credentials destroyed".to_owned(),
+            Some(why) => format!("credentials destroyed; the confirmation failed: {why}"),
+        },
+    ))
+}
+
+/// Destroys an installation's credentials, cached tokens and users; keeps the account.
+async fn destroy_credentials<P: Ports>(p: &P, inst: &mut Installation) -> Result<(), PortError> {
+    let now = p.clock().now_ms();
+    forget_tokens(p, inst).await;
     inst.sealed_secret = None;
     inst.sealed_key = None;
     inst.drop_old_credentials();
     inst.uninstalled_at = Some(now);
     inst.updated_at = now;
-    p.store().save_installation(&inst).await?;
-    p.store().delete_users(&inst.installation_id).await?;
-    forget_tokens(p, &inst.installation_id).await;
-    Ok(done("done", "uninstall confirmed; credentials destroyed"))
+    p.store().save_installation(inst).await?;
+    p.store().delete_users(&inst.installation_id).await
 }
 
 /// `app.credentials_rotated`: confirm with the current set, switch to the new one once it mints
@@ -717,12 +751,9 @@ async fn rotate<P: Ports>(
     };
     let new_client_id = event.new_client_id.clone().unwrap_or_default();
     if inst.client_id.as_deref() != Some(new_client_id.as_str()) {
-        // Not switched yet: confirm with the current credentials first.
-        let sess = session(p, s, &inst, DEFAULT_SCOPES).await?;
-        match confirm_event(p, s, &sess, &inst, job, "app.credentials_rotated").await? {
-            Some(genuine) if genuine["data"]["client_id"] == new_client_id.as_str() => {}
-            _ => return Ok(forged()),
-        }
+        // Not switched yet. Prove the rotation as an install is proven: the new set must mint
+        // a token (after a compromise the old set may already be dead), and the event read
+        // back with that token must be Talkdesk's.
         let (secret, key) = open_credentials(
             s,
             &job.event_id,
@@ -732,9 +763,7 @@ async fn rotate<P: Ports>(
             event.sealed_new_key.as_deref(),
         )?;
         let new_key_id = event.new_key_id.clone().unwrap_or_default();
-        // The new set must mint before we switch to it.
-        forget_tokens(p, &inst.installation_id).await;
-        mint(
+        let token = match mint(
             p,
             s,
             &inst,
@@ -743,7 +772,32 @@ async fn rotate<P: Ports>(
             &key,
             DEFAULT_SCOPES,
         )
-        .await?;
+        .await
+        {
+            Ok(token) => token,
+            Err(Outcome::Refused { error, description }) => {
+                if job.attempts + 1 < REFUSALS_BEFORE_FORGED {
+                    return Err(Outcome::Retry(format!(
+                        "the new credentials were refused ({error}); trying again"
+                    )));
+                }
+                return Ok(done(
+                    "forged",
+                    format!("the new credentials are not Talkdesk's: {error}: {description}"),
+                ));
+            }
+            Err(other) => return Err(other),
+        };
+        let sess = Session {
+            api_root: api_root(s, &inst)?,
+            token,
+        };
+        if confirm_event(p, s, &sess, &inst, job, "app.credentials_rotated")
+            .await?
+            .is_none()
+        {
+            return Ok(forged());
+        }
         let (old_secret, old_key) = (inst.sealed_secret.take(), inst.sealed_key.take());
         // Old set: re-sealed under its own field names (a sealed value opens only where it was put).
         if let (Some(os), Some(ok)) = (old_secret, old_key) {
@@ -862,15 +916,35 @@ async fn confirm_only<P: Ports>(
     }
 }
 
-/// The cron sweep: runs every installation with due work, and forgets old event ids.
-pub async fn sweep<P: Ports>(p: &P, s: &Settings<'_>, limit: u32) -> Result<usize, PortError> {
+/// What one sweep did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    pub installations: usize,
+    /// Installations whose run failed on storage, with the error (for the log); the sweep went
+    /// on with the others.
+    pub failures: Vec<(String, PortError)>,
+}
+
+/// The cron sweep: runs every installation with due work, and forgets old event ids. One
+/// installation's storage failure does not stop the others.
+pub async fn sweep<P: Ports>(
+    p: &P,
+    s: &Settings<'_>,
+    limit: u32,
+) -> Result<SweepReport, PortError> {
     let now = p.clock().now_ms();
     let due = p.store().due_installations(now, limit).await?;
-    for id in &due {
-        run_installation(p, s, id).await?;
+    let mut report = SweepReport {
+        installations: due.len(),
+        failures: Vec::new(),
+    };
+    for id in due {
+        if let Err(e) = run_installation(p, s, &id).await {
+            report.failures.push((id, e));
+        }
     }
     p.store().purge_events(now).await?;
-    Ok(due.len())
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -231,8 +231,17 @@ impl LifecycleStore for D1Lifecycle {
     ) -> Result<(), PortError> {
         self.run(
             "finish event",
-            "UPDATE events SET status = ?2, detail = ?3, sealed_new_secret = NULL, sealed_new_key = NULL WHERE event_id = ?1",
-            &[event_id.into(), status.into(), detail.map_or(JsValue::NULL, JsValue::from_str)],
+            // A failed event keeps its sealed credentials (they are sent only once) for the
+            // operator; they go with the row when it is purged.
+            "UPDATE events SET status = ?2, detail = ?3, \
+             sealed_new_secret = CASE WHEN ?2 = 'failed' THEN sealed_new_secret END, \
+             sealed_new_key = CASE WHEN ?2 = 'failed' THEN sealed_new_key END \
+             WHERE event_id = ?1",
+            &[
+                event_id.into(),
+                status.into(),
+                detail.map_or(JsValue::NULL, JsValue::from_str),
+            ],
         )
         .await
     }
@@ -252,11 +261,17 @@ impl LifecycleStore for D1Lifecycle {
         struct Row {
             installation_id: String,
         }
+        // Installations whose *next* job (the one `head_job` picks) is due: a job queued behind
+        // a head in backoff must not make its installation look due every minute.
         let rows: Vec<Row> = self
             .all(
                 "due installations",
-                "SELECT installation_id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                 GROUP BY installation_id ORDER BY MIN(next_attempt_at) LIMIT ?2",
+                "SELECT j.installation_id FROM jobs j \
+                 WHERE j.state = 'pending' AND j.next_attempt_at <= ?1 AND j.job_id = ( \
+                   SELECT h.job_id FROM jobs h \
+                   WHERE h.installation_id = j.installation_id AND h.state = 'pending' \
+                   ORDER BY (h.kind = 'install') DESC, h.job_id LIMIT 1) \
+                 ORDER BY j.next_attempt_at LIMIT ?2",
                 &[num(now_ms), num(u64::from(limit))],
             )
             .await?;
@@ -269,22 +284,23 @@ impl LifecycleStore for D1Lifecycle {
         holder: &str,
         now_ms: u64,
         until_ms: u64,
-    ) -> Result<bool, PortError> {
-        let result = self
-            .stmt(
-                "UPDATE jobs SET lease_holder = ?2, lease_until = ?4 \
-                 WHERE job_id = ?1 AND state = 'pending' AND (lease_until <= ?3 OR lease_holder = ?2)",
-                &[JsValue::from_f64(job_id as f64), holder.into(), num(now_ms), num(until_ms)],
-            )?
-            .run()
-            .await
-            .map_err(|e| PortError(format!("D1 lease job: {e}")))?;
-        let changes = result
-            .meta()
-            .map_err(|e| PortError(format!("D1 lease job: {e}")))?
-            .and_then(|m| m.changes)
-            .unwrap_or(0);
-        Ok(changes == 1)
+    ) -> Result<Option<Job>, PortError> {
+        // Taken only when due and free (or lapsed), and the row comes back as it is now, so a
+        // runner never works from a copy another runner has since changed.
+        self.first(
+            "lease job",
+            "UPDATE jobs SET lease_holder = ?2, lease_until = ?4 \
+             WHERE job_id = ?1 AND state = 'pending' AND next_attempt_at <= ?3 \
+               AND (lease_until <= ?3 OR lease_holder = ?2) \
+             RETURNING *",
+            &[
+                JsValue::from_f64(job_id as f64),
+                holder.into(),
+                num(now_ms),
+                num(until_ms),
+            ],
+        )
+        .await
     }
 
     async fn save_job(&self, job: &Job) -> Result<(), PortError> {

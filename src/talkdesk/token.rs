@@ -110,16 +110,21 @@ pub fn parse_token_response(resp: &HttpResponse) -> Result<AccessToken, TokenErr
                 scope: ok.scope,
             })
         }
-        429 | 500..=599 => Err(TokenError::Transient(format!("status {}", resp.status))),
+        // Timing, not a wrong request: try again later.
+        408 | 425 | 429 | 500..=599 => {
+            Err(TokenError::Transient(format!("status {}", resp.status)))
+        }
+        // Only an OAuth error from Talkdesk ID is a verdict on the credentials; a 4xx without
+        // one (an HTML page from a proxy or the edge) says nothing about them.
         400..=499 => match serde_json::from_slice::<OAuthError>(&resp.body) {
-            Ok(e) => Err(TokenError::Permanent {
+            Ok(e) if !e.error.is_empty() => Err(TokenError::Permanent {
                 error: clip(&e.error),
                 description: clip(e.error_description.as_deref().unwrap_or("")),
             }),
-            Err(_) => Err(TokenError::Permanent {
-                error: format!("http_{}", resp.status),
-                description: "no OAuth error body".into(),
-            }),
+            _ => Err(TokenError::Transient(format!(
+                "status {} without an OAuth error",
+                resp.status
+            ))),
         },
         other => Err(TokenError::Transient(format!("unexpected status {other}"))),
     }
@@ -202,10 +207,20 @@ mod tests {
                 description: "bad signature".into()
             }
         );
-        assert!(matches!(
-            parse_token_response(&resp(400, "<html>")),
-            Err(TokenError::Permanent { .. })
-        ));
+        for (status, body) in [
+            (400, "<html>"),
+            (403, ""),
+            (404, "{}"),
+            (401, r#"{"error":""}"#),
+        ] {
+            assert!(
+                matches!(
+                    parse_token_response(&resp(status, body)),
+                    Err(TokenError::Transient(_))
+                ),
+                "{status} {body}: no OAuth error, no verdict"
+            );
+        }
     }
 
     #[test]
@@ -220,6 +235,8 @@ mod tests {
                 r#"{"access_token":"","token_type":"Bearer","expires_in":600}"#,
             ),
             (302, ""),
+            (408, ""),
+            (425, ""),
         ] {
             assert!(
                 matches!(

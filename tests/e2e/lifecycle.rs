@@ -49,6 +49,9 @@ pub async fn wait_view(worker: &Worker, id: &str, pred: impl Fn(&Value) -> bool)
             std::time::Instant::now() < deadline,
             "timed out; last view: {v}"
         );
+        // Run the cron sweep between looks, as production's every-minute cron would, so
+        // retries in backoff get their turn.
+        sweep(worker).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -536,4 +539,39 @@ async fn an_installation_without_the_needed_scopes_is_rejected_with_the_reason()
         v["last_error"].as_str().unwrap().contains("invalid_scope"),
         "{v}"
     );
+}
+
+#[tokio::test]
+async fn a_rotation_after_a_compromise_switches_even_though_the_old_set_is_already_dead() {
+    let w = shared();
+    let sim = sim_for(w);
+    let inst = sim
+        .install(InstallSpec::new("compromised", Alg::ES384))
+        .await
+        .unwrap();
+    let id = inst.installation_id.clone();
+    sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    wait_view(w, &id, |v| v["state"] == "active").await;
+    sim.hold_events();
+    let rotated = sim.rotate(&id).await.unwrap();
+    // Talkdesk kills the old set at once after a compromise.
+    sim.revoke(&id, &inst.client_id).unwrap();
+    sim.release(std::slice::from_ref(&rotated.sent.event_id))
+        .await;
+    sim.wait_until(&id, WAIT, |i| !i.acknowledgements.is_empty())
+        .await
+        .unwrap();
+    let v = wait_view(w, &id, |v| {
+        v["credentials"]["client_id"] == rotated.client_id.as_str()
+            && v["credentials"]["rotation_pending"] == false
+    })
+    .await;
+    assert_eq!(v["state"], "active");
+    let check = reqwest::Client::new()
+        .post(w.url(&format!("/admin/installations/{id}/verify")))
+        .bearer_auth(&default_vars()["ADMIN_TOKEN"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), 200, "the new set works");
 }
