@@ -2,6 +2,7 @@
 //! use case, answer. Every error is mapped to its answer by `ApiError::reply`; nothing returns
 //! `Err` to the runtime, so a bad request can never crash the isolate.
 
+use futures_util::StreamExt;
 use serde_json::json;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -118,14 +119,27 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
     if declared.is_some_and(|n| n > MAX_EVENT_BYTES) {
         return Err(too_large().reply());
     }
-    match req.bytes().await {
-        Ok(body) if body.len() > MAX_EVENT_BYTES => Err(too_large().reply()),
-        Ok(body) => Ok(body),
-        Err(e) => {
-            log::error("request_body_unreadable", &e.to_string());
-            Err(ApiError::Internal.reply())
+    // Read as a stream with a running count, so a chunked body with no length cannot make the
+    // isolate buffer more than the limit.
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) if body.len() + chunk.len() > MAX_EVENT_BYTES => {
+                return Err(too_large().reply())
+            }
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(e) => {
+                log::error("request_body_unreadable", &e.to_string());
+                return Err(ApiError::Internal.reply());
+            }
         }
     }
+    Ok(body)
 }
 
 /// `POST /events`: validate, store durably, answer, then work.
