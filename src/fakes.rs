@@ -73,14 +73,24 @@ pub struct TokenRow {
     pub lease: Option<(String, u64)>,
 }
 
-/// D1's token table: every call sees every earlier write (D1 has one primary).
+/// D1's token table: every call sees every earlier write (D1 has one primary). Each call
+/// yields first, as a real round trip lets other requests run.
 #[derive(Default)]
 pub struct FakeTokenStore {
     pub rows: RefCell<HashMap<String, TokenRow>>,
+    /// The next this many reads answer as if they ran just before a concurrent store.
+    pub stale_reads: Cell<u32>,
 }
 
 impl TokenStore for FakeTokenStore {
     async fn read(&self, key: &str) -> Result<Option<StoredToken>, PortError> {
+        // Every D1 call is a round trip: other requests run in between.
+        tokio::task::yield_now().await;
+        if self.stale_reads.get() > 0 {
+            // As if this read happened just before another request stored its token.
+            self.stale_reads.set(self.stale_reads.get() - 1);
+            return Ok(None);
+        }
         Ok(self.rows.borrow().get(key).and_then(|r| r.token.clone()))
     }
     async fn try_lease(
@@ -90,6 +100,7 @@ impl TokenStore for FakeTokenStore {
         now_ms: u64,
         until_ms: u64,
     ) -> Result<bool, PortError> {
+        tokio::task::yield_now().await;
         let mut rows = self.rows.borrow_mut();
         let row = rows.entry(key.into()).or_default();
         match &row.lease {
@@ -101,6 +112,8 @@ impl TokenStore for FakeTokenStore {
         }
     }
     async fn store(&self, key: &str, holder: &str, token: &StoredToken) -> Result<(), PortError> {
+        // Every D1 call is a round trip: other requests run in between.
+        tokio::task::yield_now().await;
         let mut rows = self.rows.borrow_mut();
         let row = rows.entry(key.into()).or_default();
         row.token = Some(token.clone());
@@ -110,6 +123,8 @@ impl TokenStore for FakeTokenStore {
         Ok(())
     }
     async fn release(&self, key: &str, holder: &str) -> Result<(), PortError> {
+        // Every D1 call is a round trip: other requests run in between.
+        tokio::task::yield_now().await;
         if let Some(row) = self.rows.borrow_mut().get_mut(key) {
             if row.lease.as_ref().is_some_and(|(h, _)| h == holder) {
                 row.lease = None;

@@ -89,12 +89,8 @@ pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G:
     let holder = new_jti();
     let started = deps.clock.now_ms();
     loop {
-        if let Some(stored) = deps.store.read(&key).await.map_err(storage)? {
-            let as_cached = encode_cached(&stored);
-            if let Some(token) = usable(deps, creds, &as_cached) {
-                put_in_cache(deps, &key, &stored).await;
-                return Ok(token);
-            }
+        if let Some(token) = from_store(deps, creds, &key).await? {
+            return Ok(token);
         }
         let now = deps.clock.now_ms();
         if deps
@@ -103,6 +99,12 @@ pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G:
             .await
             .map_err(storage)?
         {
+            // Under the lease, look again: another request may have stored a token between our
+            // read and our lease (it released the lease as it stored).
+            if let Some(token) = from_store(deps, creds, &key).await? {
+                let _ = deps.store.release(&key, &holder).await;
+                return Ok(token);
+            }
             return mint(deps, creds, scopes, &key, &holder).await;
         }
         if deps.clock.now_ms() >= started + WAIT_MS {
@@ -112,6 +114,27 @@ pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G:
         }
         deps.clock.sleep_ms(POLL_MS).await;
     }
+}
+
+/// A usable token from D1 (copied to KV on the way), if there is one.
+async fn from_store<C: Cache, S: TokenStore, H, K: Clock, G>(
+    deps: &Deps<'_, C, S, H, K, G>,
+    creds: &Credentials<'_>,
+    key: &str,
+) -> Result<Option<SecretString>, TokenFailure> {
+    let Some(stored) = deps
+        .store
+        .read(key)
+        .await
+        .map_err(|e| TokenFailure::Storage(e.0))?
+    else {
+        return Ok(None);
+    };
+    let Some(token) = usable(deps, creds, &encode_cached(&stored)) else {
+        return Ok(None);
+    };
+    put_in_cache(deps, key, &stored).await;
+    Ok(Some(token))
 }
 
 async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G: Signer>(
@@ -379,6 +402,21 @@ mod tests {
             ));
         }
         token(&w, "inst-1").await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_read_just_before_another_stored_its_token_does_not_mint_again() {
+        let w = world(vec![Answer::Token { expires_in: 600 }]);
+        let first = token(&w, "inst-1").await.unwrap();
+        w.cache.values.borrow_mut().clear(); // KV has not caught up (eventual consistency)
+                                             // This request's read misses the token stored a moment before; the lease is free.
+        w.store.stale_reads.set(1);
+        assert_eq!(token(&w, "inst-1").await.unwrap(), first);
+        assert_eq!(
+            minted(&w),
+            1,
+            "the token is re-read under the lease before minting"
+        );
     }
 
     #[tokio::test(start_paused = true)]
