@@ -139,6 +139,6 @@ pub trait LifecycleStore {
         settings: &str,
         now_ms: u64,
     ) -> Result<bool, PortError>;
-    /// Deletes event records past their keep-until time.
+    /// Deletes event records past their keep-until time, and finished jobs as old.
     async fn purge_events(&self, now_ms: u64) -> Result<(), PortError>;
 }

@@ -410,6 +410,15 @@ impl LifecycleStore for D1Lifecycle {
             "DELETE FROM events WHERE keep_until < ?1 AND status != 'received'",
             &[num(now_ms)],
         )
+        .await?;
+        // Finished jobs go with their events (same keep time); pending ones never.
+        self.run(
+            "purge jobs",
+            "DELETE FROM jobs WHERE state != 'pending' AND updated_at < ?1",
+            &[num(
+                now_ms.saturating_sub(crate::lifecycle::intake::KEEP_EVENTS_MS)
+            )],
+        )
         .await
     }
 }
