@@ -192,6 +192,8 @@ pub fn build(
                 updated_at: now_ms,
                 approved_at: None,
                 uninstalled_at: None,
+                trial_event_at: None,
+                credentials_event_at: Some(event.created_at.clone()),
             });
             Some(JobKind::Install)
         }

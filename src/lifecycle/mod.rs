@@ -16,7 +16,7 @@ pub mod model;
 use serde_json::Value;
 
 use self::intake::{fields, seal_set};
-use self::model::{state, Installation, Job, JobKind, User};
+use self::model::{stamped_before, state, Installation, Job, JobKind, User};
 use crate::config::{AppId, SealingKeys};
 use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
 use crate::crypto::seal::{open, open_secret, SealContext};
@@ -750,6 +750,16 @@ async fn rotate<P: Ports>(
         return Ok(done("failed", "the event record is gone"));
     };
     let new_client_id = event.new_client_id.clone().unwrap_or_default();
+    let current_from = inst.credentials_event_at.as_deref().unwrap_or_default();
+    if inst.client_id.as_deref() != Some(new_client_id.as_str())
+        && stamped_before(&event.created_at, current_from)
+    {
+        // A late delivery of an older rotation: the current set is newer.
+        return Ok(done(
+            "ignored",
+            "an older rotation than the credentials in use",
+        ));
+    }
     if inst.client_id.as_deref() != Some(new_client_id.as_str()) {
         // Not switched yet. Prove the rotation as an install is proven: the new set must mint
         // a token (after a compromise the old set may already be dead), and the event read
@@ -842,6 +852,7 @@ async fn rotate<P: Ports>(
         inst.key_algorithm = Some(key.algorithm().as_str().to_owned());
         inst.sealed_secret = Some(sealed_new.secret);
         inst.sealed_key = Some(sealed_new.key);
+        inst.credentials_event_at = Some(event.created_at.clone());
         inst.updated_at = p.clock().now_ms();
         p.store().save_installation(&inst).await?;
     }
@@ -885,6 +896,15 @@ async fn trial<P: Ports>(
     let Some(genuine) = confirm_event(p, s, &sess, &inst, job, &event.event_type).await? else {
         return Ok(forged());
     };
+    // Talkdesk's own stamp, from its copy of the event.
+    let stamp = genuine["created_at"]
+        .as_str()
+        .unwrap_or(&event.created_at)
+        .to_owned();
+    if stamped_before(&stamp, inst.trial_event_at.as_deref().unwrap_or_default()) {
+        return Ok(done("ignored", "an older trial event than the one applied"));
+    }
+    inst.trial_event_at = Some(stamp);
     let text = |k: &str| {
         genuine["data"][k]
             .as_str()

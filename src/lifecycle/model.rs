@@ -38,6 +38,10 @@ pub struct Installation {
     pub updated_at: u64,
     pub approved_at: Option<u64>,
     pub uninstalled_at: Option<u64>,
+    /// Talkdesk's `created_at` of the last trial event applied.
+    pub trial_event_at: Option<String>,
+    /// Talkdesk's `created_at` of the event that delivered the current credential set.
+    pub credentials_event_at: Option<String>,
 }
 
 impl Installation {
@@ -49,6 +53,14 @@ impl Installation {
         self.sealed_old_secret = None;
         self.sealed_old_key = None;
     }
+}
+
+/// Whether Talkdesk stamped `a` before `b`. Both are RFC 3339 UTC times of the same shape
+/// (`…Z`, same precision), which then order as text; anything else is not judged (false), so an
+/// event is never dropped on a stamp we cannot read.
+pub fn stamped_before(a: &str, b: &str) -> bool {
+    let shaped = |s: &str| s.len() >= 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T';
+    shaped(a) && shaped(b) && a.len() == b.len() && a < b
 }
 
 /// Installation states.
@@ -154,4 +166,40 @@ pub struct AccountRecord {
     pub account_name: String,
     /// The partner's settings for this account: a JSON object, never a secret.
     pub settings: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stamped_before;
+
+    #[test]
+    fn stamps_order_as_times_and_unreadable_ones_are_not_judged() {
+        assert!(stamped_before(
+            "2026-11-22T03:38:52.113Z",
+            "2026-11-22T03:38:52.114Z"
+        ));
+        assert!(stamped_before(
+            "2016-06-14T16:23:07Z",
+            "2016-06-14T16:23:08Z"
+        ));
+        assert!(!stamped_before(
+            "2016-06-14T16:23:08Z",
+            "2016-06-14T16:23:07Z"
+        ));
+        assert!(!stamped_before(
+            "2016-06-14T16:23:07Z",
+            "2016-06-14T16:23:07Z"
+        ));
+        // Different precision, offsets, junk or nothing stored yet: never judged older.
+        assert!(!stamped_before(
+            "2016-06-14T16:23:07Z",
+            "2016-06-14T16:23:08.000Z"
+        ));
+        assert!(!stamped_before(
+            "2016-06-14T16:23:07+00:00",
+            "2016-06-14T16:23:08+00:00"
+        ));
+        assert!(!stamped_before("yesterday", "today"));
+        assert!(!stamped_before("2016-06-14T16:23:07Z", ""));
+    }
 }

@@ -575,3 +575,73 @@ async fn a_rotation_after_a_compromise_switches_even_though_the_old_set_is_alrea
         .unwrap();
     assert_eq!(check.status(), 200, "the new set works");
 }
+
+#[tokio::test]
+async fn trial_events_delivered_newest_first_leave_the_newest_state() {
+    let w = shared();
+    let sim = sim_for(w);
+    let inst = sim
+        .install(InstallSpec::new("trial-order", Alg::ES256))
+        .await
+        .unwrap();
+    let id = inst.installation_id.clone();
+    sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    wait_view(w, &id, |v| v["state"] == "active").await;
+    sim.hold_events();
+    let started = sim.trial_started(&id).await.unwrap();
+    // Talkdesk stamps events to the second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let ended = sim
+        .trial_ended(&id, talkdesk_sim::TrialSpec::default())
+        .await
+        .unwrap();
+    // Newest first: the late `trial_started` must not undo the end.
+    sim.release(&[ended.event_id.clone(), started.event_id.clone()])
+        .await;
+    let v = wait_view(w, &id, |v| {
+        v["history"]
+            .as_array()
+            .is_some_and(|h| h.iter().filter(|j| j["kind"] == "trial").count() == 2)
+    })
+    .await;
+    assert_eq!(v["trial"]["state"], "ended", "{v}");
+}
+
+#[tokio::test]
+async fn two_rotations_delivered_newest_first_keep_the_newest_credentials() {
+    let w = shared();
+    let sim = sim_for(w);
+    let inst = sim
+        .install(InstallSpec::new("rotate-order", Alg::PS256))
+        .await
+        .unwrap();
+    let id = inst.installation_id.clone();
+    sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    wait_view(w, &id, |v| v["state"] == "active").await;
+    sim.hold_events();
+    let first = sim.rotate(&id).await.unwrap();
+    // Talkdesk stamps events to the second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = sim.rotate(&id).await.unwrap();
+    sim.release(&[second.sent.event_id.clone(), first.sent.event_id.clone()])
+        .await;
+    let v = wait_view(w, &id, |v| {
+        v["history"]
+            .as_array()
+            .is_some_and(|h| h.iter().filter(|j| j["kind"] == "rotate").count() == 2)
+    })
+    .await;
+    assert_eq!(
+        v["credentials"]["client_id"],
+        second.client_id.as_str(),
+        "{v}"
+    );
+    let acked: Vec<String> = sim
+        .installation(&id)
+        .unwrap()
+        .acknowledgements
+        .iter()
+        .map(|a| a.client_id.clone())
+        .collect();
+    assert_eq!(acked, vec![second.client_id.clone()]);
+}
