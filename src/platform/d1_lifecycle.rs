@@ -113,16 +113,6 @@ impl D1Lifecycle {
 
 impl LifecycleStore for D1Lifecycle {
     async fn intake(&self, intake: &Intake) -> Result<bool, PortError> {
-        let seen: Option<Value> = self
-            .first(
-                "event lookup",
-                "SELECT event_id FROM events WHERE event_id = ?1",
-                &[intake.event.event_id.as_str().into()],
-            )
-            .await?;
-        if seen.is_some() {
-            return Ok(false);
-        }
         let mut batch = vec![self.insert("events", &intake.event, &[])?];
         if let Some(inst) = &intake.installation {
             batch.push(self.insert("installations", inst, &[])?);
@@ -131,22 +121,21 @@ impl LifecycleStore for D1Lifecycle {
             batch.push(self.insert("jobs", job, &["job_id"])?);
         }
         // One batch: D1 runs it as one transaction, so the event, installation and job land
-        // together or not at all.
+        // together or not at all. A redelivery fails on the event's primary key: only then is
+        // a second round trip spent, to tell a duplicate from a real failure.
         match self.0.batch(batch).await {
             Ok(_) => Ok(true),
             Err(e) => {
-                // Lost a race with a concurrent delivery of the same event: a duplicate.
-                let now_seen: Option<Value> = self
+                let seen: Option<Value> = self
                     .first(
                         "event lookup",
                         "SELECT event_id FROM events WHERE event_id = ?1",
                         &[intake.event.event_id.as_str().into()],
                     )
                     .await?;
-                if now_seen.is_some() {
-                    Ok(false)
-                } else {
-                    Err(PortError(format!("D1 intake: {e}")))
+                match seen {
+                    Some(_) => Ok(false),
+                    None => Err(PortError(format!("D1 intake: {e}"))),
                 }
             }
         }
