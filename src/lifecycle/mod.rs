@@ -95,6 +95,19 @@ pub enum Outcome {
     Refused { error: String, description: String },
 }
 
+impl Outcome {
+    /// What happened, in words for the job's record, the log and the operator.
+    pub fn reason(self) -> String {
+        match self {
+            Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
+            Outcome::Refused { error, description } => {
+                format!("token refused: {error}: {description}")
+            }
+            Outcome::Done { detail, .. } => detail,
+        }
+    }
+}
+
 fn done(status: &'static str, detail: impl Into<String>) -> Outcome {
     Outcome::Done {
         status,
@@ -168,12 +181,6 @@ async fn record_outcome<P: Ports>(
     let now = p.clock().now_ms();
     job.updated_at = now;
     job.attempts += 1;
-    let outcome = match outcome {
-        Outcome::Refused { error, description } => {
-            Outcome::Fail(format!("token refused: {error}: {description}"))
-        }
-        other => other,
-    };
     let over = match outcome {
         Outcome::Done { status, detail } => {
             job.state = "done".into();
@@ -209,10 +216,8 @@ async fn record_outcome<P: Ports>(
             job.last_error = Some(why);
             false
         }
-        Outcome::Fail(why)
-        | Outcome::Refused {
-            description: why, ..
-        } => {
+        failed @ (Outcome::Fail(_) | Outcome::Refused { .. }) => {
+            let why = failed.reason();
             job.state = "failed".into();
             flag(p, job, &why).await?;
             p.store()
@@ -396,10 +401,8 @@ async fn mint<P: Ports>(
 /// Forgets every cached token of the installation (after a 401, an uninstall or a rotation):
 /// the D1 rows of every credential set, and the KV copies of the current set's.
 async fn forget_tokens<P: Ports>(p: &P, inst: &Installation) {
-    if let Err(e) = p.tokens().forget_installation(&inst.installation_id).await {
-        // Not fatal: a stale token is refused (401) and dropped again on the next try.
-        let _ = e;
-    }
+    // Not fatal if it fails: a stale token is refused (401) and dropped again on the next try.
+    let _ = p.tokens().forget_installation(&inst.installation_id).await;
     let client_id = inst.client_id.as_deref().unwrap_or_default();
     let scope_sets: [&[&str]; 2] = [DEFAULT_SCOPES, &[]];
     for scopes in scope_sets {
@@ -506,7 +509,8 @@ async fn install<P: Ports>(
     // 1. The delivered credentials must mint a token at the account's Talkdesk ID host.
     let sess = match session(p, s, &inst, DEFAULT_SCOPES).await {
         Ok(sess) => sess,
-        Err(Outcome::Refused { error, description }) if error == "invalid_scope" => {
+        Err(refused @ Outcome::Refused { .. }) if matches!(&refused, Outcome::Refused { error, .. } if error == "invalid_scope") =>
+        {
             // Real credentials without the scopes we need: say no, with the reason.
             let sess = session(p, s, &inst, &[]).await?;
             let reason = "the installation lacks the scopes the app needs";
@@ -519,7 +523,7 @@ async fn install<P: Ports>(
             );
             fetch(p, &inst, "rejecting", req, api::parse_state).await?;
             inst.state = state::REJECTED.into();
-            inst.last_error = Some(format!("token refused: {error}: {description}"));
+            inst.last_error = Some(refused.reason());
             inst.updated_at = p.clock().now_ms();
             p.store().save_installation(&inst).await?;
             return Ok(done("done", "rejected: missing scopes"));
@@ -529,9 +533,9 @@ async fn install<P: Ports>(
                 "the delivered credentials were refused ({error}); trying again"
             )));
         }
-        Err(Outcome::Refused { error, description }) => {
+        Err(refused @ Outcome::Refused { .. }) => {
             // Talkdesk does not know these credentials: a forged install costs only a record.
-            let why = format!("token refused: {error}: {description}");
+            let why = refused.reason();
             inst.state = state::FORGED.into();
             inst.last_error = Some(why.clone());
             inst.sealed_secret = None;
@@ -1022,11 +1026,6 @@ pub async fn verify<P: Ports>(
     s: &Settings<'_>,
     inst: &Installation,
 ) -> Result<Value, String> {
-    let describe = |o: Outcome| match o {
-        Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
-        Outcome::Refused { error, description } => format!("token refused: {error}: {description}"),
-        Outcome::Done { detail, .. } => detail,
-    };
     if inst.sealed_key.is_none() {
         return Err(format!(
             "the installation is {}: no credentials",
@@ -1035,7 +1034,7 @@ pub async fn verify<P: Ports>(
     }
     let sess = session(p, s, inst, DEFAULT_SCOPES)
         .await
-        .map_err(describe)?;
+        .map_err(Outcome::reason)?;
     let req = api::get_installation(
         &sess.api_root,
         s.app_id.as_str(),
@@ -1050,7 +1049,7 @@ pub async fn verify<P: Ports>(
         api::parse_installation,
     )
     .await
-    .map_err(describe)?;
+    .map_err(Outcome::reason)?;
     Ok(serde_json::json!({
         "installation_id": inst.installation_id,
         "local_state": inst.state,

@@ -38,7 +38,7 @@ fn d1_error(what: &str) -> impl Fn(worker::Error) -> PortError + '_ {
     move |e| PortError(format!("D1 {what}: {e}"))
 }
 
-fn num(n: u64) -> JsValue {
+pub(super) fn num(n: u64) -> JsValue {
     // D1 integers travel as JS numbers; ours (seconds, milliseconds) stay below 2^53.
     JsValue::from_f64(n as f64)
 }

@@ -11,6 +11,7 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::bindings;
+use super::d1::num;
 use crate::lifecycle::model::{AccountRecord, EventRecord, Installation, Intake, Job, User};
 use crate::ports::{LifecycleStore, PortError};
 
@@ -73,10 +74,6 @@ fn js(v: &Value) -> JsValue {
         Value::String(s) => JsValue::from_str(s),
         other => JsValue::from_str(&other.to_string()),
     }
-}
-
-fn num(n: u64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 /// The row's columns and values, from its serde fields (minus `skip`).
