@@ -127,10 +127,15 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
         Err(_) => return Ok(Vec::new()),
     };
     let mut body = Vec::new();
+    let mut over = false;
     while let Some(chunk) = stream.next().await {
         match chunk {
+            // Past the limit the rest is read and dropped, not kept: answering before the
+            // client has sent it all can reset the connection before it reads the 413.
+            Ok(_) if over => {}
             Ok(chunk) if body.len() + chunk.len() > MAX_EVENT_BYTES => {
-                return Err(too_large().reply())
+                over = true;
+                body = Vec::new();
             }
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(e) => {
@@ -138,6 +143,9 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
                 return Err(ApiError::Internal.reply());
             }
         }
+    }
+    if over {
+        return Err(too_large().reply());
     }
     Ok(body)
 }
