@@ -18,7 +18,7 @@ done
 
 out=build/index_bg.wasm
 if [ -z "$force" ] && [ -f "$out" ] &&
-   [ -z "$(find src Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
+   [ -z "$(find src core/src core/Cargo.toml Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
   echo "[build] up to date: $out" >&2
   exit 0
 fi

@@ -6,13 +6,13 @@ use futures_util::StreamExt;
 use serde_json::json;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
-use crate::config::Config;
-use crate::health;
-use crate::http::{route, ApiError, Reply, Route};
-use crate::lifecycle::{self, admin, intake, Received, Settings};
 use crate::platform::{self, log, ports::WorkerPorts};
-use crate::talkdesk::events::{parse_event, MAX_EVENT_BYTES};
-use crate::talkdesk::hosts::Allowlist;
+use appconnect_core::app::health;
+use appconnect_core::config::Config;
+use appconnect_core::http::{route, ApiError, Reply, Route};
+use appconnect_core::lifecycle::{self, admin, intake, Received, Settings};
+use appconnect_core::talkdesk::events::{parse_event, MAX_EVENT_BYTES};
+use appconnect_core::talkdesk::hosts::Allowlist;
 
 /// Installations the cron sweep works on per run.
 const SWEEP_LIMIT: u32 = 25;
@@ -83,7 +83,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         Route::Healthz => {
             let d1 = health::judge_schema(&platform::d1::schema_state(&env).await);
             let kv = platform::kv::probe(&env).await;
-            health::reply(crate::VERSION, &d1, &kv)
+            health::reply(appconnect_core::VERSION, &d1, &kv)
         }
         Route::Events => events(&mut req, env, ctx, config).await,
         Route::AdminInstallations
@@ -245,8 +245,8 @@ async fn events(req: &mut Request, env: Env, ctx: Context, config: Config) -> Re
 
 /// The operator API (already authorised).
 async fn admin_route(req: &mut Request, env: &Env, config: &Config, route: Route) -> Reply {
-    use crate::lifecycle::Ports;
-    use crate::ports::LifecycleStore;
+    use appconnect_core::lifecycle::Ports;
+    use appconnect_core::ports::LifecycleStore;
     let ports = match WorkerPorts::from_env(env) {
         Ok(p) => p,
         Err(e) => {
@@ -255,7 +255,7 @@ async fn admin_route(req: &mut Request, env: &Env, config: &Config, route: Route
         }
     };
     let store = ports.store();
-    let internal = |e: crate::ports::PortError| {
+    let internal = |e: appconnect_core::ports::PortError| {
         log::error("admin_query_failed", &e.0);
         ApiError::Internal.reply()
     };

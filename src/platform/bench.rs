@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::webcrypto::WebCryptoSigner;
-use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
-use crate::http::{ApiError, Reply};
-use crate::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
+use appconnect_core::crypto::keys::{KeyAlgorithm, PrivateKey};
+use appconnect_core::http::{ApiError, Reply};
+use appconnect_core::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
 
 #[derive(Deserialize)]
 struct BenchRequest {

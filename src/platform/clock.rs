@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::ports::Clock;
+use appconnect_core::ports::Clock;
 
 pub struct WorkerClock;
 

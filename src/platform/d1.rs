@@ -3,7 +3,7 @@
 use worker::Env;
 
 use super::{bindings, log};
-use crate::health::SchemaState;
+use appconnect_core::app::health::SchemaState;
 
 /// The newest migration applied by `wrangler d1 migrations apply` (its `d1_migrations` table).
 pub async fn schema_state(env: &Env) -> SchemaState {
@@ -32,7 +32,7 @@ pub async fn schema_state(env: &Env) -> SchemaState {
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use crate::ports::{PortError, StoredToken, TokenStore};
+use appconnect_core::ports::{PortError, StoredToken, TokenStore};
 
 fn d1_error(what: &str) -> impl Fn(worker::Error) -> PortError + '_ {
     move |e| PortError(format!("D1 {what}: {e}"))

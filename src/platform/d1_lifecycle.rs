@@ -12,8 +12,10 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::bindings;
 use super::d1::num;
-use crate::lifecycle::model::{AccountRecord, EventRecord, Installation, Intake, Job, User};
-use crate::ports::{LifecycleStore, PortError};
+use appconnect_core::ports::{LifecycleStore, PortError};
+use appconnect_core::store::records::{
+    AccountRecord, EventRecord, Installation, Intake, Job, User,
+};
 
 pub struct D1Lifecycle(D1Database);
 
@@ -401,9 +403,9 @@ impl LifecycleStore for D1Lifecycle {
         self.run(
             "purge jobs",
             "DELETE FROM jobs WHERE state != 'pending' AND updated_at < ?1",
-            &[num(
-                now_ms.saturating_sub(crate::lifecycle::intake::KEEP_EVENTS_MS)
-            )],
+            &[num(now_ms.saturating_sub(
+                appconnect_core::lifecycle::intake::KEEP_EVENTS_MS,
+            ))],
         )
         .await
     }

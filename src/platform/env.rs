@@ -2,7 +2,7 @@
 
 use worker::Env;
 
-use crate::config::{Config, ConfigError};
+use appconnect_core::config::{Config, ConfigError};
 
 /// Reads and validates every setting. Vars and secrets are both plain strings to the runtime.
 pub fn load_config(env: &Env) -> Result<Config, ConfigError> {

@@ -9,8 +9,8 @@ use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
-use crate::ports::{PortError, TalkdeskHttp};
-use crate::talkdesk::http::{HttpRequest, HttpResponse};
+use appconnect_core::ports::{PortError, TalkdeskHttp};
+use appconnect_core::talkdesk::http::{HttpRequest, HttpResponse};
 
 /// How long one call to Talkdesk may take before it counts as a (transient) failure.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -3,7 +3,7 @@
 use worker::Env;
 
 use super::{bindings, log};
-use crate::health::Probe;
+use appconnect_core::app::health::Probe;
 
 /// Whether the KV namespace answers a read. A read, not a write: `/healthz` is polled, and
 /// KV writes are metered (1,000 a day on the free plan).
@@ -24,24 +24,24 @@ pub async fn probe(env: &Env) -> Probe {
     }
 }
 
-/// The `CACHE` namespace as the [`Cache`](crate::ports::Cache) port.
+/// The `CACHE` namespace as the [`Cache`](appconnect_core::ports::Cache) port.
 pub struct KvCache(worker::kv::KvStore);
 
 impl KvCache {
-    pub fn from_env(env: &Env) -> Result<KvCache, crate::ports::PortError> {
-        env.kv(bindings::CACHE)
-            .map(KvCache)
-            .map_err(|e| crate::ports::PortError(format!("KV binding {}: {e}", bindings::CACHE)))
+    pub fn from_env(env: &Env) -> Result<KvCache, appconnect_core::ports::PortError> {
+        env.kv(bindings::CACHE).map(KvCache).map_err(|e| {
+            appconnect_core::ports::PortError(format!("KV binding {}: {e}", bindings::CACHE))
+        })
     }
 }
 
-impl crate::ports::Cache for KvCache {
-    async fn get(&self, key: &str) -> Result<Option<String>, crate::ports::PortError> {
+impl appconnect_core::ports::Cache for KvCache {
+    async fn get(&self, key: &str) -> Result<Option<String>, appconnect_core::ports::PortError> {
         self.0
             .get(key)
             .text()
             .await
-            .map_err(|e| crate::ports::PortError(format!("KV get: {e}")))
+            .map_err(|e| appconnect_core::ports::PortError(format!("KV get: {e}")))
     }
 
     async fn put(
@@ -49,21 +49,21 @@ impl crate::ports::Cache for KvCache {
         key: &str,
         value: &str,
         ttl_secs: u64,
-    ) -> Result<(), crate::ports::PortError> {
-        let ttl = ttl_secs.max(crate::ports::KV_MIN_TTL_SECS);
+    ) -> Result<(), appconnect_core::ports::PortError> {
+        let ttl = ttl_secs.max(appconnect_core::ports::KV_MIN_TTL_SECS);
         self.0
             .put(key, value)
-            .map_err(|e| crate::ports::PortError(format!("KV put: {e}")))?
+            .map_err(|e| appconnect_core::ports::PortError(format!("KV put: {e}")))?
             .expiration_ttl(ttl)
             .execute()
             .await
-            .map_err(|e| crate::ports::PortError(format!("KV put: {e}")))
+            .map_err(|e| appconnect_core::ports::PortError(format!("KV put: {e}")))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), crate::ports::PortError> {
+    async fn delete(&self, key: &str) -> Result<(), appconnect_core::ports::PortError> {
         self.0
             .delete(key)
             .await
-            .map_err(|e| crate::ports::PortError(format!("KV delete: {e}")))
+            .map_err(|e| appconnect_core::ports::PortError(format!("KV delete: {e}")))
     }
 }

@@ -15,7 +15,7 @@ pub mod webcrypto;
 
 use worker::{Headers, Response};
 
-use crate::http::Reply;
+use appconnect_core::http::Reply;
 
 /// Binding names; they must match `wrangler.toml` (a unit test checks).
 pub mod bindings {

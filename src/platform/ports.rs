@@ -8,8 +8,8 @@ use super::d1_lifecycle::D1Lifecycle;
 use super::fetch::WorkerFetch;
 use super::kv::KvCache;
 use super::webcrypto::WebCryptoSigner;
-use crate::lifecycle::Ports;
-use crate::ports::PortError;
+use appconnect_core::lifecycle::Ports;
+use appconnect_core::ports::PortError;
 
 pub struct WorkerPorts {
     store: D1Lifecycle,

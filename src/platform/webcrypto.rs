@@ -6,8 +6,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
-use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
-use crate::ports::{PortError, Signer};
+use appconnect_core::crypto::keys::{KeyAlgorithm, PrivateKey};
+use appconnect_core::ports::{PortError, Signer};
 
 /// The runtime's signer.
 pub struct WebCryptoSigner;

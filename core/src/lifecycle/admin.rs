@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::model::{AccountRecord, Installation, Job};
 use crate::secret::constant_time_eq;
+use crate::store::records::{AccountRecord, Installation, Job};
 
 /// Largest page of `GET /admin/installations`.
 pub const MAX_PAGE: u32 = 100;

@@ -107,7 +107,7 @@ mod tests {
     //! byte for byte and verified with OpenSSL.
     use super::*;
     use crate::crypto::b64url_decode;
-    use crate::fakes::{generate_key, openssl_verify, talkdesk_form, OpenSslSigner};
+    use crate::testing::{generate_key, openssl_verify, talkdesk_form, OpenSslSigner};
 
     const TOKEN_URL: &str = "https://acme.talkdeskid.com/oauth/token";
 

@@ -7,7 +7,7 @@
 //! lease lapses and one of them takes over). No token is served within
 //! [`REFRESH_MARGIN_SECS`] of its expiry.
 
-use crate::config::SealingKeys;
+use crate::crypto::keyring::SealingKeys;
 use crate::crypto::keys::PrivateKey;
 use crate::crypto::seal::{self, SealContext};
 use crate::ports::{Cache, Clock, Signer, StoredToken, TalkdeskHttp, TokenStore, KV_MIN_TTL_SECS};
@@ -214,7 +214,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::keys::KeyAlgorithm;
-    use crate::fakes::{
+    use crate::testing::{
         generate_key, talkdesk_form, Answer, FakeCache, FakeTalkdesk, FakeTokenStore,
         OpenSslSigner, TestClock,
     };

@@ -78,7 +78,7 @@ pub trait Signer {
     async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError>;
 }
 
-use crate::lifecycle::model::{AccountRecord, EventRecord, Installation, Intake, Job, User};
+use crate::store::records::{AccountRecord, EventRecord, Installation, Intake, Job, User};
 
 /// D1's lifecycle tables (migration 0003).
 pub trait LifecycleStore {

@@ -11,17 +11,17 @@
 
 pub mod admin;
 pub mod intake;
-pub mod model;
 
 use serde_json::Value;
 
 use self::intake::{fields, seal_set};
-use self::model::{stamped_before, state, Installation, Job, JobKind, User};
-use crate::config::{AppId, SealingKeys};
+use crate::config::AppId;
+use crate::crypto::keyring::SealingKeys;
 use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
 use crate::crypto::seal::{open, open_secret, SealContext};
 use crate::ports::{Cache, Clock, LifecycleStore, PortError, Signer, TalkdeskHttp, TokenStore};
 use crate::secret::SecretString;
+use crate::store::records::{stamped_before, state, Installation, Job, JobKind, User};
 use crate::talkdesk::api::{self, ApiError};
 use crate::talkdesk::assertion::new_jti;
 use crate::talkdesk::events::CredentialSet;
@@ -998,7 +998,10 @@ pub enum Received {
 /// Stores an intake durably. A second `app.installed` for a known installation id (a
 /// redelivery under a new event id, or a forgery reusing a real id) is recorded but never
 /// replaces the stored credentials.
-pub async fn receive<P: Ports>(p: &P, mut intake: model::Intake) -> Result<Received, PortError> {
+pub async fn receive<P: Ports>(
+    p: &P,
+    mut intake: crate::store::records::Intake,
+) -> Result<Received, PortError> {
     if let Some(inst) = &intake.installation {
         if p.store()
             .installation(&inst.installation_id)

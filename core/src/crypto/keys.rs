@@ -240,7 +240,7 @@ pub fn pkcs8_der(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fakes::{generate_key, talkdesk_form};
+    use crate::testing::{generate_key, talkdesk_form};
 
     #[test]
     fn keys_of_every_algorithm_import_in_talkdesk_form_and_as_pem() {

@@ -21,7 +21,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{is_loopback, ExtraHost, PortRule};
+mod extra;
+pub use extra::{is_loopback, parse_extra_hosts, ExtraHost, PortRule};
 
 /// The longest href accepted, in bytes. Talkdesk's links are short; a multi-kilobyte "URL" in an
 /// event is an attack or a bug, and refusing it early keeps the parser's work bounded.

@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration_file() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
         let newest = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
-use base64::Engine;
-
-use crate::secret::{SecretKey, SecretString};
+use crate::crypto::keyring::SealingKeys;
+use crate::secret::SecretString;
+use crate::talkdesk::hosts::{parse_extra_hosts, ExtraHost};
 
 /// Our app's id (var, required). Events for any other app are refused.
 pub const TALKDESK_APP_ID: &str = "TALKDESK_APP_ID";
@@ -74,10 +74,11 @@ impl Config {
 
         let app_id = AppId::parse(&required(TALKDESK_APP_ID)?)?;
         let extra_hosts = match get(TALKDESK_EXTRA_HOSTS) {
-            Some(v) => parse_extra_hosts(&v)?,
+            Some(v) => parse_extra_hosts(&v).map_err(|why| err(TALKDESK_EXTRA_HOSTS, why))?,
             None => Vec::new(),
         };
-        let sealing_keys = SealingKeys::parse(&required(SEALING_KEY)?)?;
+        let sealing_keys =
+            SealingKeys::parse(&required(SEALING_KEY)?).map_err(|why| err(SEALING_KEY, why))?;
         let admin_token = required(ADMIN_TOKEN)?;
         if admin_token.trim() != admin_token {
             return Err(err(ADMIN_TOKEN, "has leading or trailing white space"));
@@ -136,181 +137,10 @@ impl AppId {
     }
 }
 
-/// One `host[:port]` entry of `TALKDESK_EXTRA_HOSTS`. The host is lower-cased; whether plain
-/// `http` may be used with it (loopback only) is the allowlist's decision, not the config's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraHost {
-    pub host: String,
-    pub port: PortRule,
-}
-
-/// Which ports an extra host may be called on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortRule {
-    /// `host`: the scheme's default port only.
-    Default,
-    /// `host:8790`: that port only.
-    Exact(u16),
-    /// `host:*`: any port. Accepted for loopback hosts only (tests start servers on free ports).
-    Any,
-}
-
-fn parse_extra_hosts(value: &str) -> Result<Vec<ExtraHost>, ConfigError> {
-    value
-        .split(',')
-        .enumerate()
-        .map(|(i, entry)| {
-            parse_extra_host(entry.trim()).map_err(|why| {
-                err(
-                    TALKDESK_EXTRA_HOSTS,
-                    format!("entry {} is not host[:port]: {why}", i + 1),
-                )
-            })
-        })
-        .collect()
-}
-
-fn parse_extra_host(entry: &str) -> Result<ExtraHost, &'static str> {
-    if entry.is_empty() {
-        return Err("it is empty");
-    }
-    // Bracketed IPv6 literal, e.g. `[::1]:8443`.
-    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-        let (inside, after) = rest.split_once(']').ok_or("unclosed '['")?;
-        if inside != "::1" {
-            return Err("the only IPv6 literal allowed is [::1]");
-        }
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or("junk after ']'")?),
-        };
-        ("[::1]".to_owned(), port)
-    } else {
-        let (host, port) = match entry.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (entry, None),
-        };
-        let valid_label = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        };
-        if host.len() > 253 || !host.split('.').all(valid_label) {
-            return Err("the host must be a DNS name or IPv4 address (letters, digits, '-', '.')");
-        }
-        (host.to_ascii_lowercase(), port)
-    };
-    let port = match port {
-        None => PortRule::Default,
-        Some("*") if is_loopback(&host) => PortRule::Any,
-        Some("*") => return Err("any port ('*') is allowed for loopback hosts only"),
-        Some(p) => {
-            let n: u16 = p.parse().map_err(|_| "the port is not a number")?;
-            if n == 0 || p.starts_with('0') {
-                return Err("the port must be 1 to 65535");
-            }
-            PortRule::Exact(n)
-        }
-    };
-    Ok(ExtraHost { host, port })
-}
-
-/// Loopback hosts: `localhost`, `127.0.0.0/8` and `[::1]`. Only these may be called over plain
-/// `http` or on any port.
-pub fn is_loopback(host: &str) -> bool {
-    if host == "localhost" || host == "[::1]" {
-        return true;
-    }
-    let parts: Vec<&str> = host.split('.').collect();
-    parts.len() == 4
-        && parts[0] == "127"
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.parse::<u8>().is_ok())
-}
-
-/// The AES-256 keys that seal secrets at rest. The first seals; every one opens, so a key can be
-/// rotated by putting a new one first and dropping the old one once nothing sealed with it is
-/// left. Format: `id:base64key[,id:base64key…]`, each key 32 bytes (standard or URL-safe base64),
-/// each id 1 to 16 of `[A-Za-z0-9_-]` and unique; the id is stored beside each ciphertext.
-#[derive(Debug, Clone)]
-pub struct SealingKeys {
-    keys: Vec<(String, SecretKey<32>)>,
-}
-
-impl SealingKeys {
-    pub fn parse(value: &str) -> Result<SealingKeys, ConfigError> {
-        let mut keys: Vec<(String, SecretKey<32>)> = Vec::new();
-        for (i, entry) in value.split(',').enumerate() {
-            let n = i + 1;
-            let (id, b64) = entry
-                .trim()
-                .split_once(':')
-                .ok_or_else(|| err(SEALING_KEY, format!("entry {n} is not id:base64key")))?;
-            let id_ok = (1..=16).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !id_ok {
-                return Err(err(
-                    SEALING_KEY,
-                    format!("entry {n}: the key id must be 1 to 16 of letters, digits, '-', '_'"),
-                ));
-            }
-            if keys.iter().any(|(k, _)| k == id) {
-                return Err(err(
-                    SEALING_KEY,
-                    format!("entry {n}: key id {id} is repeated"),
-                ));
-            }
-            let bytes = decode_base64(b64).ok_or_else(|| {
-                err(
-                    SEALING_KEY,
-                    format!("entry {n} (key id {id}) is not valid base64"),
-                )
-            })?;
-            let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-                err(
-                    SEALING_KEY,
-                    format!("entry {n} (key id {id}) is {} bytes, not 32", b.len()),
-                )
-            })?;
-            keys.push((id.to_owned(), SecretKey::new(key)));
-        }
-        Ok(SealingKeys { keys })
-    }
-
-    /// The id and key that seal new values.
-    pub fn current(&self) -> (&str, &SecretKey<32>) {
-        let (id, key) = &self.keys[0];
-        (id, key)
-    }
-
-    /// The key with this id, to open a value sealed with it.
-    pub fn by_id(&self, id: &str) -> Option<&SecretKey<32>> {
-        self.keys.iter().find(|(k, _)| k == id).map(|(_, key)| key)
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|(id, _)| id.as_str())
-    }
-}
-
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-    let s = s.trim();
-    STANDARD
-        .decode(s)
-        .or_else(|_| URL_SAFE.decode(s))
-        .or_else(|_| URL_SAFE_NO_PAD.decode(s))
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::talkdesk::hosts::{is_loopback, PortRule};
     use std::collections::HashMap;
 
     const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // bytes 0..32

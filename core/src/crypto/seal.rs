@@ -12,7 +12,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 
 use super::{b64url, b64url_decode, random_bytes};
-use crate::config::SealingKeys;
+use crate::crypto::keyring::SealingKeys;
 use crate::secret::SecretString;
 
 const VERSION: &str = "v1";

@@ -1,9 +1,10 @@
 //! `POST /events`, before the answer: an unverified event becomes an [`Intake`] (what to store,
 //! with secrets sealed) or a 400 naming the bad field. Nothing here talks to Talkdesk.
 
-use super::model::{state, EventRecord, Installation, Intake, Job, JobKind};
-use crate::config::{AppId, SealingKeys};
+use crate::config::AppId;
+use crate::crypto::keyring::SealingKeys;
 use crate::crypto::seal::{seal, seal_secret, SealContext};
+use crate::store::records::{state, EventRecord, Installation, Intake, Job, JobKind};
 use crate::talkdesk::events::{CredentialSet, EventData, EventError, UnverifiedEvent};
 use crate::talkdesk::hosts::{resolve_endpoints, Allowlist, EventLinks, HostError};
 

@@ -5,11 +5,11 @@
 
 use talkdesk_sim::{Alg, Endpoint, Fault, InstallSpec, Installed, SimConfig, Simulator};
 
-use crate::config::SealingKeys;
+use crate::crypto::keyring::SealingKeys;
 use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
-use crate::fakes::{FakeCache, FakeTokenStore, OpenSslSigner, ReqwestHttp, SystemClock};
 use crate::secret::SecretString;
 use crate::talkdesk::token::TokenError;
+use crate::testing::{FakeCache, FakeTokenStore, OpenSslSigner, ReqwestHttp, SystemClock};
 use crate::tokens::{access_token, Credentials, Deps, TokenFailure};
 
 const SCOPES: &[&str] = &["apps:read", "apps:write"];
