@@ -1,18 +1,16 @@
-//! The Worker's entry points. Reads like a table of contents: load the settings, route, call the
-//! use case, answer. Every error is mapped to its answer by `ApiError::reply`; nothing returns
-//! `Err` to the runtime, so a bad request can never crash the isolate.
+//! The Worker's entry points, as a table of contents: load the settings, route, read what the
+//! route needs, hand it to the core's handler, answer, then run the follow-up work. Every error
+//! is mapped to its answer by `ApiError::reply`; nothing returns `Err` to the runtime, so a bad
+//! request can never crash the isolate.
 
 use futures_util::StreamExt;
-use serde_json::json;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 use crate::platform::{self, log, ports::WorkerPorts};
-use appconnect_core::app::health;
+use appconnect_core::app::{self, health, Head, MAX_BODY_BYTES};
 use appconnect_core::config::Config;
 use appconnect_core::http::{route, ApiError, Reply, Route};
-use appconnect_core::lifecycle::{self, admin, intake, Received, Settings};
-use appconnect_core::talkdesk::events::{parse_event, MAX_EVENT_BYTES};
-use appconnect_core::talkdesk::hosts::Allowlist;
+use appconnect_core::lifecycle::{self, Settings};
 
 /// Installations the cron sweep works on per run.
 const SWEEP_LIMIT: u32 = 25;
@@ -20,6 +18,80 @@ const SWEEP_LIMIT: u32 = 25;
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     Ok(platform::into_response(handle(req, env, ctx).await))
+}
+
+async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
+    // 1. Settings first: with a broken deployment every request says so, whatever its path.
+    let config = match platform::env::load_config(&env) {
+        Ok(config) => config,
+        Err(e) => {
+            log::error("configuration_error", &e.to_string());
+            return ApiError::Config(e).reply();
+        }
+    };
+    // 2. Route.
+    let url = match req.url() {
+        Ok(url) => url,
+        Err(e) => {
+            log::error("request_url_unparsable", &e.to_string());
+            return ApiError::Internal.reply();
+        }
+    };
+    let route = match route(req.method().as_ref(), url.path()) {
+        Ok(route) => route,
+        Err(e) => return e.reply(),
+    };
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let head = Head {
+        path: url.path().to_owned(),
+        query: url.query_pairs().into_owned().collect(),
+        content_type: header("content-type"),
+        authorization: header("authorization"),
+    };
+    // 3. What is refused before reading the body; the routes the runtime answers itself.
+    if let Some(refused) = app::precheck(&config, &route, &head) {
+        return refused;
+    }
+    if route == Route::BenchAssertion && !config.bench_endpoints {
+        return ApiError::NotFound { path: head.path }.reply();
+    }
+    if route == Route::Healthz {
+        let d1 = health::judge_schema(&platform::d1::schema_state(&env).await);
+        let kv = platform::kv::probe(&env).await;
+        return health::reply(appconnect_core::VERSION, &d1, &kv);
+    }
+    let body = if app::needs_body(&route) {
+        match read_body(&mut req).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        }
+    } else {
+        Vec::new()
+    };
+    if route == Route::BenchAssertion {
+        return platform::bench::assertion(&body).await;
+    }
+    // 4. The handler.
+    let ports = match WorkerPorts::from_env(&env) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error("bindings_unavailable", &e.0);
+            return ApiError::Internal.reply();
+        }
+    };
+    let handled = app::handle(&ports, &config, route, &head, &body).await;
+    // 5. The answer goes out now; the slow work runs after it (the cron sweep catches anything
+    //    a lost waitUntil leaves).
+    if let Some(installation_id) = handled.run_installation {
+        ctx.wait_until(async move {
+            let settings = Settings::from_config(&config);
+            if let Err(e) = lifecycle::run_installation(&ports, &settings, &installation_id).await
+            {
+                log::error("job_run_failed", &format!("{installation_id}: {}", e.0));
+            }
+        });
+    }
+    handled.reply
 }
 
 /// The cron trigger (`wrangler.toml` [triggers]): runs whatever work is due, so nothing waits
@@ -34,9 +106,11 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(p) => p,
         Err(e) => return log::error("bindings_unavailable", &e.0),
     };
-    let allowlist = Allowlist::new(&config.extra_hosts);
-    let settings = settings(&config, &allowlist);
-    match lifecycle::sweep(&ports, &settings, SWEEP_LIMIT).await {
+    sweep(&ports, &config).await;
+}
+
+async fn sweep(ports: &WorkerPorts, config: &Config) {
+    match lifecycle::sweep(ports, &Settings::from_config(config), SWEEP_LIMIT).await {
         Ok(report) => {
             for (id, e) in &report.failures {
                 log::error("sweep_installation_failed", &format!("{id}: {}", e.0));
@@ -50,65 +124,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
-fn settings<'a>(config: &'a Config, allowlist: &'a Allowlist) -> Settings<'a> {
-    Settings {
-        app_id: &config.app_id,
-        keys: &config.sealing_keys,
-        allowlist,
-        time_scale: config.time_scale,
-    }
-}
-
-async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
-    // Settings first: with a broken deployment every request says so, whatever its path.
-    let config = match platform::env::load_config(&env) {
-        Ok(config) => config,
-        Err(e) => {
-            log::error("configuration_error", &e.to_string());
-            return ApiError::Config(e).reply();
-        }
-    };
-    let path = match req.url() {
-        Ok(url) => url.path().to_owned(),
-        Err(e) => {
-            log::error("request_url_unparsable", &e.to_string());
-            return ApiError::Internal.reply();
-        }
-    };
-    let route = match route(req.method().as_ref(), &path) {
-        Ok(route) => route,
-        Err(e) => return e.reply(),
-    };
-    match route {
-        Route::Healthz => {
-            let d1 = health::judge_schema(&platform::d1::schema_state(&env).await);
-            let kv = platform::kv::probe(&env).await;
-            health::reply(appconnect_core::VERSION, &d1, &kv)
-        }
-        Route::Events => events(&mut req, env, ctx, config).await,
-        Route::AdminInstallations
-        | Route::AdminInstallation(_)
-        | Route::AdminVerify(_)
-        | Route::AdminAccount(_)
-        | Route::AdminAccountSettings(_) => {
-            let auth = req.headers().get("authorization").ok().flatten();
-            if !admin::authorized(auth.as_deref(), config.admin_token.expose()) {
-                return ApiError::Unauthorized.reply();
-            }
-            admin_route(&mut req, &env, &config, route).await
-        }
-        Route::BenchAssertion if config.bench_endpoints => match read_body(&mut req).await {
-            Ok(body) => platform::bench::assertion(&body).await,
-            Err(reply) => reply,
-        },
-        Route::BenchAssertion => ApiError::NotFound { path }.reply(),
-    }
-}
-
-/// The body, at most [`MAX_EVENT_BYTES`] (413 beyond).
+/// The body, at most [`MAX_BODY_BYTES`] (413 beyond).
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
     let too_large = || ApiError::PayloadTooLarge {
-        limit: MAX_EVENT_BYTES,
+        limit: MAX_BODY_BYTES,
     };
     let declared = req
         .headers()
@@ -116,7 +135,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_EVENT_BYTES) {
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large().reply());
     }
     // Read as a stream with a running count, so a chunked body with no length cannot make the
@@ -133,7 +152,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
             // Past the limit the rest is read and dropped, not kept: answering before the
             // client has sent it all can reset the connection before it reads the 413.
             Ok(_) if over => {}
-            Ok(chunk) if body.len() + chunk.len() > MAX_EVENT_BYTES => {
+            Ok(chunk) if body.len() + chunk.len() > MAX_BODY_BYTES => {
                 over = true;
                 body = Vec::new();
             }
@@ -148,211 +167,4 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
         return Err(too_large().reply());
     }
     Ok(body)
-}
-
-/// `POST /events`: validate, store durably, answer, then work.
-async fn events(req: &mut Request, env: Env, ctx: Context, config: Config) -> Reply {
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if !media.eq_ignore_ascii_case("application/json") {
-        return ApiError::UnsupportedMediaType.reply();
-    }
-    let body = match read_body(req).await {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
-    let event = match parse_event(&body) {
-        Ok(event) => event,
-        Err(e) => {
-            return ApiError::BadRequest {
-                error: "invalid_event",
-                path: Some(e.path.clone()),
-                message: e.to_string(),
-            }
-            .reply()
-        }
-    };
-    let allowlist = Allowlist::new(&config.extra_hosts);
-    let now = worker::Date::now().as_millis();
-    let intake = match intake::build(
-        &event,
-        &config.app_id,
-        &allowlist,
-        &config.sealing_keys,
-        now,
-    ) {
-        Ok(intake) => intake,
-        Err(intake::IntakeError::WrongApp) => {
-            return ApiError::BadRequest {
-                error: "wrong_app",
-                path: Some("app_id".into()),
-                message: "app_id: this event is for another app".into(),
-            }
-            .reply()
-        }
-        Err(intake::IntakeError::Invalid(e)) => {
-            return ApiError::BadRequest {
-                error: "invalid_event",
-                path: Some(e.path.clone()),
-                message: e.to_string(),
-            }
-            .reply()
-        }
-    };
-    let ports = match WorkerPorts::from_env(&env) {
-        Ok(p) => p,
-        Err(e) => {
-            log::error("bindings_unavailable", &e.0);
-            return ApiError::Internal.reply();
-        }
-    };
-    let received = match lifecycle::receive(&ports, intake).await {
-        Ok(r) => r,
-        Err(e) => {
-            log::error(
-                "event_store_failed",
-                &format!("event {}: {}", event.id, e.0),
-            );
-            return ApiError::Internal.reply();
-        }
-    };
-    match received {
-        Received::Duplicate => {
-            Reply::json(200, &json!({"status": "duplicate", "event_id": event.id}))
-        }
-        Received::New { run } => {
-            if let Some(installation_id) = run {
-                // The slow work runs after the answer; the cron sweep catches anything lost.
-                ctx.wait_until(async move {
-                    let allowlist = Allowlist::new(&config.extra_hosts);
-                    let settings = settings(&config, &allowlist);
-                    if let Err(e) =
-                        lifecycle::run_installation(&ports, &settings, &installation_id).await
-                    {
-                        log::error("job_run_failed", &format!("{installation_id}: {}", e.0));
-                    }
-                });
-            }
-            Reply::json(200, &json!({"status": "accepted", "event_id": event.id}))
-        }
-    }
-}
-
-/// The operator API (already authorised).
-async fn admin_route(req: &mut Request, env: &Env, config: &Config, route: Route) -> Reply {
-    use appconnect_core::lifecycle::Ports;
-    use appconnect_core::ports::LifecycleStore;
-    let ports = match WorkerPorts::from_env(env) {
-        Ok(p) => p,
-        Err(e) => {
-            log::error("bindings_unavailable", &e.0);
-            return ApiError::Internal.reply();
-        }
-    };
-    let store = ports.store();
-    let internal = |e: appconnect_core::ports::PortError| {
-        log::error("admin_query_failed", &e.0);
-        ApiError::Internal.reply()
-    };
-    match route {
-        Route::AdminInstallation(ref id) | Route::AdminVerify(ref id) => {
-            let inst = match store.installation(id).await {
-                Ok(Some(inst)) => inst,
-                Ok(None) => {
-                    return ApiError::NoSuch {
-                        what: "installation",
-                    }
-                    .reply()
-                }
-                Err(e) => return internal(e),
-            };
-            if matches!(route, Route::AdminVerify(_)) {
-                let allowlist = Allowlist::new(&config.extra_hosts);
-                return match lifecycle::verify(&ports, &settings(config, &allowlist), &inst).await {
-                    Ok(view) => Reply::json(200, &view),
-                    Err(why) => {
-                        log::error("verify_failed", &format!("{id}: {why}"));
-                        Reply::json(
-                            502,
-                            &json!({
-                                "error": "talkdesk_check_failed",
-                                "message": "Talkdesk could not confirm the installation; the worker log has the detail",
-                            }),
-                        )
-                    }
-                };
-            }
-            let jobs = match store.jobs_of(id).await {
-                Ok(jobs) => jobs,
-                Err(e) => return internal(e),
-            };
-            let account = match store.account(&inst.account_id).await {
-                Ok(a) => a,
-                Err(e) => return internal(e),
-            };
-            let mut view = admin::installation_view(&inst, Some(&jobs));
-            view["account"]["settings"] = admin::settings_value(account.as_ref());
-            Reply::json(200, &view)
-        }
-        Route::AdminAccount(id) => match store.account(&id).await {
-            Ok(Some(account)) => Reply::json(200, &admin::account_view(&account)),
-            Ok(None) => ApiError::NoSuch { what: "account" }.reply(),
-            Err(e) => internal(e),
-        },
-        Route::AdminAccountSettings(id) => {
-            let body = match read_body(req).await {
-                Ok(body) => body,
-                Err(reply) => return reply,
-            };
-            let settings = match admin::parse_settings(&body) {
-                Ok(s) => s,
-                Err(message) => {
-                    return ApiError::BadRequest {
-                        error: "invalid_settings",
-                        path: Some("$".into()),
-                        message,
-                    }
-                    .reply()
-                }
-            };
-            let now = worker::Date::now().as_millis();
-            match store.set_account_settings(&id, &settings, now).await {
-                Ok(true) => match store.account(&id).await {
-                    Ok(Some(account)) => Reply::json(200, &admin::account_view(&account)),
-                    Ok(None) => ApiError::NoSuch { what: "account" }.reply(),
-                    Err(e) => internal(e),
-                },
-                Ok(false) => ApiError::NoSuch { what: "account" }.reply(),
-                Err(e) => internal(e),
-            }
-        }
-        _ => {
-            let query: Vec<(String, String)> = req
-                .url()
-                .map(|u| u.query_pairs().into_owned().collect())
-                .unwrap_or_default();
-            let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-            let limit = match param("limit").map(str::parse::<u32>) {
-                None => admin::DEFAULT_PAGE,
-                Some(Ok(n)) if (1..=admin::MAX_PAGE).contains(&n) => n,
-                Some(_) => {
-                    return ApiError::BadRequest {
-                        error: "invalid_query",
-                        path: Some("limit".into()),
-                        message: format!("limit must be 1 to {}", admin::MAX_PAGE),
-                    }
-                    .reply()
-                }
-            };
-            match store.list_installations(param("cursor"), limit).await {
-                Ok(page) => Reply::json(200, &admin::list_view(&page, limit)),
-                Err(e) => internal(e),
-            }
-        }
-    }
 }

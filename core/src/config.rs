@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::crypto::keyring::SealingKeys;
 use crate::secret::SecretString;
-use crate::talkdesk::hosts::{parse_extra_hosts, ExtraHost};
+use crate::talkdesk::hosts::{parse_extra_hosts, Allowlist, ExtraHost};
 
 /// Our app's id (var, required). Events for any other app are refused.
 pub const TALKDESK_APP_ID: &str = "TALKDESK_APP_ID";
@@ -35,6 +35,8 @@ pub const ADMIN_TOKEN_MIN_LEN: usize = 24;
 pub struct Config {
     pub app_id: AppId,
     pub extra_hosts: Vec<ExtraHost>,
+    /// The built-in Talkdesk hosts plus `extra_hosts`.
+    pub allowlist: Allowlist,
     pub sealing_keys: SealingKeys,
     pub admin_token: SecretString,
     pub bench_endpoints: bool,
@@ -103,6 +105,7 @@ impl Config {
         };
         Ok(Config {
             app_id,
+            allowlist: Allowlist::new(&extra_hosts),
             extra_hosts,
             sealing_keys,
             admin_token: SecretString::new(admin_token),

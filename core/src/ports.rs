@@ -1,5 +1,6 @@
-//! The real I/O seams, one small trait each. The core is generic over these; `platform` holds
-//! the Workers implementations and tests hold in-memory fakes that keep the platform's limits.
+//! The real I/O seams, one small trait each. The core is generic over these; the worker crate's
+//! `platform` holds the Workers implementations, and [`crate::testing`] holds natively runnable
+//! ones (SQLite built from `migrations/`, in-memory KV that keeps KV's limits, a test signer).
 //! Plain `async fn`, no `Send` bounds: Worker values are single-threaded.
 #![allow(async_fn_in_trait)]
 
@@ -78,67 +79,83 @@ pub trait Signer {
     async fn sign(&self, key: &PrivateKey, input: &[u8]) -> Result<Vec<u8>, PortError>;
 }
 
-use crate::store::records::{AccountRecord, EventRecord, Installation, Intake, Job, User};
+/// A value bound to a statement's `?N` placeholder. D1 and SQLite take the same three kinds for
+/// everything we store (times and counts are integers below 2^53, so D1's JS numbers hold them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Text(String),
+}
 
-/// D1's lifecycle tables (migration 0003).
-pub trait LifecycleStore {
-    /// Stores the intake atomically. `false`: the event id was already recorded (a duplicate),
-    /// and nothing was written.
-    async fn intake(&self, intake: &Intake) -> Result<bool, PortError>;
-    async fn installation(&self, installation_id: &str) -> Result<Option<Installation>, PortError>;
-    /// Writes every column of the installation (it must exist).
-    async fn save_installation(&self, installation: &Installation) -> Result<(), PortError>;
-    /// Replaces the installation's users and its `users_count`.
-    async fn replace_users(&self, installation_id: &str, users: &[User]) -> Result<(), PortError>;
-    async fn delete_users(&self, installation_id: &str) -> Result<(), PortError>;
-    async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, PortError>;
-    /// Sets the event's status and detail and drops any sealed credentials it carried.
-    async fn finish_event(
-        &self,
-        event_id: &str,
-        status: &str,
-        detail: Option<&str>,
-    ) -> Result<(), PortError>;
-    /// The next job of an installation to run: installs first, then in arrival order.
-    async fn head_job(&self, installation_id: &str) -> Result<Option<Job>, PortError>;
-    /// Installations whose next job is due by `now_ms`, the longest-waiting first.
-    async fn due_installations(&self, now_ms: u64, limit: u32) -> Result<Vec<String>, PortError>;
-    /// Takes the job's lease if it is due and free (one runner per job at a time, across
-    /// isolates), returning the job as stored now; `None` when someone else has it or it is
-    /// not due.
-    async fn lease_job(
-        &self,
-        job_id: i64,
-        holder: &str,
-        now_ms: u64,
-        until_ms: u64,
-    ) -> Result<Option<Job>, PortError>;
-    /// Writes the job's state, attempts, next attempt and error, and releases the lease.
-    async fn save_job(&self, job: &Job) -> Result<(), PortError>;
-    async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError>;
-    /// Makes every pending job of the installation due now (they were waiting for its install).
-    async fn wake_jobs(&self, installation_id: &str, now_ms: u64) -> Result<(), PortError>;
-    /// Installations ordered by id, after `after`, at most `limit`.
-    async fn list_installations(
-        &self,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Installation>, PortError>;
-    /// Remembers an account (kept across uninstalls for reinstalls).
-    async fn upsert_account(
-        &self,
-        account_id: &str,
-        account_name: &str,
-        now_ms: u64,
-    ) -> Result<(), PortError>;
-    async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, PortError>;
-    /// Replaces an account's settings; `false` when the account is unknown.
-    async fn set_account_settings(
-        &self,
-        account_id: &str,
-        settings: &str,
-        now_ms: u64,
-    ) -> Result<bool, PortError>;
-    /// Deletes event records past their keep-until time, and finished jobs as old.
-    async fn purge_events(&self, now_ms: u64) -> Result<(), PortError>;
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_owned())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+
+impl From<u64> for SqlValue {
+    fn from(v: u64) -> Self {
+        SqlValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// One SQL statement with its bound values, named so logs and tests can tell statements apart
+/// (a test can make the statement called `save job` fail). Built in [`crate::store`]; a
+/// [`Database`] only executes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub name: &'static str,
+    pub sql: std::borrow::Cow<'static, str>,
+    pub params: Vec<SqlValue>,
+}
+
+impl Statement {
+    pub fn new(name: &'static str, sql: &'static str, params: Vec<SqlValue>) -> Statement {
+        Statement {
+            name,
+            sql: sql.into(),
+            params,
+        }
+    }
+}
+
+/// One result row: column name to value (integers as JSON integers, text as strings).
+pub type Row = serde_json::Map<String, serde_json::Value>;
+
+/// D1 (SQLite at the edge). Every statement the core runs goes through these three calls.
+pub trait Database {
+    /// Runs one statement and returns its rows (none for a write without `RETURNING`).
+    async fn query(&self, statement: &Statement) -> Result<Vec<Row>, PortError>;
+    /// Runs one write and returns how many rows it changed.
+    async fn execute(&self, statement: &Statement) -> Result<u64, PortError>;
+    /// Runs the statements as one transaction: all of them, or none (a D1 batch).
+    async fn batch(&self, statements: &[Statement]) -> Result<(), PortError>;
+}
+
+/// The log: one structured line per call, which Workers Logs indexes. Callers pass what happened
+/// and its context, never a secret (secret types print `[redacted]`).
+pub trait Log {
+    /// An internal error; the caller got a generic answer and this line is the detail.
+    fn error(&self, event: &str, detail: &str);
+    /// Something worth knowing that is not an error.
+    fn info(&self, event: &str, detail: &str);
 }

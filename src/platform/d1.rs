@@ -1,9 +1,13 @@
-//! D1, the durable store.
+//! D1, the durable store: executes the core's statements ([`Database`]) and probes the schema
+//! for `/healthz`. No SQL is written here except the probe's.
 
-use worker::Env;
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::{bindings, log};
 use appconnect_core::app::health::SchemaState;
+use appconnect_core::ports::{Database, PortError, Row, SqlValue, Statement};
 
 /// The newest migration applied by `wrangler d1 migrations apply` (its `d1_migrations` table).
 pub async fn schema_state(env: &Env) -> SchemaState {
@@ -29,131 +33,74 @@ pub async fn schema_state(env: &Env) -> SchemaState {
     }
 }
 
-use serde::Deserialize;
-use wasm_bindgen::JsValue;
+/// The `DB` binding as the core's [`Database`].
+pub struct D1(D1Database);
 
-use appconnect_core::ports::{PortError, StoredToken, TokenStore};
-
-fn d1_error(what: &str) -> impl Fn(worker::Error) -> PortError + '_ {
-    move |e| PortError(format!("D1 {what}: {e}"))
-}
-
-pub(super) fn num(n: u64) -> JsValue {
-    // D1 integers travel as JS numbers; ours (seconds, milliseconds) stay below 2^53.
-    JsValue::from_f64(n as f64)
-}
-
-/// The `DB` database as the [`TokenStore`] port (table `access_tokens`, migration 0002).
-pub struct D1Tokens(worker::D1Database);
-
-impl D1Tokens {
-    pub fn from_env(env: &Env) -> Result<D1Tokens, PortError> {
+impl D1 {
+    pub fn from_env(env: &Env) -> Result<D1, PortError> {
         env.d1(bindings::DB)
-            .map(D1Tokens)
+            .map(D1)
             .map_err(|e| PortError(format!("D1 binding {}: {e}", bindings::DB)))
     }
+
+    fn prepare(&self, s: &Statement) -> Result<D1PreparedStatement, PortError> {
+        let params: Vec<JsValue> = s.params.iter().map(js).collect();
+        self.0
+            .prepare(s.sql.as_ref())
+            .bind(&params)
+            .map_err(|e| PortError(format!("D1 {}: bind: {e}", s.name)))
+    }
 }
 
-#[derive(Deserialize)]
-struct TokenRow {
-    sealed_token: Option<String>,
-    expires_at: Option<u64>,
+fn js(v: &SqlValue) -> JsValue {
+    match v {
+        SqlValue::Null => JsValue::NULL,
+        // D1 integers travel as JS numbers; ours (ids, counts, milliseconds) stay below 2^53.
+        SqlValue::Integer(n) => JsValue::from_f64(*n as f64),
+        SqlValue::Text(s) => JsValue::from_str(s),
+    }
 }
 
-impl TokenStore for D1Tokens {
-    async fn read(&self, key: &str) -> Result<Option<StoredToken>, PortError> {
-        let row = self
-            .0
-            .prepare("SELECT sealed_token, expires_at FROM access_tokens WHERE token_key = ?1")
-            .bind(&[key.into()])
-            .map_err(d1_error("bind"))?
-            .first::<TokenRow>(None)
+impl Database for D1 {
+    async fn query(&self, s: &Statement) -> Result<Vec<Row>, PortError> {
+        let rows: Vec<Value> = self
+            .prepare(s)?
+            .all()
             .await
-            .map_err(d1_error("read token"))?;
-        Ok(row.and_then(|r| {
-            Some(StoredToken {
-                sealed: r.sealed_token?,
-                expires_at: r.expires_at?,
+            .and_then(|r| r.results::<Value>())
+            .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match row {
+                Value::Object(map) => Some(map),
+                _ => None,
             })
-        }))
+            .collect())
     }
 
-    async fn try_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        now_ms: u64,
-        until_ms: u64,
-    ) -> Result<bool, PortError> {
-        // One statement, so D1's single writer decides: the lease is taken only when free,
-        // lapsed, or already ours.
+    async fn execute(&self, s: &Statement) -> Result<u64, PortError> {
         let result = self
-            .0
-            .prepare(
-                "INSERT INTO access_tokens (token_key, lease_holder, lease_until_ms) \
-                 VALUES (?1, ?2, ?4) \
-                 ON CONFLICT (token_key) DO UPDATE SET lease_holder = ?2, lease_until_ms = ?4 \
-                 WHERE access_tokens.lease_holder IS NULL \
-                    OR access_tokens.lease_holder = ?2 \
-                    OR access_tokens.lease_until_ms <= ?3",
-            )
-            .bind(&[key.into(), holder.into(), num(now_ms), num(until_ms)])
-            .map_err(d1_error("bind"))?
+            .prepare(s)?
             .run()
             .await
-            .map_err(d1_error("take lease"))?;
-        let changes = result
+            .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))?;
+        Ok(result
             .meta()
-            .map_err(d1_error("lease result"))?
+            .map_err(|e| PortError(format!("D1 {}: result: {e}", s.name)))?
             .and_then(|m| m.changes)
-            .unwrap_or(0);
-        Ok(changes == 1)
+            .unwrap_or(0) as u64)
     }
 
-    async fn store(&self, key: &str, holder: &str, token: &StoredToken) -> Result<(), PortError> {
+    async fn batch(&self, statements: &[Statement]) -> Result<(), PortError> {
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let names: Vec<&str> = statements.iter().map(|s| s.name).collect();
         self.0
-            .prepare(
-                "UPDATE access_tokens SET sealed_token = ?3, expires_at = ?4, \
-                 lease_holder = CASE WHEN lease_holder = ?2 THEN NULL ELSE lease_holder END \
-                 WHERE token_key = ?1",
-            )
-            .bind(&[
-                key.into(),
-                holder.into(),
-                token.sealed.as_str().into(),
-                num(token.expires_at),
-            ])
-            .map_err(d1_error("bind"))?
-            .run()
+            .batch(prepared)
             .await
-            .map_err(d1_error("store token"))?;
-        Ok(())
-    }
-
-    async fn release(&self, key: &str, holder: &str) -> Result<(), PortError> {
-        self.0
-            .prepare(
-                "UPDATE access_tokens SET lease_holder = NULL, lease_until_ms = 0 \
-                 WHERE token_key = ?1 AND lease_holder = ?2",
-            )
-            .bind(&[key.into(), holder.into()])
-            .map_err(d1_error("bind"))?
-            .run()
-            .await
-            .map_err(d1_error("release lease"))?;
-        Ok(())
-    }
-
-    async fn forget_installation(&self, installation_id: &str) -> Result<(), PortError> {
-        // A prefix compare, not LIKE: installation ids are not ours to trust with wildcards.
-        let prefix = format!("token:{installation_id}:");
-        self.0
-            .prepare("DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1")
-            .bind(&[prefix.into()])
-            .map_err(d1_error("bind"))?
-            .run()
-            .await
-            .map_err(d1_error("forget tokens"))?;
-        Ok(())
+            .map(|_| ())
+            .map_err(|e| PortError(format!("D1 batch ({}): {e}", names.join(", "))))
     }
 }

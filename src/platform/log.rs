@@ -18,3 +18,16 @@ pub fn info(event: &str, detail: &str) {
         json!({"level": "info", "event": event, "detail": detail})
     );
 }
+
+/// The log as the core's [`Log`](appconnect_core::ports::Log) port.
+pub struct WorkerLog;
+
+impl appconnect_core::ports::Log for WorkerLog {
+    fn error(&self, event: &str, detail: &str) {
+        error(event, detail);
+    }
+
+    fn info(&self, event: &str, detail: &str) {
+        info(event, detail);
+    }
+}

@@ -1,11 +1,10 @@
-//! The adapters to the Workers runtime: the only modules besides `entry` that use `worker`.
+//! The adapters to the Workers runtime, implementing the core's ports.
 //! Each turns runtime values and errors into the crate's own types at the boundary, so no
 //! `worker::Error` travels further in.
 
 pub mod bench;
 pub mod clock;
 pub mod d1;
-pub mod d1_lifecycle;
 pub mod env;
 pub mod fetch;
 pub mod kv;

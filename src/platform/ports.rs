@@ -1,48 +1,43 @@
-//! The runtime's adapters bundled as the lifecycle's [`Ports`].
+//! The runtime's adapters bundled as the core's [`Ports`].
 
 use worker::Env;
 
 use super::clock::WorkerClock;
-use super::d1::D1Tokens;
-use super::d1_lifecycle::D1Lifecycle;
+use super::d1::D1;
 use super::fetch::WorkerFetch;
 use super::kv::KvCache;
+use super::log::WorkerLog;
 use super::webcrypto::WebCryptoSigner;
 use appconnect_core::lifecycle::Ports;
 use appconnect_core::ports::PortError;
 
 pub struct WorkerPorts {
-    store: D1Lifecycle,
+    db: D1,
     cache: KvCache,
-    tokens: D1Tokens,
 }
 
 impl WorkerPorts {
     pub fn from_env(env: &Env) -> Result<WorkerPorts, PortError> {
         Ok(WorkerPorts {
-            store: D1Lifecycle::from_env(env)?,
+            db: D1::from_env(env)?,
             cache: KvCache::from_env(env)?,
-            tokens: D1Tokens::from_env(env)?,
         })
     }
 }
 
 impl Ports for WorkerPorts {
-    type Store = D1Lifecycle;
+    type Db = D1;
     type Cache = KvCache;
-    type Tokens = D1Tokens;
     type Http = WorkerFetch;
     type Clock = WorkerClock;
     type Signer = WebCryptoSigner;
+    type Log = WorkerLog;
 
-    fn store(&self) -> &D1Lifecycle {
-        &self.store
+    fn db(&self) -> &D1 {
+        &self.db
     }
     fn cache(&self) -> &KvCache {
         &self.cache
-    }
-    fn tokens(&self) -> &D1Tokens {
-        &self.tokens
     }
     fn http(&self) -> &WorkerFetch {
         &WorkerFetch
@@ -52,5 +47,8 @@ impl Ports for WorkerPorts {
     }
     fn signer(&self) -> &WebCryptoSigner {
         &WebCryptoSigner
+    }
+    fn log(&self) -> &WorkerLog {
+        &WorkerLog
     }
 }

@@ -1,4 +1,96 @@
-//! Request handling: from a routed request to its [`Reply`](crate::http::Reply), natively
-//! testable. The worker's `entry` reads the request, calls these, and sends the answer.
+//! Request handling: from a routed request to its [`Reply`], natively testable. The worker's
+//! `entry` loads the settings, routes, reads the body when [`needs_body`] says so, calls
+//! [`handle`], sends the answer, and runs the follow-up work after it.
+//!
+//! `GET /healthz` is judged here too ([`health`]); its probes run in the worker, since they ask
+//! the runtime's bindings themselves whether they answer.
 
+pub mod admin;
+pub mod events;
 pub mod health;
+pub mod operator;
+
+use crate::config::Config;
+use crate::http::{ApiError, Reply, Route};
+use crate::lifecycle::Ports;
+
+/// The largest request body read (an event, account settings): larger is 413.
+pub const MAX_BODY_BYTES: usize = crate::talkdesk::events::MAX_EVENT_BYTES;
+
+/// What the handlers need of a request besides its body.
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    pub path: String,
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+}
+
+/// A handled request: the answer, and the installation whose jobs should run after it.
+#[derive(Debug)]
+pub struct Handled {
+    pub reply: Reply,
+    pub run_installation: Option<String>,
+}
+
+impl From<Reply> for Handled {
+    fn from(reply: Reply) -> Self {
+        Handled {
+            reply,
+            run_installation: None,
+        }
+    }
+}
+
+/// Whether the route reads a body. `entry` reads it (at most [`MAX_BODY_BYTES`]) only then, and
+/// only after [`precheck`] passed.
+pub fn needs_body(route: &Route) -> bool {
+    matches!(
+        route,
+        Route::Events | Route::AdminAccountSettings(_) | Route::BenchAssertion
+    )
+}
+
+/// What is refused before the body is read: a wrong media type on `/events`, a missing or
+/// wrong operator token. A bad request must not cost reading its body.
+pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
+    match route {
+        Route::Events => (!events::is_json(head.content_type.as_deref()))
+            .then(|| ApiError::UnsupportedMediaType.reply()),
+        Route::AdminInstallations
+        | Route::AdminInstallation(_)
+        | Route::AdminVerify(_)
+        | Route::AdminAccount(_)
+        | Route::AdminAccountSettings(_) => (!admin::authorized(
+            head.authorization.as_deref(),
+            config.admin_token.expose(),
+        ))
+        .then(|| ApiError::Unauthorized.reply()),
+        Route::Healthz | Route::BenchAssertion => None,
+    }
+}
+
+/// Answers a routed request whose [`precheck`] passed. `/healthz` and the benchmark route are
+/// the worker's own (they ask the runtime directly) and answer 404 here.
+pub async fn handle<P: Ports>(
+    p: &P,
+    config: &Config,
+    route: Route,
+    head: &Head,
+    body: &[u8],
+) -> Handled {
+    match route {
+        Route::Events => events::post(p, config, body).await,
+        Route::AdminInstallations => operator::list(p, head).await.into(),
+        Route::AdminInstallation(id) => operator::installation(p, &id).await.into(),
+        Route::AdminVerify(id) => operator::verify(p, config, &id).await.into(),
+        Route::AdminAccount(id) => operator::account(p, &id).await.into(),
+        Route::AdminAccountSettings(id) => operator::put_settings(p, &id, body).await.into(),
+        Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
+            path: head.path.clone(),
+        }
+        .reply()
+        .into(),
+    }
+}

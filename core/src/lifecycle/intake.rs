@@ -1,16 +1,20 @@
 //! `POST /events`, before the answer: an unverified event becomes an [`Intake`] (what to store,
-//! with secrets sealed) or a 400 naming the bad field. Nothing here talks to Talkdesk.
+//! with secrets sealed) or a 400 naming the bad field, then [`receive`] stores it in one
+//! transaction. Nothing here talks to Talkdesk.
 
+use super::sealing::{seal_set, CURRENT, INCOMING};
+use super::Ports;
 use crate::config::AppId;
 use crate::crypto::keyring::SealingKeys;
-use crate::crypto::seal::{seal, seal_secret, SealContext};
-use crate::store::records::{state, EventRecord, Installation, Intake, Job, JobKind};
-use crate::talkdesk::events::{CredentialSet, EventData, EventError, UnverifiedEvent};
+use crate::ports::PortError;
+use crate::store::records::{
+    EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind, JobState,
+    PlanRecord, TrialRecord,
+};
+use crate::store::KEEP_EVENTS_MS;
+use crate::talkdesk::events::{EventData, EventError, UnverifiedEvent};
 use crate::talkdesk::hosts::{resolve_endpoints, Allowlist, EventLinks, HostError};
 
-/// Event ids are kept this long after receipt, past Talkdesk's retry schedule (15 minutes)
-/// and its 7-day confirmation window, so a redelivery is always recognised.
-pub const KEEP_EVENTS_MS: u64 = 8 * 24 * 3600 * 1000;
 /// Talkdesk's window to confirm an install, update or uninstall.
 pub const CONFIRM_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -34,48 +38,6 @@ fn invalid(path: &str, problem: impl std::fmt::Display) -> IntakeError {
         path: path.to_owned(),
         problem: problem.to_string(),
     })
-}
-
-/// Seal contexts: each sealed value is bound to its record and field.
-pub mod fields {
-    pub const CLIENT_SECRET: &str = "client_secret";
-    pub const PRIVATE_KEY: &str = "private_key";
-    pub const OLD_CLIENT_SECRET: &str = "old_client_secret";
-    pub const OLD_PRIVATE_KEY: &str = "old_private_key";
-    pub const NEW_CLIENT_SECRET: &str = "new_client_secret";
-    pub const NEW_PRIVATE_KEY: &str = "new_private_key";
-}
-
-/// A credential set sealed for `record` under the given field names.
-pub struct SealedSet {
-    pub secret: String,
-    pub key: String,
-}
-
-pub fn seal_set(
-    keys: &SealingKeys,
-    record: &str,
-    (secret_field, key_field): (&str, &str),
-    set: &CredentialSet,
-) -> SealedSet {
-    SealedSet {
-        secret: seal_secret(
-            keys,
-            SealContext {
-                record,
-                field: secret_field,
-            },
-            &set.client_secret,
-        ),
-        key: seal(
-            keys,
-            SealContext {
-                record,
-                field: key_field,
-            },
-            set.private_key.pkcs8_der(),
-        ),
-    }
 }
 
 /// What to store for `event`, or why it is refused.
@@ -110,20 +72,16 @@ pub fn build(
         created_at: event.created_at.clone(),
         received_at: now_ms,
         keep_until: now_ms + KEEP_EVENTS_MS,
-        status: "received".into(),
+        status: EventStatus::Received,
         detail: None,
-        new_client_id: None,
-        new_key_id: None,
-        new_key_algorithm: None,
-        sealed_new_secret: None,
-        sealed_new_key: None,
+        incoming: None,
     };
     let job = |kind: JobKind, installation_id: &str| Job {
         job_id: 0,
         installation_id: installation_id.to_owned(),
         event_id: event.id.clone(),
         kind,
-        state: "pending".into(),
+        state: JobState::Pending,
         attempts: 0,
         next_attempt_at: now_ms,
         deadline_at: now_ms + CONFIRM_WINDOW_MS,
@@ -153,39 +111,21 @@ pub fn build(
                 HostError::Link { link, cause } => invalid(&format!("{link}.href"), cause),
                 _ => invalid("_links", e),
             })?;
-            let sealed = seal_set(
-                keys,
-                installation_id,
-                (fields::CLIENT_SECRET, fields::PRIVATE_KEY),
-                credentials,
-            );
             installation = Some(Installation {
                 installation_id: installation_id.clone(),
                 account_id: account_id.clone(),
                 account_name: account_name.as_str().to_owned(),
-                state: state::RECEIVED.into(),
+                state: InstallationState::Received,
                 api_root: endpoints.api_root.as_str().to_owned(),
                 token_url: endpoints.token_url.as_str().to_owned(),
                 authorize_url: endpoints.authorize_url.as_str().to_owned(),
-                client_id: Some(credentials.client_id.clone()),
-                key_id: Some(credentials.key_id.clone()),
-                key_algorithm: Some(credentials.private_key.algorithm().as_str().to_owned()),
-                sealed_secret: Some(sealed.secret),
-                sealed_key: Some(sealed.key),
-                old_client_id: None,
-                old_key_id: None,
-                old_key_algorithm: None,
-                sealed_old_secret: None,
-                sealed_old_key: None,
+                credentials: Some(seal_set(keys, installation_id, CURRENT, credentials)),
+                previous: None,
+                credentials_event_at: Some(event.created_at.clone()),
                 company_name: None,
                 timezone: None,
-                plan: None,
-                subscription_type: None,
-                total_licenses: None,
-                trial_state: None,
-                trial_expires_at: None,
-                trial_ended_at: None,
-                trial_ended_reason: None,
+                plan: PlanRecord::default(),
+                trial: TrialRecord::default(),
                 users_count: 0,
                 last_error: None,
                 install_event_id: event.id.clone(),
@@ -193,24 +133,11 @@ pub fn build(
                 updated_at: now_ms,
                 approved_at: None,
                 uninstalled_at: None,
-                trial_event_at: None,
-                credentials_event_at: Some(event.created_at.clone()),
             });
             Some(JobKind::Install)
         }
         EventData::CredentialsRotated { credentials, .. } => {
-            let sealed = seal_set(
-                keys,
-                &event.id,
-                (fields::NEW_CLIENT_SECRET, fields::NEW_PRIVATE_KEY),
-                credentials,
-            );
-            record.new_client_id = Some(credentials.client_id.clone());
-            record.new_key_id = Some(credentials.key_id.clone());
-            record.new_key_algorithm =
-                Some(credentials.private_key.algorithm().as_str().to_owned());
-            record.sealed_new_secret = Some(sealed.secret);
-            record.sealed_new_key = Some(sealed.key);
+            record.incoming = Some(seal_set(keys, &event.id, INCOMING, credentials));
             Some(JobKind::Rotate)
         }
         EventData::Updated { .. } => Some(JobKind::Update),
@@ -220,7 +147,7 @@ pub fn build(
         EventData::Unknown { .. } => None,
     };
     if kind.is_none() {
-        record.status = "ignored".into();
+        record.status = EventStatus::Ignored;
         record.detail = Some("unknown event type: recorded, not acted on".into());
     }
     let job = kind
@@ -231,4 +158,37 @@ pub fn build(
         installation,
         job,
     })
+}
+
+/// What storing an event came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Stored; the installation whose jobs should run now, if the event made work.
+    New { run: Option<String> },
+    /// This event id was already stored: nothing more is done.
+    Duplicate,
+}
+
+/// Stores an intake durably. A second `app.installed` for a known installation id (a
+/// redelivery under a new event id, or a forgery reusing a real id) is recorded but never
+/// replaces the stored credentials.
+pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, PortError> {
+    if let Some(inst) = &intake.installation {
+        if p.store()
+            .installation(&inst.installation_id)
+            .await?
+            .is_some()
+        {
+            intake.installation = None;
+            intake.job = None;
+            intake.event.status = EventStatus::Ignored;
+            intake.event.detail = Some("installation already recorded; credentials kept".into());
+        }
+    }
+    let run = intake.job.as_ref().map(|j| j.installation_id.clone());
+    if p.store().intake(&intake).await? {
+        Ok(Received::New { run })
+    } else {
+        Ok(Received::Duplicate)
+    }
 }

@@ -1,4 +1,12 @@
-//! Storage: the records the schema (`migrations/`) holds, and the statements that read and
-//! write them.
+//! Storage as data: the records the schema (`migrations/`) holds, and every SQL statement that
+//! reads or writes them, built here with bound values. A [`Database`](crate::ports::Database)
+//! only executes them: D1 in the worker, SQLite built from the same migration files in native
+//! tests, so the native tier runs the real schema and the real queries.
 
+pub mod lifecycle;
 pub mod records;
+pub mod rows;
+pub mod tokens;
+
+pub use lifecycle::{Store, KEEP_EVENTS_MS};
+pub use tokens::SqlTokens;

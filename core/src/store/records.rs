@@ -1,36 +1,184 @@
-//! The records the lifecycle keeps in D1 (migration 0003), as plain values.
+//! The records the lifecycle keeps (migrations 0001 to 0004), as typed values. States are enums
+//! whose text is what the SQL stores and compares (statements bind `as_str()`, never a literal);
+//! a credential set is one value, whether it is the installation's current set, the one a
+//! rotation replaced, or the one a rotation delivered. Rows are mapped to these in
+//! [`super::rows`].
 
 use serde::{Deserialize, Serialize};
 
-/// An installation as stored. Secrets are sealed (`sealed_*`); nothing here prints one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+use crate::crypto::keys::KeyAlgorithm;
+
+/// Text enums stored in a `TEXT` column: `as_str` is the stored form, `ALL` every value (the
+/// schema's comments list the same, a test checks).
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// Where an installation is in its life.
+    InstallationState {
+        /// Stored from `app.installed`, not yet verified with Talkdesk.
+        Received = "received",
+        /// Verified, provisioned and approved.
+        Active = "active",
+        /// We told Talkdesk no (e.g. it lacks the scopes the app needs).
+        Rejected = "rejected",
+        /// Talkdesk does not know these credentials or this installation: never acted on.
+        Forged = "forged",
+        /// Uninstalled and confirmed; credentials destroyed.
+        Uninstalled = "uninstalled",
+        /// A permanent failure or the 7-day window passed: an operator must look.
+        Attention = "attention",
+    }
+}
+
+impl InstallationState {
+    /// States in which the installation takes no more work: later events are recorded and
+    /// ignored.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            InstallationState::Forged | InstallationState::Rejected | InstallationState::Uninstalled
+        )
+    }
+}
+
+text_enum! {
+    /// Where an outbox job is.
+    JobState {
+        /// Still to run (now, or at `next_attempt_at`).
+        Pending = "pending",
+        /// Finished: the event's outcome is on the event.
+        Done = "done",
+        /// Stopped on a permanent failure; the installation needs attention.
+        Failed = "failed",
+        /// Talkdesk's 7-day window passed before it could finish.
+        Expired = "expired",
+    }
+}
+
+text_enum! {
+    /// What came of an event.
+    EventStatus {
+        /// Stored; its job (if any) has not finished.
+        Received = "received",
+        /// Confirmed and applied.
+        Done = "done",
+        /// Recorded, not acted on (unknown type, a second install, a closed installation, …).
+        Ignored = "ignored",
+        /// Talkdesk does not know it: nothing changed.
+        Forged = "forged",
+        /// Its job failed or expired.
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// Job kinds, one per event type that needs work.
+    JobKind {
+        Install = "install",
+        Update = "update",
+        Uninstall = "uninstall",
+        Rotate = "rotate",
+        Trial = "trial",
+        Logout = "logout",
+    }
+}
+
+/// A credential set's secrets, sealed (`crypto::seal`) for the record and field they sit in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecrets {
+    pub secret: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for SealedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Sealed is not secret, but it is noise in every Debug of a record.
+        f.write_str("SealedSecrets")
+    }
+}
+
+/// One OAuth client of an installation as stored: who it is, and while it may be used, its
+/// secrets sealed. After an uninstall or a forgery the identity stays (the operator sees which
+/// client it was) and `sealed` is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    pub client_id: String,
+    pub key_id: String,
+    pub algorithm: KeyAlgorithm,
+    pub sealed: Option<SealedSecrets>,
+}
+
+/// The trial, as the last applied `app.trial_*` event (read back from Talkdesk) left it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrialRecord {
+    /// `started`, `extended` or `ended`.
+    pub state: Option<String>,
+    pub expires_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub ended_reason: Option<String>,
+    /// Talkdesk's `created_at` of the trial event applied, so an older one never undoes it.
+    pub event_at: Option<String>,
+}
+
+/// The plan, from the subscription API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanRecord {
+    pub name: Option<String>,
+    /// `trial` or `paid`.
+    pub kind: Option<String>,
+    pub total_licenses: Option<u64>,
+}
+
+/// An installation as stored. Nothing here prints a secret.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Installation {
     pub installation_id: String,
     pub account_id: String,
     pub account_name: String,
-    pub state: String,
+    pub state: InstallationState,
+    /// The region's API root, token URL and authorize URL, allowlisted when stored and checked
+    /// again before each use.
     pub api_root: String,
     pub token_url: String,
     pub authorize_url: String,
-    pub client_id: Option<String>,
-    pub key_id: Option<String>,
-    pub key_algorithm: Option<String>,
-    pub sealed_secret: Option<String>,
-    pub sealed_key: Option<String>,
-    pub old_client_id: Option<String>,
-    pub old_key_id: Option<String>,
-    pub old_key_algorithm: Option<String>,
-    pub sealed_old_secret: Option<String>,
-    pub sealed_old_key: Option<String>,
+    /// The set in use.
+    pub credentials: Option<StoredCredentials>,
+    /// The set a rotation replaced, kept until the new one is acknowledged.
+    pub previous: Option<StoredCredentials>,
+    /// Talkdesk's `created_at` of the event that delivered the current set.
+    pub credentials_event_at: Option<String>,
     pub company_name: Option<String>,
     pub timezone: Option<String>,
-    pub plan: Option<String>,
-    pub subscription_type: Option<String>,
-    pub total_licenses: Option<u64>,
-    pub trial_state: Option<String>,
-    pub trial_expires_at: Option<String>,
-    pub trial_ended_at: Option<String>,
-    pub trial_ended_reason: Option<String>,
+    pub plan: PlanRecord,
+    pub trial: TrialRecord,
     pub users_count: u64,
     pub last_error: Option<String>,
     pub install_event_id: String,
@@ -38,20 +186,25 @@ pub struct Installation {
     pub updated_at: u64,
     pub approved_at: Option<u64>,
     pub uninstalled_at: Option<u64>,
-    /// Talkdesk's `created_at` of the last trial event applied.
-    pub trial_event_at: Option<String>,
-    /// Talkdesk's `created_at` of the event that delivered the current credential set.
-    pub credentials_event_at: Option<String>,
 }
 
 impl Installation {
-    /// Forgets the credential set a rotation replaced.
-    pub fn drop_old_credentials(&mut self) {
-        self.old_client_id = None;
-        self.old_key_id = None;
-        self.old_key_algorithm = None;
-        self.sealed_old_secret = None;
-        self.sealed_old_key = None;
+    /// The current client id ("" when none is stored).
+    pub fn client_id(&self) -> &str {
+        self.credentials.as_ref().map_or("", |c| c.client_id.as_str())
+    }
+
+    /// Whether the current set's secrets are stored (the installation can call Talkdesk).
+    pub fn has_secrets(&self) -> bool {
+        self.credentials.as_ref().is_some_and(|c| c.sealed.is_some())
+    }
+
+    /// Destroys the secrets of every set; the identities stay for the operator.
+    pub fn destroy_secrets(&mut self) {
+        if let Some(c) = self.credentials.as_mut() {
+            c.sealed = None;
+        }
+        self.previous = None;
     }
 }
 
@@ -63,75 +216,32 @@ pub fn stamped_before(a: &str, b: &str) -> bool {
     shaped(a) && shaped(b) && a.len() == b.len() && a < b
 }
 
-/// Installation states.
-pub mod state {
-    /// Stored from `app.installed`, not yet verified with Talkdesk.
-    pub const RECEIVED: &str = "received";
-    /// Verified, provisioned and approved.
-    pub const ACTIVE: &str = "active";
-    /// We told Talkdesk no (e.g. the key does not fit its algorithm).
-    pub const REJECTED: &str = "rejected";
-    /// Talkdesk does not know these credentials or this installation: never acted on.
-    pub const FORGED: &str = "forged";
-    /// Uninstalled and confirmed; credentials destroyed.
-    pub const UNINSTALLED: &str = "uninstalled";
-    /// A permanent failure or the 7-day window passed: an operator must look.
-    pub const ATTENTION: &str = "attention";
-}
-
 /// One event as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
     pub event_id: String,
     pub event_type: String,
     pub installation_id: Option<String>,
     pub account_id: Option<String>,
+    /// As Talkdesk stamped it in the delivered envelope.
     pub created_at: String,
     pub received_at: u64,
     pub keep_until: u64,
-    pub status: String,
+    pub status: EventStatus,
+    /// Why, for the operator; never a secret.
     pub detail: Option<String>,
-    pub new_client_id: Option<String>,
-    pub new_key_id: Option<String>,
-    pub new_key_algorithm: Option<String>,
-    pub sealed_new_secret: Option<String>,
-    pub sealed_new_key: Option<String>,
-}
-
-/// Job kinds, one per event type that needs work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    Install,
-    Update,
-    Uninstall,
-    Rotate,
-    Trial,
-    Logout,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Install => "install",
-            JobKind::Update => "update",
-            JobKind::Uninstall => "uninstall",
-            JobKind::Rotate => "rotate",
-            JobKind::Trial => "trial",
-            JobKind::Logout => "logout",
-        }
-    }
+    /// A rotation's new set, sealed, until the rotation is confirmed.
+    pub incoming: Option<StoredCredentials>,
 }
 
 /// A unit of outbox work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub job_id: i64,
     pub installation_id: String,
     pub event_id: String,
     pub kind: JobKind,
-    /// pending | done | failed | expired
-    pub state: String,
+    pub state: JobState,
     pub attempts: u64,
     pub next_attempt_at: u64,
     pub deadline_at: u64,
@@ -141,7 +251,7 @@ pub struct Job {
 }
 
 /// A licensed user of an installation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub user_id: String,
     pub email: Option<String>,
@@ -160,7 +270,7 @@ pub struct Intake {
 }
 
 /// A Talkdesk account that installed the app at least once (kept across uninstalls).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRecord {
     pub account_id: String,
     pub account_name: String,

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::secret::constant_time_eq;
-use crate::store::records::{AccountRecord, Installation, Job};
+use crate::store::records::{AccountRecord, Installation, Job, JobState};
 
 /// Largest page of `GET /admin/installations`.
 pub const MAX_PAGE: u32 = 100;
@@ -38,23 +38,23 @@ pub fn installation_view(inst: &Installation, jobs: Option<&[Job]>) -> Value {
         "state": inst.state,
         "region_api_root": inst.api_root,
         "credentials": {
-            "client_id": inst.client_id,
-            "key_id": inst.key_id,
-            "key_algorithm": inst.key_algorithm,
-            "stored": inst.sealed_key.is_some(),
-            "rotation_pending": inst.old_client_id.is_some(),
+            "client_id": inst.credentials.as_ref().map(|c| &c.client_id),
+            "key_id": inst.credentials.as_ref().map(|c| &c.key_id),
+            "key_algorithm": inst.credentials.as_ref().map(|c| c.algorithm.as_str()),
+            "stored": inst.has_secrets(),
+            "rotation_pending": inst.previous.is_some(),
         },
         "users_count": inst.users_count,
         "plan": {
-            "name": inst.plan,
-            "type": inst.subscription_type,
-            "total_licenses": inst.total_licenses,
+            "name": inst.plan.name,
+            "type": inst.plan.kind,
+            "total_licenses": inst.plan.total_licenses,
         },
         "trial": {
-            "state": inst.trial_state,
-            "expires_at": inst.trial_expires_at,
-            "ended_at": inst.trial_ended_at,
-            "ended_reason": inst.trial_ended_reason,
+            "state": inst.trial.state,
+            "expires_at": inst.trial.expires_at,
+            "ended_at": inst.trial.ended_at,
+            "ended_reason": inst.trial.ended_reason,
         },
         "last_error": inst.last_error,
         "created_at_ms": inst.created_at,
@@ -65,12 +65,12 @@ pub fn installation_view(inst: &Installation, jobs: Option<&[Job]>) -> Value {
     if let Some(jobs) = jobs {
         v["pending"] = jobs
             .iter()
-            .filter(|j| j.state == "pending")
+            .filter(|j| j.state == JobState::Pending)
             .map(job_view)
             .collect();
         v["history"] = jobs
             .iter()
-            .filter(|j| j.state != "pending")
+            .filter(|j| j.state != JobState::Pending)
             .map(job_view)
             .collect();
     }

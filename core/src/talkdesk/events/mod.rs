@@ -428,3 +428,6 @@ pub fn parse_event(body: &[u8]) -> Result<UnverifiedEvent, EventError> {
         data,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,11 @@
-//! In-memory fakes of the ports, for native tests. Each keeps the real platform's limits (KV's
-//! minimum TTL, D1's single-writer consistency) and can be told to fail.
+//! Test support (feature `testing`): in-memory fakes of the ports, each keeping the real
+//! platform's limits (KV's minimum TTL, D1's single-writer consistency) and able to fail; the
+//! SQLite [`Database`](crate::ports::Database) built from `migrations/` ([`sqlite`]); an OpenSSL
+//! signer; real HTTP for the simulator; and [`ports::TestPorts`], all of it wired as the
+//! lifecycle's ports.
+
+pub mod ports;
+pub mod sqlite;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -1,0 +1,70 @@
+//! `POST /events`: validate, store durably, answer; the jobs run after the answer.
+
+use serde_json::json;
+
+use super::Handled;
+use crate::config::Config;
+use crate::http::{ApiError, Reply};
+use crate::lifecycle::intake::{self, IntakeError};
+use crate::lifecycle::{receive, Ports, Received};
+use crate::ports::{Clock, Log};
+use crate::talkdesk::events::parse_event;
+
+/// Whether the media type is JSON (`application/json`, any parameters, any case).
+pub fn is_json(content_type: Option<&str>) -> bool {
+    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/json")
+}
+
+fn invalid(path: String, message: String) -> Handled {
+    ApiError::BadRequest {
+        error: "invalid_event",
+        path: Some(path),
+        message,
+    }
+    .reply()
+    .into()
+}
+
+/// Parses, checks and stores the event; answers 200 once it is durable. A refused event
+/// changes nothing and calls nobody.
+pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
+    let event = match parse_event(body) {
+        Ok(event) => event,
+        Err(e) => return invalid(e.path.clone(), e.to_string()),
+    };
+    let now = p.clock().now_ms();
+    let intake = match intake::build(
+        &event,
+        &config.app_id,
+        &config.allowlist,
+        &config.sealing_keys,
+        now,
+    ) {
+        Ok(intake) => intake,
+        Err(IntakeError::WrongApp) => {
+            return ApiError::BadRequest {
+                error: "wrong_app",
+                path: Some("app_id".into()),
+                message: "app_id: this event is for another app".into(),
+            }
+            .reply()
+            .into()
+        }
+        Err(IntakeError::Invalid(e)) => return invalid(e.path.clone(), e.to_string()),
+    };
+    match receive(p, intake).await {
+        Ok(Received::Duplicate) => {
+            Reply::json(200, &json!({"status": "duplicate", "event_id": event.id})).into()
+        }
+        Ok(Received::New { run }) => Handled {
+            reply: Reply::json(200, &json!({"status": "accepted", "event_id": event.id})),
+            run_installation: run,
+        },
+        Err(e) => {
+            p.log()
+                .error("event_store_failed", &format!("event {}: {}", event.id, e.0));
+            ApiError::Internal.reply().into()
+        }
+    }
+}

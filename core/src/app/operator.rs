@@ -1,0 +1,116 @@
+//! The operator API's handlers (already authorised by [`super::precheck`]): list, detail,
+//! verify, account settings. The views themselves are in [`super::admin`].
+
+use serde_json::json;
+
+use super::admin;
+use super::Head;
+use crate::config::Config;
+use crate::http::{ApiError, Reply};
+use crate::lifecycle::{verify as talkdesk_verify, Ports, Settings};
+use crate::ports::{Clock, Log, PortError};
+
+fn internal<P: Ports>(p: &P, e: PortError) -> Reply {
+    p.log().error("admin_query_failed", &e.0);
+    ApiError::Internal.reply()
+}
+
+/// `GET /admin/installations?limit=&cursor=`.
+pub async fn list<P: Ports>(p: &P, head: &Head) -> Reply {
+    let param = |k: &str| {
+        head.query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let limit = match param("limit").map(str::parse::<u32>) {
+        None => admin::DEFAULT_PAGE,
+        Some(Ok(n)) if (1..=admin::MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            return ApiError::BadRequest {
+                error: "invalid_query",
+                path: Some("limit".into()),
+                message: format!("limit must be 1 to {}", admin::MAX_PAGE),
+            }
+            .reply()
+        }
+    };
+    match p.store().list_installations(param("cursor"), limit).await {
+        Ok(page) => Reply::json(200, &admin::list_view(&page, limit)),
+        Err(e) => internal(p, e),
+    }
+}
+
+/// `GET /admin/installations/{id}`: the installation, its account settings and its jobs.
+pub async fn installation<P: Ports>(p: &P, id: &str) -> Reply {
+    let store = p.store();
+    let inst = match store.installation(id).await {
+        Ok(Some(inst)) => inst,
+        Ok(None) => return ApiError::NoSuch { what: "installation" }.reply(),
+        Err(e) => return internal(p, e),
+    };
+    let jobs = match store.jobs_of(id).await {
+        Ok(jobs) => jobs,
+        Err(e) => return internal(p, e),
+    };
+    let account = match store.account(&inst.account_id).await {
+        Ok(a) => a,
+        Err(e) => return internal(p, e),
+    };
+    let mut view = admin::installation_view(&inst, Some(&jobs));
+    view["account"]["settings"] = admin::settings_value(account.as_ref());
+    Reply::json(200, &view)
+}
+
+/// `POST /admin/installations/{id}/verify`: Talkdesk's view now. A failure answers 502 with
+/// no internal text; the log has the detail.
+pub async fn verify<P: Ports>(p: &P, config: &Config, id: &str) -> Reply {
+    let inst = match p.store().installation(id).await {
+        Ok(Some(inst)) => inst,
+        Ok(None) => return ApiError::NoSuch { what: "installation" }.reply(),
+        Err(e) => return internal(p, e),
+    };
+    match talkdesk_verify(p, &Settings::from_config(config), &inst).await {
+        Ok(view) => Reply::json(200, &view),
+        Err(why) => {
+            p.log().error("verify_failed", &format!("{id}: {why}"));
+            Reply::json(
+                502,
+                &json!({
+                    "error": "talkdesk_check_failed",
+                    "message": "Talkdesk could not confirm the installation; the worker log has the detail",
+                }),
+            )
+        }
+    }
+}
+
+/// `GET /admin/accounts/{id}`.
+pub async fn account<P: Ports>(p: &P, id: &str) -> Reply {
+    match p.store().account(id).await {
+        Ok(Some(account)) => Reply::json(200, &admin::account_view(&account)),
+        Ok(None) => ApiError::NoSuch { what: "account" }.reply(),
+        Err(e) => internal(p, e),
+    }
+}
+
+/// `PUT /admin/accounts/{id}/settings`: replaces the partner's settings for the account.
+pub async fn put_settings<P: Ports>(p: &P, id: &str, body: &[u8]) -> Reply {
+    let settings = match admin::parse_settings(body) {
+        Ok(s) => s,
+        Err(message) => {
+            return ApiError::BadRequest {
+                error: "invalid_settings",
+                path: Some("$".into()),
+                message,
+            }
+            .reply()
+        }
+    };
+    let now = p.clock().now_ms();
+    match p.store().set_account_settings(id, &settings, now).await {
+        Ok(true) => account(p, id).await,
+        Ok(false) => ApiError::NoSuch { what: "account" }.reply(),
+        Err(e) => internal(p, e),
+    }
+}

@@ -1,0 +1,57 @@
+//! One file per event kind, each with one `apply(cx, installation)`: what a confirmed event of
+//! that kind does. The outbox runner ([`super::outbox`]) picks the file by the job's kind after
+//! the checks every kind shares (the installation exists, is not closed, its install is done).
+
+pub mod install;
+pub mod logout;
+pub mod rotate;
+pub mod trial;
+pub mod uninstall;
+pub mod update;
+
+use super::outcome::Step;
+use super::session::Session;
+use super::Ports;
+use crate::store::records::{Installation, User};
+use crate::talkdesk::api;
+
+/// Re-reads users (every page) and the subscription: Talkdesk is the source of truth.
+pub(super) async fn provision_users_and_plan<P: Ports>(
+    p: &P,
+    sess: &Session,
+    inst: &mut Installation,
+) -> Step<()> {
+    let mut users: Vec<User> = Vec::new();
+    for page in 1..=api::MAX_USER_PAGES {
+        let req = sess.api.users(page, api::USERS_PER_PAGE);
+        let got = sess
+            .fetch(p, inst, "reading users", req, api::parse_users)
+            .await?;
+        users.extend(got.users.into_iter().map(|u| User {
+            user_id: u.id,
+            email: u.email,
+            name: u.name,
+            active: u.active,
+        }));
+        if !got.has_next {
+            break;
+        }
+    }
+    p.store()
+        .replace_users(&inst.installation_id, &users)
+        .await?;
+    inst.users_count = users.len() as u64;
+    let sub = sess
+        .fetch(
+            p,
+            inst,
+            "reading the subscription",
+            sess.api.subscription(),
+            api::parse_subscription,
+        )
+        .await?;
+    inst.plan.name = sub.name;
+    inst.plan.kind = sub.kind;
+    inst.plan.total_licenses = sub.total_licenses;
+    Ok(())
+}

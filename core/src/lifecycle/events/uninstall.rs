@@ -1,0 +1,53 @@
+//! `app.uninstalled`: confirm with Talkdesk, approve, destroy the credentials, cached tokens and
+//! users; the account and its settings stay for a reinstall.
+
+use super::update::approve;
+use crate::lifecycle::confirm::confirm;
+use crate::lifecycle::outcome::{done, forged, Outcome, Step};
+use crate::lifecycle::session::{forget_tokens, Session};
+use crate::lifecycle::{JobContext, Ports};
+use crate::ports::{Clock, PortError};
+use crate::store::records::{EventStatus, Installation, InstallationState};
+use crate::talkdesk::token::DEFAULT_SCOPES;
+
+pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
+    let (p, s, job) = (cx.p, cx.s, cx.job);
+    let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
+    if confirm(p, &sess, &inst, job, "app.uninstalled")
+        .await?
+        .is_none()
+    {
+        return Ok(forged());
+    }
+    // Confirmed: the credentials go whatever Talkdesk answers to the approval (it deprovisions
+    // uninstalls anyway); only a transient failure keeps them, to approve again.
+    let refused = match approve(p, &sess, &inst, "uninstalled").await {
+        Ok(()) => None,
+        Err(Outcome::Fail(why)) => Some(why),
+        Err(other) => return Err(other),
+    };
+    inst.state = InstallationState::Uninstalled;
+    inst.last_error = refused.clone();
+    destroy_credentials(p, &mut inst).await?;
+    Ok(done(
+        EventStatus::Done,
+        match refused {
+            None => "uninstall confirmed; credentials destroyed".to_owned(),
+            Some(why) => format!("credentials destroyed; the confirmation failed: {why}"),
+        },
+    ))
+}
+
+/// Destroys an installation's credentials, cached tokens and users; keeps the account.
+pub async fn destroy_credentials<P: Ports>(
+    p: &P,
+    inst: &mut Installation,
+) -> Result<(), PortError> {
+    let now = p.clock().now_ms();
+    forget_tokens(p, inst).await;
+    inst.destroy_secrets();
+    inst.uninstalled_at = Some(now);
+    inst.updated_at = now;
+    p.store().save_installation(inst).await?;
+    p.store().delete_users(&inst.installation_id).await
+}

@@ -1,0 +1,43 @@
+//! `app.updated`: confirm with Talkdesk, re-read users and plan (Talkdesk's copy, not the
+//! delivered lists), then confirm the update to Talkdesk.
+
+use super::provision_users_and_plan;
+use crate::lifecycle::confirm::confirm;
+use crate::lifecycle::outcome::{done, forged, Outcome, Step};
+use crate::lifecycle::session::Session;
+use crate::lifecycle::{JobContext, Ports};
+use crate::ports::Clock;
+use crate::store::records::{EventStatus, Installation};
+use crate::talkdesk::api::{self, ApiError};
+use crate::talkdesk::token::DEFAULT_SCOPES;
+
+pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
+    let (p, s, job) = (cx.p, cx.s, cx.job);
+    let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
+    if confirm(p, &sess, &inst, job, "app.updated").await?.is_none() {
+        return Ok(forged());
+    }
+    provision_users_and_plan(p, &sess, &mut inst).await?;
+    inst.updated_at = p.clock().now_ms();
+    p.store().save_installation(&inst).await?;
+    approve(p, &sess, &inst, "update applied").await?;
+    Ok(done(
+        EventStatus::Done,
+        "users and plan re-read and confirmed",
+    ))
+}
+
+/// Confirms an update or uninstall to Talkdesk. 409 means Talkdesk is already past that step:
+/// approving twice is harmless.
+pub(super) async fn approve<P: Ports>(
+    p: &P,
+    sess: &Session,
+    inst: &Installation,
+    reason: &str,
+) -> Step<()> {
+    let resp = sess.send(p, sess.api.approve(reason)).await?;
+    match api::parse_state(&resp) {
+        Ok(_) | Err(ApiError::Conflict(_)) => Ok(()),
+        Err(e) => Err(crate::lifecycle::session::api_failure(p, inst, "confirming", e).await),
+    }
+}

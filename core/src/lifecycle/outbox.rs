@@ -1,0 +1,230 @@
+//! The outbox runner: takes an installation's due jobs one at a time under a lease, runs each
+//! event kind's `apply`, and records the outcome (done, retry with backoff, wait, fail or expire
+//! at Talkdesk's 7-day deadline). The cron sweep calls it for every installation with due work.
+
+use super::events;
+use super::outcome::{done, Outcome};
+use super::{JobContext, Ports, Settings};
+use crate::ports::{Clock, PortError};
+use crate::store::records::{EventStatus, Installation, InstallationState, Job, JobKind, JobState};
+use crate::talkdesk::assertion::new_jti;
+
+/// How long one runner holds a job (longer than the slowest job: a few Talkdesk calls, each
+/// with a 10 s deadline, plus user paging).
+pub const JOB_LEASE_MS: u64 = 5 * 60 * 1000;
+/// Jobs one run takes for an installation before leaving the rest to the sweep.
+pub const MAX_JOBS_PER_RUN: usize = 20;
+/// Retry backoff: the first retry after this, doubling, capped at [`MAX_BACKOFF_MS`].
+pub const FIRST_BACKOFF_MS: u64 = 30_000;
+pub const MAX_BACKOFF_MS: u64 = 60 * 60 * 1000;
+/// An event that waits on another (an update before its install) looks again after this.
+pub const WAIT_MS: u64 = 30_000;
+
+/// The delay before retry number `attempts` (1-based), with ±20 % jitter from `jitter`
+/// (0..=1000), so retries of many installations spread out.
+pub fn backoff_ms(attempts: u64, jitter: u64) -> u64 {
+    let exp = attempts.saturating_sub(1).min(20) as u32;
+    let base = FIRST_BACKOFF_MS
+        .saturating_mul(1u64 << exp)
+        .min(MAX_BACKOFF_MS);
+    let spread = base / 5;
+    base - spread + spread * 2 * jitter.min(1000) / 1000
+}
+
+fn jitter() -> u64 {
+    let b: [u8; 2] = crate::crypto::random_bytes();
+    u64::from(u16::from_le_bytes(b)) % 1001
+}
+
+/// Runs the due jobs of one installation, in order, until one is not finished.
+pub async fn run_installation<P: Ports>(
+    p: &P,
+    s: &Settings<'_>,
+    installation_id: &str,
+) -> Result<(), PortError> {
+    let holder = new_jti();
+    for _ in 0..MAX_JOBS_PER_RUN {
+        let Some(head) = p.store().head_job(installation_id).await? else {
+            return Ok(());
+        };
+        let now = p.clock().now_ms();
+        if head.next_attempt_at > now {
+            return Ok(());
+        }
+        let lease_until = now + s.scaled(JOB_LEASE_MS);
+        let Some(mut job) = p
+            .store()
+            .lease_job(head.job_id, &holder, now, lease_until)
+            .await?
+        else {
+            return Ok(());
+        };
+        let outcome = match p.store().installation(installation_id).await {
+            Ok(inst) => execute(&JobContext { p, s, job: &job }, inst).await,
+            Err(e) => e.into(),
+        };
+        let finished = record_outcome(p, s, &mut job, &holder, outcome).await?;
+        if !finished {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Runs the job's event kind, after the checks every kind shares.
+async fn execute<P: Ports>(cx: &JobContext<'_, P>, inst: Option<Installation>) -> Outcome {
+    let Some(inst) = inst else {
+        // Backs off (up to an hour): the install, if it comes, wakes this job at once.
+        return Outcome::Retry("the installation has not been received yet".into());
+    };
+    if cx.job.kind != JobKind::Install {
+        if inst.state == InstallationState::Received {
+            return Outcome::Wait("the install is not done yet".into());
+        }
+        if inst.state.is_closed() {
+            return done(
+                EventStatus::Ignored,
+                format!("the installation is {}; nothing to do", inst.state),
+            );
+        }
+    }
+    let result = match cx.job.kind {
+        JobKind::Install => events::install::apply(cx, inst).await,
+        JobKind::Update => events::update::apply(cx, inst).await,
+        JobKind::Uninstall => events::uninstall::apply(cx, inst).await,
+        JobKind::Rotate => events::rotate::apply(cx, inst).await,
+        JobKind::Trial => events::trial::apply(cx, inst).await,
+        JobKind::Logout => events::logout::apply(cx, inst).await,
+    };
+    result.unwrap_or_else(|o| o)
+}
+
+/// Writes the outcome to the job (and event and installation); true when the job is over.
+async fn record_outcome<P: Ports>(
+    p: &P,
+    s: &Settings<'_>,
+    job: &mut Job,
+    holder: &str,
+    outcome: Outcome,
+) -> Result<bool, PortError> {
+    let now = p.clock().now_ms();
+    job.updated_at = now;
+    job.attempts += 1;
+    let over = match outcome {
+        Outcome::Done { status, detail } => {
+            job.state = JobState::Done;
+            job.last_error = None;
+            if job.kind == JobKind::Install {
+                // Events that arrived before the install were waiting for it: run them now.
+                p.store().wake_jobs(&job.installation_id, now).await?;
+            }
+            p.store()
+                .finish_event(&job.event_id, status, Some(&detail))
+                .await?;
+            true
+        }
+        Outcome::Retry(why) | Outcome::Wait(why) if now >= job.deadline_at => {
+            job.state = JobState::Expired;
+            let why = format!("confirmation window passed: {why}");
+            flag(p, job, &why).await?;
+            p.store()
+                .finish_event(&job.event_id, EventStatus::Failed, Some(&why))
+                .await?;
+            job.last_error = Some(why);
+            true
+        }
+        Outcome::Retry(why) => {
+            job.next_attempt_at =
+                (now + s.scaled(backoff_ms(job.attempts, jitter()))).min(job.deadline_at);
+            job.last_error = Some(why);
+            false
+        }
+        Outcome::Wait(why) => {
+            job.attempts -= 1; // waiting is not a failed attempt
+            job.next_attempt_at = now + s.scaled(WAIT_MS);
+            job.last_error = Some(why);
+            false
+        }
+        failed @ (Outcome::Fail(_) | Outcome::Refused { .. }) => {
+            let why = failed.reason();
+            job.state = JobState::Failed;
+            flag(p, job, &why).await?;
+            p.store()
+                .finish_event(&job.event_id, EventStatus::Failed, Some(&why))
+                .await?;
+            job.last_error = Some(why);
+            true
+        }
+    };
+    // A runner whose lease lapsed mid-job has been overtaken: its record is dropped and it
+    // stops, leaving the job to the runner that holds it now.
+    let kept = p.store().save_job(job, holder).await?;
+    Ok(over && kept)
+}
+
+/// Marks an installation as needing attention, with the reason. An uninstall that could not
+/// be finished still destroys the credentials: Talkdesk deprovisions uninstalls anyway.
+async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
+    if let Some(mut inst) = p.store().installation(&job.installation_id).await? {
+        if matches!(
+            inst.state,
+            InstallationState::Received | InstallationState::Active
+        ) {
+            inst.state = InstallationState::Attention;
+        }
+        inst.last_error = Some(why.to_owned());
+        inst.updated_at = p.clock().now_ms();
+        if job.kind == JobKind::Uninstall {
+            events::uninstall::destroy_credentials(p, &mut inst).await?;
+        } else {
+            p.store().save_installation(&inst).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What one sweep did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    pub installations: usize,
+    /// Installations whose run failed on storage, with the error (for the log); the sweep went
+    /// on with the others.
+    pub failures: Vec<(String, PortError)>,
+}
+
+/// The cron sweep: runs every installation with due work, and forgets old event ids. One
+/// installation's storage failure does not stop the others.
+pub async fn sweep<P: Ports>(
+    p: &P,
+    s: &Settings<'_>,
+    limit: u32,
+) -> Result<SweepReport, PortError> {
+    let now = p.clock().now_ms();
+    let due = p.store().due_installations(now, limit).await?;
+    let mut report = SweepReport {
+        installations: due.len(),
+        failures: Vec::new(),
+    };
+    for id in due {
+        if let Err(e) = run_installation(p, s, &id).await {
+            report.failures.push((id, e));
+        }
+    }
+    p.store().purge_events(now).await?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        assert_eq!(backoff_ms(1, 500), FIRST_BACKOFF_MS);
+        assert_eq!(backoff_ms(2, 500), 2 * FIRST_BACKOFF_MS);
+        assert_eq!(backoff_ms(1, 0), FIRST_BACKOFF_MS * 4 / 5);
+        assert_eq!(backoff_ms(1, 1000), FIRST_BACKOFF_MS * 6 / 5);
+        assert_eq!(backoff_ms(40, 500), MAX_BACKOFF_MS);
+        assert!(backoff_ms(40, 1000) <= MAX_BACKOFF_MS * 6 / 5);
+    }
+}

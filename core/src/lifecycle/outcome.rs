@@ -1,0 +1,56 @@
+//! How a job attempt ended, and the shorthand the event files use.
+
+use crate::ports::PortError;
+use crate::store::records::EventStatus;
+
+/// How a job attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished; the event's final status and why.
+    Done { status: EventStatus, detail: String },
+    /// Transient failure: retry with backoff until the deadline.
+    Retry(String),
+    /// Waiting on something else (an install not yet done): look again soon.
+    Wait(String),
+    /// Permanent failure: stop; the installation needs attention.
+    Fail(String),
+    /// Talkdesk's token endpoint refused the credentials (an OAuth error code): permanent.
+    Refused { error: String, description: String },
+}
+
+impl Outcome {
+    /// What happened, in words for the job's record, the log and the operator.
+    pub fn reason(self) -> String {
+        match self {
+            Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
+            Outcome::Refused { error, description } => {
+                format!("token refused: {error}: {description}")
+            }
+            Outcome::Done { detail, .. } => detail,
+        }
+    }
+}
+
+/// A step of a job: `Err` carries the outcome that ends the attempt early.
+pub type Step<T> = Result<T, Outcome>;
+
+pub fn done(status: EventStatus, detail: impl Into<String>) -> Outcome {
+    Outcome::Done {
+        status,
+        detail: detail.into(),
+    }
+}
+
+/// Talkdesk does not know the event: it is recorded as forged and nothing else changes.
+pub fn forged() -> Outcome {
+    done(
+        EventStatus::Forged,
+        "Talkdesk does not know this event: nothing changed",
+    )
+}
+
+impl From<PortError> for Outcome {
+    fn from(e: PortError) -> Self {
+        Outcome::Retry(format!("storage: {e}"))
+    }
+}

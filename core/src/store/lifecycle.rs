@@ -1,0 +1,427 @@
+//! The lifecycle's statements: events, installations, users, the outbox and accounts. Every one
+//! is built here with bound values and named; the [`Database`] only executes it, so the same
+//! statements run on D1 in the worker and on SQLite (built from `migrations/`) in native tests.
+
+use serde::Deserialize;
+
+use super::records::{
+    AccountRecord, EventRecord, EventStatus, Installation, Intake, Job, JobKind, JobState, User,
+};
+use super::rows::{columns, decode, EventRow, InstallationRow, JobRow};
+use crate::ports::{Database, PortError, SqlValue, Statement};
+
+/// Finished jobs and events are kept this long after they were last touched, past Talkdesk's
+/// retry schedule (15 minutes) and its 7-day confirmation window, so a redelivery is always
+/// recognised.
+pub const KEEP_EVENTS_MS: u64 = 8 * 24 * 3600 * 1000;
+
+/// The lifecycle's tables on a [`Database`].
+pub struct Store<'a, D> {
+    db: &'a D,
+}
+
+fn insert<T: serde::Serialize>(name: &'static str, table: &str, row: &T, skip: &[&str]) -> Statement {
+    let (cols, params) = columns(row, skip);
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    Statement {
+        name,
+        sql: format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            cols.join(", "),
+            marks.join(", ")
+        )
+        .into(),
+        params,
+    }
+}
+
+impl<'a, D: Database> Store<'a, D> {
+    pub fn new(db: &'a D) -> Store<'a, D> {
+        Store { db }
+    }
+
+    async fn one<T: serde::de::DeserializeOwned>(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<T>, PortError> {
+        match self.db.query(&stmt).await?.into_iter().next() {
+            Some(row) => decode(stmt.name, row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn all<T: serde::de::DeserializeOwned>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
+        self.db
+            .query(&stmt)
+            .await?
+            .into_iter()
+            .map(|row| decode(stmt.name, row))
+            .collect()
+    }
+
+    /// Stores the intake atomically. `false`: the event id was already recorded (a duplicate),
+    /// and nothing was written.
+    pub async fn intake(&self, intake: &Intake) -> Result<bool, PortError> {
+        let mut batch = vec![insert("store event", "events", &EventRow::from(&intake.event), &[])];
+        if let Some(inst) = &intake.installation {
+            batch.push(insert(
+                "store installation",
+                "installations",
+                &InstallationRow::from(inst),
+                &[],
+            ));
+        }
+        if let Some(job) = &intake.job {
+            batch.push(insert("store job", "jobs", &JobRow::from(job), &["job_id"]));
+        }
+        // One batch: D1 runs it as one transaction, so the event, installation and job land
+        // together or not at all. A redelivery fails on the event's primary key: only then is
+        // a second round trip spent, to tell a duplicate from a real failure.
+        match self.db.batch(&batch).await {
+            Ok(()) => Ok(true),
+            Err(e) => match self.event(&intake.event.event_id).await? {
+                Some(_) => Ok(false),
+                None => Err(PortError(format!("intake: {e}"))),
+            },
+        }
+    }
+
+    pub async fn installation(&self, installation_id: &str) -> Result<Option<Installation>, PortError> {
+        let row: Option<InstallationRow> = self
+            .one(Statement::new(
+                "read installation",
+                "SELECT * FROM installations WHERE installation_id = ?1",
+                vec![installation_id.into()],
+            ))
+            .await?;
+        row.map(Installation::try_from).transpose()
+    }
+
+    /// Writes every column of the installation (it must exist).
+    pub async fn save_installation(&self, inst: &Installation) -> Result<(), PortError> {
+        let (cols, mut params) = columns(&InstallationRow::from(inst), &["installation_id"]);
+        let sets: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE installations SET {} WHERE installation_id = ?{}",
+            sets.join(", "),
+            cols.len() + 1
+        );
+        params.push(inst.installation_id.as_str().into());
+        let stmt = Statement {
+            name: "save installation",
+            sql: sql.into(),
+            params,
+        };
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Replaces the installation's users and its `users_count`, in one transaction.
+    pub async fn replace_users(&self, installation_id: &str, users: &[User]) -> Result<(), PortError> {
+        let mut batch = vec![Statement::new(
+            "replace users",
+            "DELETE FROM installation_users WHERE installation_id = ?1",
+            vec![installation_id.into()],
+        )];
+        for u in users {
+            batch.push(Statement::new(
+                "replace users",
+                "INSERT OR REPLACE INTO installation_users (installation_id, user_id, email, name, active) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                vec![
+                    installation_id.into(),
+                    u.user_id.as_str().into(),
+                    u.email.as_deref().into(),
+                    u.name.as_deref().into(),
+                    SqlValue::Integer(i64::from(u.active)),
+                ],
+            ));
+        }
+        batch.push(Statement::new(
+            "replace users",
+            "UPDATE installations SET users_count = \
+             (SELECT COUNT(*) FROM installation_users WHERE installation_id = ?1) \
+             WHERE installation_id = ?1",
+            vec![installation_id.into()],
+        ));
+        self.db.batch(&batch).await
+    }
+
+    pub async fn delete_users(&self, installation_id: &str) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "delete users",
+            "DELETE FROM installation_users WHERE installation_id = ?1",
+            vec![installation_id.into()],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// The installation's users, by id.
+    pub async fn users(&self, installation_id: &str) -> Result<Vec<User>, PortError> {
+        #[derive(Deserialize)]
+        struct UserRow {
+            user_id: String,
+            email: Option<String>,
+            name: Option<String>,
+            active: i64,
+        }
+        let rows: Vec<UserRow> = self
+            .all(Statement::new(
+                "read users",
+                "SELECT user_id, email, name, active FROM installation_users \
+                 WHERE installation_id = ?1 ORDER BY user_id",
+                vec![installation_id.into()],
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| User {
+                user_id: r.user_id,
+                email: r.email,
+                name: r.name,
+                active: r.active != 0,
+            })
+            .collect())
+    }
+
+    pub async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, PortError> {
+        let row: Option<EventRow> = self
+            .one(Statement::new(
+                "read event",
+                "SELECT * FROM events WHERE event_id = ?1",
+                vec![event_id.into()],
+            ))
+            .await?;
+        row.map(EventRecord::try_from).transpose()
+    }
+
+    /// Sets the event's status and detail and drops any sealed credentials it carried, except
+    /// on a failed event: those were sent only once, so they stay for the operator until the
+    /// row is purged.
+    pub async fn finish_event(
+        &self,
+        event_id: &str,
+        status: EventStatus,
+        detail: Option<&str>,
+    ) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "finish event",
+            "UPDATE events SET status = ?2, detail = ?3, \
+             sealed_new_secret = CASE WHEN ?2 = ?4 THEN sealed_new_secret END, \
+             sealed_new_key = CASE WHEN ?2 = ?4 THEN sealed_new_key END \
+             WHERE event_id = ?1",
+            vec![
+                event_id.into(),
+                status.as_str().into(),
+                detail.into(),
+                EventStatus::Failed.as_str().into(),
+            ],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    async fn job(&self, stmt: Statement) -> Result<Option<Job>, PortError> {
+        let row: Option<JobRow> = self.one(stmt).await?;
+        row.map(Job::try_from).transpose()
+    }
+
+    /// The next job of an installation to run: installs first, then in arrival order.
+    pub async fn head_job(&self, installation_id: &str) -> Result<Option<Job>, PortError> {
+        self.job(Statement::new(
+            "head job",
+            "SELECT * FROM jobs WHERE installation_id = ?1 AND state = ?2 \
+             ORDER BY (kind = ?3) DESC, job_id LIMIT 1",
+            vec![
+                installation_id.into(),
+                JobState::Pending.as_str().into(),
+                JobKind::Install.as_str().into(),
+            ],
+        ))
+        .await
+    }
+
+    /// Installations whose next job (the one [`Store::head_job`] picks) is due by `now_ms`, the
+    /// longest-waiting first. A job queued behind a head in backoff must not make its
+    /// installation look due every minute.
+    pub async fn due_installations(&self, now_ms: u64, limit: u32) -> Result<Vec<String>, PortError> {
+        #[derive(Deserialize)]
+        struct Due {
+            installation_id: String,
+        }
+        let rows: Vec<Due> = self
+            .all(Statement::new(
+                "due installations",
+                "SELECT j.installation_id FROM jobs j \
+                 WHERE j.state = ?3 AND j.next_attempt_at <= ?1 AND j.job_id = ( \
+                   SELECT h.job_id FROM jobs h \
+                   WHERE h.installation_id = j.installation_id AND h.state = ?3 \
+                   ORDER BY (h.kind = ?4) DESC, h.job_id LIMIT 1) \
+                 ORDER BY j.next_attempt_at LIMIT ?2",
+                vec![
+                    now_ms.into(),
+                    u64::from(limit).into(),
+                    JobState::Pending.as_str().into(),
+                    JobKind::Install.as_str().into(),
+                ],
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|r| r.installation_id).collect())
+    }
+
+    /// Takes the job's lease if it is due and free (one runner per job at a time, across
+    /// isolates), returning the job as stored now, so a runner never works from a copy another
+    /// runner has since changed; `None` when someone else has it or it is not due.
+    pub async fn lease_job(
+        &self,
+        job_id: i64,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<Option<Job>, PortError> {
+        self.job(Statement::new(
+            "lease job",
+            "UPDATE jobs SET lease_holder = ?2, lease_until = ?4 \
+             WHERE job_id = ?1 AND state = ?5 AND next_attempt_at <= ?3 \
+               AND (lease_until <= ?3 OR lease_holder = ?2) \
+             RETURNING *",
+            vec![
+                job_id.into(),
+                holder.into(),
+                now_ms.into(),
+                until_ms.into(),
+                JobState::Pending.as_str().into(),
+            ],
+        ))
+        .await
+    }
+
+    /// Writes the job's state, attempts, next attempt and error, and releases `holder`'s
+    /// lease. `false` when `holder` no longer holds it: the lease lapsed and another runner
+    /// took the job over, so this runner's outcome is not recorded (the other one's will be).
+    pub async fn save_job(&self, job: &Job, holder: &str) -> Result<bool, PortError> {
+        let stmt = Statement::new(
+            "save job",
+            "UPDATE jobs SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5, \
+             updated_at = ?6, lease_holder = NULL, lease_until = 0 \
+             WHERE job_id = ?1 AND lease_holder = ?7",
+            vec![
+                job.job_id.into(),
+                job.state.as_str().into(),
+                job.attempts.into(),
+                job.next_attempt_at.into(),
+                job.last_error.as_deref().into(),
+                job.updated_at.into(),
+                holder.into(),
+            ],
+        );
+        Ok(self.db.execute(&stmt).await? == 1)
+    }
+
+    pub async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError> {
+        let rows: Vec<JobRow> = self
+            .all(Statement::new(
+                "jobs of",
+                "SELECT * FROM jobs WHERE installation_id = ?1 ORDER BY job_id",
+                vec![installation_id.into()],
+            ))
+            .await?;
+        rows.into_iter().map(Job::try_from).collect()
+    }
+
+    /// Makes every pending job of the installation due now (they were waiting for its install).
+    pub async fn wake_jobs(&self, installation_id: &str, now_ms: u64) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "wake jobs",
+            "UPDATE jobs SET next_attempt_at = ?2 \
+             WHERE installation_id = ?1 AND state = ?3 AND next_attempt_at > ?2",
+            vec![
+                installation_id.into(),
+                now_ms.into(),
+                JobState::Pending.as_str().into(),
+            ],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Installations ordered by id, after `after`, at most `limit`.
+    pub async fn list_installations(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Installation>, PortError> {
+        let rows: Vec<InstallationRow> = self
+            .all(Statement::new(
+                "list installations",
+                "SELECT * FROM installations WHERE installation_id > ?1 \
+                 ORDER BY installation_id LIMIT ?2",
+                vec![after.unwrap_or("").into(), u64::from(limit).into()],
+            ))
+            .await?;
+        rows.into_iter().map(Installation::try_from).collect()
+    }
+
+    /// Remembers an account (kept across uninstalls for reinstalls).
+    pub async fn upsert_account(
+        &self,
+        account_id: &str,
+        account_name: &str,
+        now_ms: u64,
+    ) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "upsert account",
+            "INSERT INTO accounts (account_id, account_name, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?3) \
+             ON CONFLICT (account_id) DO UPDATE SET account_name = ?2, updated_at = ?3",
+            // The accounts table (migration 0001) keeps its times as text.
+            vec![account_id.into(), account_name.into(), now_ms.to_string().into()],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    pub async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, PortError> {
+        self.one(Statement::new(
+            "read account",
+            "SELECT account_id, account_name, settings FROM accounts WHERE account_id = ?1",
+            vec![account_id.into()],
+        ))
+        .await
+    }
+
+    /// Replaces an account's settings; `false` when the account is unknown.
+    pub async fn set_account_settings(
+        &self,
+        account_id: &str,
+        settings: &str,
+        now_ms: u64,
+    ) -> Result<bool, PortError> {
+        let stmt = Statement::new(
+            "account settings",
+            "UPDATE accounts SET settings = ?2, updated_at = ?3 WHERE account_id = ?1",
+            vec![account_id.into(), settings.into(), now_ms.to_string().into()],
+        );
+        Ok(self.db.execute(&stmt).await? == 1)
+    }
+
+    /// Deletes event records past their keep-until time, and finished jobs as old; pending
+    /// jobs and their events never.
+    pub async fn purge_events(&self, now_ms: u64) -> Result<(), PortError> {
+        let events = Statement::new(
+            "purge events",
+            "DELETE FROM events WHERE keep_until < ?1 AND status != ?2",
+            vec![now_ms.into(), EventStatus::Received.as_str().into()],
+        );
+        self.db.execute(&events).await?;
+        let jobs = Statement::new(
+            "purge jobs",
+            "DELETE FROM jobs WHERE state != ?2 AND updated_at < ?1",
+            vec![
+                now_ms.saturating_sub(KEEP_EVENTS_MS).into(),
+                JobState::Pending.as_str().into(),
+            ],
+        );
+        self.db.execute(&jobs).await.map(|_| ())
+    }
+}

@@ -1,0 +1,358 @@
+//! Rows as the schema has them, flat, and their mapping to the typed records. Writes go column by
+//! column from these structs' serde fields (a new column is one field here plus a migration);
+//! reads decode a [`Row`] by column name.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::records::{
+    EventRecord, EventStatus, Installation, InstallationState, Job, JobKind, JobState,
+    PlanRecord, SealedSecrets, StoredCredentials, TrialRecord,
+};
+use crate::crypto::keys::KeyAlgorithm;
+use crate::ports::{PortError, Row, SqlValue};
+
+/// Decodes a row into `T`. D1 hands integers over as JS numbers, which may arrive as floats
+/// (`1.7e12`); integral ones are made integers again first.
+pub fn decode<T: DeserializeOwned>(what: &str, row: Row) -> Result<T, PortError> {
+    let row: serde_json::Map<String, Value> = row
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Number(n) if n.is_f64() => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
+                        Value::from(f as i64)
+                    }
+                    _ => Value::Number(n),
+                },
+                other => other,
+            };
+            (k, v)
+        })
+        .collect();
+    serde_json::from_value(Value::Object(row))
+        .map_err(|e| PortError(format!("{what}: a row does not decode: {e}")))
+}
+
+/// A struct's serde fields as columns and bound values, minus `skip`.
+pub fn columns<T: Serialize>(row: &T, skip: &[&str]) -> (Vec<String>, Vec<SqlValue>) {
+    let Ok(Value::Object(map)) = serde_json::to_value(row) else {
+        return (Vec::new(), Vec::new());
+    };
+    map.into_iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Null => SqlValue::Null,
+                Value::Bool(b) => SqlValue::Integer(i64::from(b)),
+                Value::Number(n) => SqlValue::Integer(n.as_i64().unwrap_or(0)),
+                Value::String(s) => SqlValue::Text(s),
+                other => SqlValue::Text(other.to_string()),
+            };
+            (k, v)
+        })
+        .unzip()
+}
+
+fn bad(what: &str) -> PortError {
+    PortError(format!("stored {what} is not one we know"))
+}
+
+fn credentials(
+    client_id: Option<String>,
+    key_id: Option<String>,
+    algorithm: Option<String>,
+    secret: Option<String>,
+    key: Option<String>,
+) -> Result<Option<StoredCredentials>, PortError> {
+    let (Some(client_id), Some(algorithm)) = (client_id, algorithm) else {
+        return Ok(None);
+    };
+    Ok(Some(StoredCredentials {
+        client_id,
+        key_id: key_id.unwrap_or_default(),
+        algorithm: KeyAlgorithm::parse(&algorithm).ok_or_else(|| bad("key algorithm"))?,
+        sealed: secret.zip(key).map(|(secret, key)| SealedSecrets { secret, key }),
+    }))
+}
+
+type Flat = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn flatten(set: &Option<StoredCredentials>) -> Flat {
+    match set {
+        None => (None, None, None, None, None),
+        Some(c) => (
+            Some(c.client_id.clone()),
+            Some(c.key_id.clone()),
+            Some(c.algorithm.as_str().to_owned()),
+            c.sealed.as_ref().map(|s| s.secret.clone()),
+            c.sealed.as_ref().map(|s| s.key.clone()),
+        ),
+    }
+}
+
+/// `installations` (migrations 0003, 0004).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstallationRow {
+    pub installation_id: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub state: String,
+    pub api_root: String,
+    pub token_url: String,
+    pub authorize_url: String,
+    pub client_id: Option<String>,
+    pub key_id: Option<String>,
+    pub key_algorithm: Option<String>,
+    pub sealed_secret: Option<String>,
+    pub sealed_key: Option<String>,
+    pub old_client_id: Option<String>,
+    pub old_key_id: Option<String>,
+    pub old_key_algorithm: Option<String>,
+    pub sealed_old_secret: Option<String>,
+    pub sealed_old_key: Option<String>,
+    pub company_name: Option<String>,
+    pub timezone: Option<String>,
+    pub plan: Option<String>,
+    pub subscription_type: Option<String>,
+    pub total_licenses: Option<u64>,
+    pub trial_state: Option<String>,
+    pub trial_expires_at: Option<String>,
+    pub trial_ended_at: Option<String>,
+    pub trial_ended_reason: Option<String>,
+    pub users_count: u64,
+    pub last_error: Option<String>,
+    pub install_event_id: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub approved_at: Option<u64>,
+    pub uninstalled_at: Option<u64>,
+    pub trial_event_at: Option<String>,
+    pub credentials_event_at: Option<String>,
+}
+
+impl From<&Installation> for InstallationRow {
+    fn from(i: &Installation) -> Self {
+        let (client_id, key_id, key_algorithm, sealed_secret, sealed_key) =
+            flatten(&i.credentials);
+        let (old_client_id, old_key_id, old_key_algorithm, sealed_old_secret, sealed_old_key) =
+            flatten(&i.previous);
+        InstallationRow {
+            installation_id: i.installation_id.clone(),
+            account_id: i.account_id.clone(),
+            account_name: i.account_name.clone(),
+            state: i.state.as_str().to_owned(),
+            api_root: i.api_root.clone(),
+            token_url: i.token_url.clone(),
+            authorize_url: i.authorize_url.clone(),
+            client_id,
+            key_id,
+            key_algorithm,
+            sealed_secret,
+            sealed_key,
+            old_client_id,
+            old_key_id,
+            old_key_algorithm,
+            sealed_old_secret,
+            sealed_old_key,
+            company_name: i.company_name.clone(),
+            timezone: i.timezone.clone(),
+            plan: i.plan.name.clone(),
+            subscription_type: i.plan.kind.clone(),
+            total_licenses: i.plan.total_licenses,
+            trial_state: i.trial.state.clone(),
+            trial_expires_at: i.trial.expires_at.clone(),
+            trial_ended_at: i.trial.ended_at.clone(),
+            trial_ended_reason: i.trial.ended_reason.clone(),
+            users_count: i.users_count,
+            last_error: i.last_error.clone(),
+            install_event_id: i.install_event_id.clone(),
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+            approved_at: i.approved_at,
+            uninstalled_at: i.uninstalled_at,
+            trial_event_at: i.trial.event_at.clone(),
+            credentials_event_at: i.credentials_event_at.clone(),
+        }
+    }
+}
+
+impl TryFrom<InstallationRow> for Installation {
+    type Error = PortError;
+
+    fn try_from(r: InstallationRow) -> Result<Self, PortError> {
+        Ok(Installation {
+            state: InstallationState::parse(&r.state).ok_or_else(|| bad("installation state"))?,
+            credentials: credentials(
+                r.client_id,
+                r.key_id,
+                r.key_algorithm,
+                r.sealed_secret,
+                r.sealed_key,
+            )?,
+            previous: credentials(
+                r.old_client_id,
+                r.old_key_id,
+                r.old_key_algorithm,
+                r.sealed_old_secret,
+                r.sealed_old_key,
+            )?,
+            installation_id: r.installation_id,
+            account_id: r.account_id,
+            account_name: r.account_name,
+            api_root: r.api_root,
+            token_url: r.token_url,
+            authorize_url: r.authorize_url,
+            credentials_event_at: r.credentials_event_at,
+            company_name: r.company_name,
+            timezone: r.timezone,
+            plan: PlanRecord {
+                name: r.plan,
+                kind: r.subscription_type,
+                total_licenses: r.total_licenses,
+            },
+            trial: TrialRecord {
+                state: r.trial_state,
+                expires_at: r.trial_expires_at,
+                ended_at: r.trial_ended_at,
+                ended_reason: r.trial_ended_reason,
+                event_at: r.trial_event_at,
+            },
+            users_count: r.users_count,
+            last_error: r.last_error,
+            install_event_id: r.install_event_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            approved_at: r.approved_at,
+            uninstalled_at: r.uninstalled_at,
+        })
+    }
+}
+
+/// `events` (migration 0003).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventRow {
+    pub event_id: String,
+    pub event_type: String,
+    pub installation_id: Option<String>,
+    pub account_id: Option<String>,
+    pub created_at: String,
+    pub received_at: u64,
+    pub keep_until: u64,
+    pub status: String,
+    pub detail: Option<String>,
+    pub new_client_id: Option<String>,
+    pub new_key_id: Option<String>,
+    pub new_key_algorithm: Option<String>,
+    pub sealed_new_secret: Option<String>,
+    pub sealed_new_key: Option<String>,
+}
+
+impl From<&EventRecord> for EventRow {
+    fn from(e: &EventRecord) -> Self {
+        let (new_client_id, new_key_id, new_key_algorithm, sealed_new_secret, sealed_new_key) =
+            flatten(&e.incoming);
+        EventRow {
+            event_id: e.event_id.clone(),
+            event_type: e.event_type.clone(),
+            installation_id: e.installation_id.clone(),
+            account_id: e.account_id.clone(),
+            created_at: e.created_at.clone(),
+            received_at: e.received_at,
+            keep_until: e.keep_until,
+            status: e.status.as_str().to_owned(),
+            detail: e.detail.clone(),
+            new_client_id,
+            new_key_id,
+            new_key_algorithm,
+            sealed_new_secret,
+            sealed_new_key,
+        }
+    }
+}
+
+impl TryFrom<EventRow> for EventRecord {
+    type Error = PortError;
+
+    fn try_from(r: EventRow) -> Result<Self, PortError> {
+        Ok(EventRecord {
+            status: EventStatus::parse(&r.status).ok_or_else(|| bad("event status"))?,
+            incoming: credentials(
+                r.new_client_id,
+                r.new_key_id,
+                r.new_key_algorithm,
+                r.sealed_new_secret,
+                r.sealed_new_key,
+            )?,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            installation_id: r.installation_id,
+            account_id: r.account_id,
+            created_at: r.created_at,
+            received_at: r.received_at,
+            keep_until: r.keep_until,
+            detail: r.detail,
+        })
+    }
+}
+
+/// `jobs` (migration 0003); the lease columns are the store's business, not the record's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRow {
+    pub job_id: i64,
+    pub installation_id: String,
+    pub event_id: String,
+    pub kind: String,
+    pub state: String,
+    pub attempts: u64,
+    pub next_attempt_at: u64,
+    pub deadline_at: u64,
+    pub last_error: Option<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl From<&Job> for JobRow {
+    fn from(j: &Job) -> Self {
+        JobRow {
+            job_id: j.job_id,
+            installation_id: j.installation_id.clone(),
+            event_id: j.event_id.clone(),
+            kind: j.kind.as_str().to_owned(),
+            state: j.state.as_str().to_owned(),
+            attempts: j.attempts,
+            next_attempt_at: j.next_attempt_at,
+            deadline_at: j.deadline_at,
+            last_error: j.last_error.clone(),
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+        }
+    }
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = PortError;
+
+    fn try_from(r: JobRow) -> Result<Self, PortError> {
+        Ok(Job {
+            kind: JobKind::parse(&r.kind).ok_or_else(|| bad("job kind"))?,
+            state: JobState::parse(&r.state).ok_or_else(|| bad("job state"))?,
+            job_id: r.job_id,
+            installation_id: r.installation_id,
+            event_id: r.event_id,
+            attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at,
+            deadline_at: r.deadline_at,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}

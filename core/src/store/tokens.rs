@@ -1,0 +1,100 @@
+//! The `access_tokens` table (migration 0002) as the [`TokenStore`]: one row per installation,
+//! credential set and scope set, with the current sealed token and the lease that lets exactly
+//! one request, in any isolate, mint the next one.
+
+use serde::Deserialize;
+
+use super::rows::decode;
+use crate::ports::{Database, PortError, Statement, StoredToken, TokenStore};
+
+pub struct SqlTokens<'a, D> {
+    db: &'a D,
+}
+
+impl<'a, D: Database> SqlTokens<'a, D> {
+    pub fn new(db: &'a D) -> SqlTokens<'a, D> {
+        SqlTokens { db }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenRow {
+    sealed_token: Option<String>,
+    expires_at: Option<u64>,
+}
+
+impl<D: Database> TokenStore for SqlTokens<'_, D> {
+    async fn read(&self, key: &str) -> Result<Option<StoredToken>, PortError> {
+        let stmt = Statement::new(
+            "read token",
+            "SELECT sealed_token, expires_at FROM access_tokens WHERE token_key = ?1",
+            vec![key.into()],
+        );
+        let Some(row) = self.db.query(&stmt).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let row: TokenRow = decode(stmt.name, row)?;
+        Ok(row.sealed_token.zip(row.expires_at).map(|(sealed, expires_at)| StoredToken {
+            sealed,
+            expires_at,
+        }))
+    }
+
+    async fn try_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<bool, PortError> {
+        // One statement, so the database's single writer decides: the lease is taken only when
+        // free, lapsed, or already ours.
+        let stmt = Statement::new(
+            "take token lease",
+            "INSERT INTO access_tokens (token_key, lease_holder, lease_until_ms) \
+             VALUES (?1, ?2, ?4) \
+             ON CONFLICT (token_key) DO UPDATE SET lease_holder = ?2, lease_until_ms = ?4 \
+             WHERE access_tokens.lease_holder IS NULL \
+                OR access_tokens.lease_holder = ?2 \
+                OR access_tokens.lease_until_ms <= ?3",
+            vec![key.into(), holder.into(), now_ms.into(), until_ms.into()],
+        );
+        Ok(self.db.execute(&stmt).await? == 1)
+    }
+
+    async fn store(&self, key: &str, holder: &str, token: &StoredToken) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "store token",
+            "UPDATE access_tokens SET sealed_token = ?3, expires_at = ?4, \
+             lease_holder = CASE WHEN lease_holder = ?2 THEN NULL ELSE lease_holder END \
+             WHERE token_key = ?1",
+            vec![
+                key.into(),
+                holder.into(),
+                token.sealed.as_str().into(),
+                token.expires_at.into(),
+            ],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    async fn release(&self, key: &str, holder: &str) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "release token lease",
+            "UPDATE access_tokens SET lease_holder = NULL, lease_until_ms = 0 \
+             WHERE token_key = ?1 AND lease_holder = ?2",
+            vec![key.into(), holder.into()],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    async fn forget_installation(&self, installation_id: &str) -> Result<(), PortError> {
+        // A prefix compare, not LIKE: installation ids are not ours to trust with wildcards.
+        let stmt = Statement::new(
+            "forget tokens",
+            "DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1",
+            vec![format!("token:{installation_id}:").into()],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+}
