@@ -7,9 +7,10 @@
 //! `Content-Type: application/json`, 400 for a body or query that breaks the call's rules, 404 for
 //! an unknown credential set or event).
 
-use crate::core::{now_millis, now_rfc3339, Core, State, TokenInfo};
+use crate::clock::{now_millis, now_rfc3339};
+use crate::http::{json_body, Reply};
 use crate::model::{Acknowledgement, Endpoint, StateChange};
-use crate::server::Reply;
+use crate::state::{Core, State, TokenInfo};
 use serde_json::{json, Value};
 
 fn bearer<'a>(st: &'a State, authorization: Option<&str>) -> Result<&'a TokenInfo, Reply> {
@@ -44,43 +45,6 @@ fn bearer<'a>(st: &'a State, authorization: Option<&str>) -> Result<&'a TokenInf
         Some(i) if !i.removed => Ok(info),
         _ => Err(unauthorized("installation uninstalled")),
     }
-}
-
-/// The JSON object body of a POST: `Content-Type: application/json` (415 otherwise), an object
-/// (400 otherwise) with no members but `allowed` (400: a misspelt member is a client bug).
-fn json_body(
-    content_type: Option<&str>,
-    body: &[u8],
-    allowed: &[&str],
-) -> Result<serde_json::Map<String, Value>, Reply> {
-    let mime = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase());
-    if mime.as_deref() != Some("application/json") {
-        return Err(Reply::error(
-            415,
-            "unsupported_media_type",
-            "content-type: must be application/json",
-        ));
-    }
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-        return Err(Reply::error(
-            400,
-            "invalid_request",
-            "body: must be a JSON object",
-        ));
-    };
-    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(Reply::error(
-            400,
-            "invalid_request",
-            format!(
-                "body: unknown member {k:?} (allowed: {})",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(map)
 }
 
 fn need_scope(info: &TokenInfo, scope: &str) -> Result<(), Reply> {

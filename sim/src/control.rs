@@ -1,5 +1,6 @@
 //! The `/_sim/…` JSON control API (loopback only) that the CLI subcommands talk to. Each route is a
-//! thin wrapper over the same `Core` calls the library handle makes.
+//! thin wrapper over the same `Core` calls the library handle makes (state, `scripts`, `delivery`);
+//! a [`SimError`] answers 400 for input the simulator cannot act on, 404 for anything unknown.
 //!
 //! | route | body | answer |
 //! |---|---|---|
@@ -21,10 +22,11 @@
 //! | `POST /_sim/forge` | `{type, data, times?}` | event + outcomes |
 //! | `POST /_sim/hold`, `POST /_sim/release` | `{order?: [event ids]}` | |
 
-use crate::core::Core;
+use crate::error::SimError;
+use crate::http::Reply;
 use crate::jose::Alg;
 use crate::model::{Endpoint, Fault, InstallSpec, TrialKind, TrialSpec, UpdateSpec};
-use crate::server::Reply;
+use crate::state::Core;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -41,10 +43,11 @@ fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Reply> {
     serde_json::from_slice(body).map_err(|e| Reply::error(400, "invalid_request", e.to_string()))
 }
 
-fn result<T: serde::Serialize>(r: Result<T, String>) -> Reply {
+fn result<T: serde::Serialize>(r: Result<T, SimError>) -> Reply {
     match r {
         Ok(v) => ok(v),
-        Err(e) => Reply::error(404, "not_found", e),
+        Err(e @ SimError::InvalidSpec(_)) => Reply::error(400, "invalid_request", e.to_string()),
+        Err(e) => Reply::error(404, "not_found", e.to_string()),
     }
 }
 
@@ -150,15 +153,12 @@ async fn handle_inner(
         }
         ("POST", ["install"]) => {
             let spec: InstallSpec = parse(body)?;
-            match core.install(spec, true).await {
-                Ok(i) => ok(i),
-                Err(e) => Reply::error(400, "invalid_request", e),
-            }
+            result(core.install(spec, true).await)
         }
         ("GET", ["installations"]) => ok(core.installations()),
         ("GET", ["installations", id]) => result(
             core.installation(id)
-                .ok_or_else(|| format!("unknown installation {id}")),
+                .ok_or_else(|| SimError::UnknownInstallation(id.to_string())),
         ),
         ("POST", ["installations", id, "update"]) => {
             let spec: UpdateSpec = parse(body)?;

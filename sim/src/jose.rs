@@ -4,6 +4,7 @@
 //! means a bug shared by signer and verifier cannot make a test pass. The JWT handling (split,
 //! base64url, JSON) is written out by hand for the same reason.
 
+use crate::error::SimError;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use openssl::bn::BigNum;
@@ -77,12 +78,12 @@ impl fmt::Display for Alg {
 }
 
 impl FromStr for Alg {
-    type Err = String;
+    type Err = SimError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Alg::ALL
             .into_iter()
             .find(|a| a.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown algorithm {s:?} (ES256 ES384 ES512 PS256 PS384 PS512)"))
+            .ok_or_else(|| SimError::UnknownAlgorithm(s.to_string()))
     }
 }
 
@@ -133,13 +134,14 @@ impl KeyPair {
 }
 
 /// Decodes a key delivered as base64 DER or as PEM (PKCS#8 private key).
-pub fn private_key_from_text(text: &str) -> Result<PKey<Private>, String> {
+pub fn private_key_from_text(text: &str) -> Result<PKey<Private>, SimError> {
+    let invalid = |e: &dyn fmt::Display| SimError::InvalidKey(e.to_string());
     let text = text.trim();
     if text.starts_with("-----") {
-        return PKey::private_key_from_pem(text.as_bytes()).map_err(|e| e.to_string());
+        return PKey::private_key_from_pem(text.as_bytes()).map_err(|e| invalid(&e));
     }
-    let der = STANDARD.decode(text).map_err(|e| e.to_string())?;
-    PKey::private_key_from_pkcs8(&der).map_err(|e| e.to_string())
+    let der = STANDARD.decode(text).map_err(|e| invalid(&e))?;
+    PKey::private_key_from_pkcs8(&der).map_err(|e| invalid(&e))
 }
 
 /// Signs `header` and `claims` as a compact JWS. For tests and tools: the simulator itself never
@@ -231,25 +233,30 @@ pub struct UnverifiedJwt {
 }
 
 /// Splits and decodes a compact JWS. Strict: three parts, unpadded base64url, JSON objects.
-pub fn parse_jwt(token: &str) -> Result<UnverifiedJwt, String> {
+pub fn parse_jwt(token: &str) -> Result<UnverifiedJwt, SimError> {
+    let malformed = SimError::MalformedJwt;
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        return Err(format!(
+        return Err(malformed(format!(
             "client_assertion is not a compact JWS (expected 3 parts, got {})",
             parts.len()
-        ));
+        )));
     }
     let decode = |what: &str, s: &str| {
-        URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|e| format!("client_assertion {what} is not unpadded base64url: {e}"))
+        URL_SAFE_NO_PAD.decode(s).map_err(|e| {
+            malformed(format!(
+                "client_assertion {what} is not unpadded base64url: {e}"
+            ))
+        })
     };
     let header: Value = serde_json::from_slice(&decode("header", parts[0])?)
-        .map_err(|e| format!("client_assertion header is not JSON: {e}"))?;
+        .map_err(|e| malformed(format!("client_assertion header is not JSON: {e}")))?;
     let claims: Value = serde_json::from_slice(&decode("payload", parts[1])?)
-        .map_err(|e| format!("client_assertion payload is not JSON: {e}"))?;
+        .map_err(|e| malformed(format!("client_assertion payload is not JSON: {e}")))?;
     if !header.is_object() || !claims.is_object() {
-        return Err("client_assertion header and payload must be JSON objects".into());
+        return Err(malformed(
+            "client_assertion header and payload must be JSON objects".into(),
+        ));
     }
     Ok(UnverifiedJwt {
         header,

@@ -1,6 +1,7 @@
 //! The public vocabulary of the simulator: configuration, scripting inputs and inspection views.
 //! Everything here is plain data (serde) so the CLI control API can carry it as JSON.
 
+use crate::error::SimError;
 use crate::jose::Alg;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -193,10 +194,10 @@ pub enum Endpoint {
 }
 
 impl std::str::FromStr for Endpoint {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SimError;
+    fn from_str(s: &str) -> Result<Self, SimError> {
         serde_json::from_value(Value::String(s.into()))
-            .map_err(|_| format!("unknown endpoint {s:?}"))
+            .map_err(|_| SimError::UnknownEndpoint(s.to_string()))
     }
 }
 

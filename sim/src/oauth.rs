@@ -1,10 +1,12 @@
 //! Talkdesk ID's token endpoint: `client_credentials` with a JWT client assertion (RFC 7523 §2.2)
 //! or HTTP Basic, verified strictly. Each refusal names the rule that failed.
 
-use crate::core::{now_millis, now_secs, random_token, State, TokenInfo};
+use crate::clock::{now_millis, now_secs};
+use crate::http::{media_type, Reply};
 use crate::jose::{parse_jwt, Alg};
 use crate::model::{IAT_SKEW_SECS, MAX_ASSERTION_LIFETIME_SECS};
-use crate::server::Reply;
+use crate::random::random_token;
+use crate::state::{State, TokenInfo};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -32,6 +34,14 @@ fn invalid_request(d: impl Into<String>) -> OAuthError {
     OAuthError {
         status: 400,
         error: "invalid_request",
+        description: d.into(),
+    }
+}
+
+fn invalid_scope(d: impl Into<String>) -> OAuthError {
+    OAuthError {
+        status: 400,
+        error: "invalid_scope",
         description: d.into(),
     }
 }
@@ -108,17 +118,21 @@ fn form_unescape(s: &str) -> String {
 
 /// Splits `scope` (RFC 6749 §3.3: scope-tokens of %x21 / %x23-5B / %x5D-7E separated by single
 /// spaces). Malformed lists are refused rather than repaired.
-fn parse_scope(scope: &str) -> Result<Vec<String>, String> {
+fn parse_scope(scope: &str) -> Result<Vec<String>, OAuthError> {
     let mut out: Vec<String> = vec![];
     for token in scope.split(' ') {
         if token.is_empty() {
-            return Err("scope: malformed (scope tokens are separated by single spaces)".into());
+            return Err(invalid_scope(
+                "scope: malformed (scope tokens are separated by single spaces)",
+            ));
         }
         if !token
             .bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
         {
-            return Err(format!("scope: {token:?} is not a valid scope token"));
+            return Err(invalid_scope(format!(
+                "scope: {token:?} is not a valid scope token"
+            )));
         }
         if !out.iter().any(|t| t == token) {
             out.push(token.to_string());
@@ -135,7 +149,7 @@ pub fn loggable_form(body: &[u8]) -> Value {
         let value = match k.as_ref() {
             "client_assertion" => match parse_jwt(&v) {
                 Ok(jwt) => json!({"header": jwt.header, "claims": jwt.claims}),
-                Err(e) => json!({"unparsable": e}),
+                Err(e) => json!({"unparsable": e.to_string()}),
             },
             "client_secret" => json!("[redacted]"),
             _ => json!(v),
@@ -184,10 +198,7 @@ fn token_inner(
     token_url: &str,
     ttl: u64,
 ) -> Result<Reply, Refusal> {
-    let mime = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase());
-    if mime.as_deref() != Some("application/x-www-form-urlencoded") {
+    if media_type(content_type).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err((
             invalid_request("content-type: must be application/x-www-form-urlencoded"),
             None,
@@ -269,27 +280,16 @@ fn token_inner(
     let inst = st.inst(&client.installation_id).unwrap();
     let asked = match form.get("scope") {
         None => vec![],
-        Some(s) => parse_scope(s).map_err(|d| {
-            (
-                OAuthError {
-                    status: 400,
-                    error: "invalid_scope",
-                    description: d,
-                },
-                Some(client.installation_id.clone()),
-            )
-        })?,
+        Some(s) => parse_scope(s).map_err(|e| (e, Some(client.installation_id.clone())))?,
     };
     let granted = if asked.is_empty() {
         inst.scopes.clone()
     } else {
         if let Some(missing) = asked.iter().find(|s| !inst.scopes.contains(s)) {
             return Err((
-                OAuthError {
-                    status: 400,
-                    error: "invalid_scope",
-                    description: format!("scope: {missing} is not granted to this installation"),
-                },
+                invalid_scope(format!(
+                    "scope: {missing} is not granted to this installation"
+                )),
                 Some(client.installation_id),
             ));
         }
@@ -368,16 +368,16 @@ fn verify_basic(st: &State, encoded: &str) -> Result<Client, Refusal> {
 
 /// A NumericDate claim (RFC 7519 §2). Strings, booleans and fractions are refused: every Talkdesk
 /// sample sends whole seconds, and refusing the rest cannot fail a correct client.
-fn numeric(claims: &Value, name: &str) -> Result<Option<i64>, String> {
+fn numeric(claims: &Value, name: &str) -> Result<Option<i64>, OAuthError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => n
             .as_i64()
             .map(Some)
-            .ok_or_else(|| format!("{name}: not an integer NumericDate")),
-        Some(_) => Err(format!(
+            .ok_or_else(|| invalid_client(format!("{name}: not an integer NumericDate"))),
+        Some(_) => Err(invalid_client(format!(
             "{name}: not a NumericDate (a JSON number of seconds)"
-        )),
+        ))),
     }
 }
 
@@ -394,7 +394,7 @@ fn verify_assertion(
     token_url: &str,
     now: i64,
 ) -> Result<Client, Refusal> {
-    let jwt = parse_jwt(assertion).map_err(|e| (invalid_request(e), None))?;
+    let jwt = parse_jwt(assertion).map_err(|e| (invalid_request(e.to_string()), None))?;
     let claims = &jwt.claims;
     let iss = claims
         .get("iss")
@@ -404,7 +404,8 @@ fn verify_assertion(
         .by_client(iss)
         .ok_or_else(|| (invalid_client("iss: unknown client_id"), None))?;
     let installation_id = inst.id.clone();
-    let fail = |d: String| (invalid_client(d), Some(installation_id.clone()));
+    let refuse = |e: OAuthError| (e, Some(installation_id.clone()));
+    let fail = |d: String| refuse(invalid_client(d));
     if cred.revoked || inst.removed {
         return Err(fail("client: credentials revoked".into()));
     }
@@ -457,18 +458,18 @@ fn verify_assertion(
         )));
     }
     let exp = numeric(claims, "exp")
-        .map_err(&fail)?
+        .map_err(refuse)?
         .ok_or_else(|| fail("exp: missing".into()))?;
     if exp <= now {
         return Err(fail("exp: the assertion has expired".into()));
     }
     let iat = numeric(claims, "iat")
-        .map_err(&fail)?
+        .map_err(refuse)?
         .ok_or_else(|| fail("iat: missing".into()))?;
     if iat > now.saturating_add(IAT_SKEW_SECS) {
         return Err(fail("iat: in the future".into()));
     }
-    if let Some(nbf) = numeric(claims, "nbf").map_err(&fail)? {
+    if let Some(nbf) = numeric(claims, "nbf").map_err(refuse)? {
         if nbf > now.saturating_add(IAT_SKEW_SECS) {
             return Err(fail("nbf: the assertion is not valid yet".into()));
         }

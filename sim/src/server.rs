@@ -1,9 +1,12 @@
 //! The HTTP server: one loopback listener playing Talkdesk ID (`/oauth/token`), the API gateway
-//! (`/apps/…`, `/account`) and, when enabled, the `/_sim/…` control API. Faults are applied here,
-//! before routing, and every non-control request is recorded.
+//! (`/apps/…`, `/account`) and, when enabled, the `/_sim/…` control API. It is the top of the
+//! crate: it routes to the handlers (`oauth`, `api`, `control`), which never call back into it.
+//! Faults are applied here, before routing, and every non-control request is recorded.
 
-use crate::core::{now_rfc3339, Core};
+use crate::clock::now_rfc3339;
+use crate::http::Reply;
 use crate::model::{Endpoint, Fault, RequestRecord};
+use crate::state::Core;
 use crate::{api, control, oauth};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,71 +15,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-
-/// A computed answer plus what the request log should say about it.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Option<Value>,
-    pub raw: Option<&'static str>,
-    pub headers: Vec<(&'static str, String)>,
-    pub installation_id: Option<String>,
-    pub error: Option<String>,
-}
-
-impl Reply {
-    pub fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            raw: None,
-            headers: vec![],
-            installation_id: None,
-            error: None,
-        }
-    }
-
-    pub fn empty(status: u16) -> Reply {
-        Reply {
-            body: None,
-            ..Reply::json(status, Value::Null)
-        }
-    }
-
-    /// An API error: `{"error", "error_description"}`.
-    pub fn error(status: u16, error: &str, description: impl Into<String>) -> Reply {
-        let description = description.into();
-        let mut r = Reply::json(
-            status,
-            json!({"error": error, "error_description": description}),
-        );
-        r.error = Some(format!("{error}: {description}"));
-        r
-    }
-
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut b = Response::builder().status(self.status);
-        let body = if let Some(raw) = self.raw {
-            b = b.header("content-type", "application/json");
-            Bytes::from_static(raw.as_bytes())
-        } else if let Some(v) = self.body {
-            b = b.header("content-type", "application/json");
-            Bytes::from(serde_json::to_vec(&v).unwrap())
-        } else {
-            Bytes::new()
-        };
-        for (k, v) in self.headers {
-            b = b.header(k, v);
-        }
-        b.body(Full::new(body)).unwrap()
-    }
-}
 
 /// Which endpoint (for faults and inspection) a method and path address. Paths are matched
 /// exactly: a trailing slash or an empty segment (`//`) addresses nothing, as on a real gateway.

@@ -12,7 +12,12 @@ use crate::talkdesk::events::parse_event;
 
 /// Whether the media type is JSON (`application/json`, any parameters, any case).
 pub fn is_json(content_type: Option<&str>) -> bool {
-    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
+    let media = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
     media.eq_ignore_ascii_case("application/json")
 }
 
@@ -62,8 +67,10 @@ pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
             run_installation: run,
         },
         Err(e) => {
-            p.log()
-                .error("event_store_failed", &format!("event {}: {}", event.id, e.0));
+            p.log().error(
+                "event_store_failed",
+                &format!("event {}: {}", event.id, e.0),
+            );
             ApiError::Internal.reply().into()
         }
     }

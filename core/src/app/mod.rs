@@ -62,11 +62,10 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::AdminInstallation(_)
         | Route::AdminVerify(_)
         | Route::AdminAccount(_)
-        | Route::AdminAccountSettings(_) => (!admin::authorized(
-            head.authorization.as_deref(),
-            config.admin_token.expose(),
-        ))
-        .then(|| ApiError::Unauthorized.reply()),
+        | Route::AdminAccountSettings(_) => {
+            (!admin::authorized(head.authorization.as_deref(), config.admin_token.expose()))
+                .then(|| ApiError::Unauthorized.reply())
+        }
         Route::Healthz | Route::BenchAssertion => None,
     }
 }

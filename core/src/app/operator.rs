@@ -46,7 +46,12 @@ pub async fn installation<P: Ports>(p: &P, id: &str) -> Reply {
     let store = p.store();
     let inst = match store.installation(id).await {
         Ok(Some(inst)) => inst,
-        Ok(None) => return ApiError::NoSuch { what: "installation" }.reply(),
+        Ok(None) => {
+            return ApiError::NoSuch {
+                what: "installation",
+            }
+            .reply()
+        }
         Err(e) => return internal(p, e),
     };
     let jobs = match store.jobs_of(id).await {
@@ -67,7 +72,12 @@ pub async fn installation<P: Ports>(p: &P, id: &str) -> Reply {
 pub async fn verify<P: Ports>(p: &P, config: &Config, id: &str) -> Reply {
     let inst = match p.store().installation(id).await {
         Ok(Some(inst)) => inst,
-        Ok(None) => return ApiError::NoSuch { what: "installation" }.reply(),
+        Ok(None) => {
+            return ApiError::NoSuch {
+                what: "installation",
+            }
+            .reply()
+        }
         Err(e) => return internal(p, e),
     };
     match talkdesk_verify(p, &Settings::from_config(config), &inst).await {

@@ -35,7 +35,12 @@ pub const INCOMING: Slot = Slot {
 };
 
 /// The set sealed for `record` in `slot`.
-pub fn seal_set(keys: &SealingKeys, record: &str, slot: Slot, set: &CredentialSet) -> StoredCredentials {
+pub fn seal_set(
+    keys: &SealingKeys,
+    record: &str,
+    slot: Slot,
+    set: &CredentialSet,
+) -> StoredCredentials {
     let context = |field| SealContext { record, field };
     StoredCredentials {
         client_id: set.client_id.clone(),

@@ -20,7 +20,12 @@ pub struct Store<'a, D> {
     db: &'a D,
 }
 
-fn insert<T: serde::Serialize>(name: &'static str, table: &str, row: &T, skip: &[&str]) -> Statement {
+fn insert<T: serde::Serialize>(
+    name: &'static str,
+    table: &str,
+    row: &T,
+    skip: &[&str],
+) -> Statement {
     let (cols, params) = columns(row, skip);
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
     Statement {
@@ -50,7 +55,10 @@ impl<'a, D: Database> Store<'a, D> {
         }
     }
 
-    async fn all<T: serde::de::DeserializeOwned>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
+    async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        stmt: Statement,
+    ) -> Result<Vec<T>, PortError> {
         self.db
             .query(&stmt)
             .await?
@@ -62,7 +70,12 @@ impl<'a, D: Database> Store<'a, D> {
     /// Stores the intake atomically. `false`: the event id was already recorded (a duplicate),
     /// and nothing was written.
     pub async fn intake(&self, intake: &Intake) -> Result<bool, PortError> {
-        let mut batch = vec![insert("store event", "events", &EventRow::from(&intake.event), &[])];
+        let mut batch = vec![insert(
+            "store event",
+            "events",
+            &EventRow::from(&intake.event),
+            &[],
+        )];
         if let Some(inst) = &intake.installation {
             batch.push(insert(
                 "store installation",
@@ -86,7 +99,10 @@ impl<'a, D: Database> Store<'a, D> {
         }
     }
 
-    pub async fn installation(&self, installation_id: &str) -> Result<Option<Installation>, PortError> {
+    pub async fn installation(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<Installation>, PortError> {
         let row: Option<InstallationRow> = self
             .one(Statement::new(
                 "read installation",
@@ -120,7 +136,11 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     /// Replaces the installation's users and its `users_count`, in one transaction.
-    pub async fn replace_users(&self, installation_id: &str, users: &[User]) -> Result<(), PortError> {
+    pub async fn replace_users(
+        &self,
+        installation_id: &str,
+        users: &[User],
+    ) -> Result<(), PortError> {
         let mut batch = vec![Statement::new(
             "replace users",
             "DELETE FROM installation_users WHERE installation_id = ?1",
@@ -246,7 +266,11 @@ impl<'a, D: Database> Store<'a, D> {
     /// Installations whose next job (the one [`Store::head_job`] picks) is due by `now_ms`, the
     /// longest-waiting first. A job queued behind a head in backoff must not make its
     /// installation look due every minute.
-    pub async fn due_installations(&self, now_ms: u64, limit: u32) -> Result<Vec<String>, PortError> {
+    pub async fn due_installations(
+        &self,
+        now_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<String>, PortError> {
         #[derive(Deserialize)]
         struct Due {
             installation_id: String,
@@ -376,7 +400,11 @@ impl<'a, D: Database> Store<'a, D> {
              VALUES (?1, ?2, ?3, ?3) \
              ON CONFLICT (account_id) DO UPDATE SET account_name = ?2, updated_at = ?3",
             // The accounts table (migration 0001) keeps its times as text.
-            vec![account_id.into(), account_name.into(), now_ms.to_string().into()],
+            vec![
+                account_id.into(),
+                account_name.into(),
+                now_ms.to_string().into(),
+            ],
         );
         self.db.execute(&stmt).await.map(|_| ())
     }
@@ -400,7 +428,11 @@ impl<'a, D: Database> Store<'a, D> {
         let stmt = Statement::new(
             "account settings",
             "UPDATE accounts SET settings = ?2, updated_at = ?3 WHERE account_id = ?1",
-            vec![account_id.into(), settings.into(), now_ms.to_string().into()],
+            vec![
+                account_id.into(),
+                settings.into(),
+                now_ms.to_string().into(),
+            ],
         );
         Ok(self.db.execute(&stmt).await? == 1)
     }

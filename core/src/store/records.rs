@@ -64,7 +64,9 @@ impl InstallationState {
     pub fn is_closed(self) -> bool {
         matches!(
             self,
-            InstallationState::Forged | InstallationState::Rejected | InstallationState::Uninstalled
+            InstallationState::Forged
+                | InstallationState::Rejected
+                | InstallationState::Uninstalled
         )
     }
 }
@@ -191,12 +193,16 @@ pub struct Installation {
 impl Installation {
     /// The current client id ("" when none is stored).
     pub fn client_id(&self) -> &str {
-        self.credentials.as_ref().map_or("", |c| c.client_id.as_str())
+        self.credentials
+            .as_ref()
+            .map_or("", |c| c.client_id.as_str())
     }
 
     /// Whether the current set's secrets are stored (the installation can call Talkdesk).
     pub fn has_secrets(&self) -> bool {
-        self.credentials.as_ref().is_some_and(|c| c.sealed.is_some())
+        self.credentials
+            .as_ref()
+            .is_some_and(|c| c.sealed.is_some())
     }
 
     /// Destroys the secrets of every set; the identities stay for the operator.

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::records::{
-    EventRecord, EventStatus, Installation, InstallationState, Job, JobKind, JobState,
-    PlanRecord, SealedSecrets, StoredCredentials, TrialRecord,
+    EventRecord, EventStatus, Installation, InstallationState, Job, JobKind, JobState, PlanRecord,
+    SealedSecrets, StoredCredentials, TrialRecord,
 };
 use crate::crypto::keys::KeyAlgorithm;
 use crate::ports::{PortError, Row, SqlValue};
@@ -73,7 +73,9 @@ fn credentials(
         client_id,
         key_id: key_id.unwrap_or_default(),
         algorithm: KeyAlgorithm::parse(&algorithm).ok_or_else(|| bad("key algorithm"))?,
-        sealed: secret.zip(key).map(|(secret, key)| SealedSecrets { secret, key }),
+        sealed: secret
+            .zip(key)
+            .map(|(secret, key)| SealedSecrets { secret, key }),
     }))
 }
 
@@ -140,8 +142,7 @@ pub struct InstallationRow {
 
 impl From<&Installation> for InstallationRow {
     fn from(i: &Installation) -> Self {
-        let (client_id, key_id, key_algorithm, sealed_secret, sealed_key) =
-            flatten(&i.credentials);
+        let (client_id, key_id, key_algorithm, sealed_secret, sealed_key) = flatten(&i.credentials);
         let (old_client_id, old_key_id, old_key_algorithm, sealed_old_secret, sealed_old_key) =
             flatten(&i.previous);
         InstallationRow {

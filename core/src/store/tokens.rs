@@ -34,10 +34,10 @@ impl<D: Database> TokenStore for SqlTokens<'_, D> {
             return Ok(None);
         };
         let row: TokenRow = decode(stmt.name, row)?;
-        Ok(row.sealed_token.zip(row.expires_at).map(|(sealed, expires_at)| StoredToken {
-            sealed,
-            expires_at,
-        }))
+        Ok(row
+            .sealed_token
+            .zip(row.expires_at)
+            .map(|(sealed, expires_at)| StoredToken { sealed, expires_at }))
     }
 
     async fn try_lease(

@@ -19,8 +19,8 @@ pub const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations
 
 pub struct SqliteDb {
     conn: Connection,
-    /// Statement name → how many more calls fail (`u32::MAX`: until cleared).
-    failing: RefCell<HashMap<String, u32>>,
+    /// Statement name → (calls still to pass, calls then to fail; `u32::MAX`: until healed).
+    failing: RefCell<HashMap<String, (u32, u32)>>,
     /// Every statement name executed, in order (a batch adds each of its statements).
     pub executed: RefCell<Vec<&'static str>>,
     yields: Cell<bool>,
@@ -53,7 +53,15 @@ impl SqliteDb {
     /// Makes the next `times` calls of the statement called `name` fail (a batch containing it
     /// fails whole, as a D1 batch does).
     pub fn fail(&self, name: &str, times: u32) {
-        self.failing.borrow_mut().insert(name.to_owned(), times);
+        self.fail_after(name, 0, times);
+    }
+
+    /// Lets `pass` calls of `name` through, then fails the next `times` (a crash at the
+    /// `pass + 1`-th time the statement runs).
+    pub fn fail_after(&self, name: &str, pass: u32, times: u32) {
+        self.failing
+            .borrow_mut()
+            .insert(name.to_owned(), (pass, times));
     }
 
     /// Makes every call of `name` fail until [`SqliteDb::heal`].
@@ -84,10 +92,14 @@ impl SqliteDb {
         self.executed.borrow_mut().push(name);
         let mut failing = self.failing.borrow_mut();
         match failing.get_mut(name) {
-            Some(0) | None => Ok(()),
-            Some(n) => {
-                if *n != u32::MAX {
-                    *n -= 1;
+            Some((pass, _)) if *pass > 0 => {
+                *pass -= 1;
+                Ok(())
+            }
+            Some((_, 0)) | None => Ok(()),
+            Some((_, times)) => {
+                if *times != u32::MAX {
+                    *times -= 1;
                 }
                 Err(PortError(format!("D1 {name}: injected failure")))
             }
@@ -152,8 +164,12 @@ pub fn migrations() -> Vec<(String, String)> {
         .filter_map(|e| {
             let path = e.ok()?.path();
             let name = path.file_name()?.to_str()?.to_owned();
-            name.ends_with(".sql")
-                .then(|| (name, std::fs::read_to_string(&path).expect("migration text")))
+            name.ends_with(".sql").then(|| {
+                (
+                    name,
+                    std::fs::read_to_string(&path).expect("migration text"),
+                )
+            })
         })
         .collect();
     files.sort();

@@ -3,6 +3,7 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::process::Command;
+use talkdesk_sim::Alg;
 
 async fn control(
     sim: &talkdesk_sim::Simulator,
@@ -194,4 +195,65 @@ fn the_simulator_works_from_sync_code_and_two_runtimes_and_stops_on_drop() {
         ..Default::default()
     });
     assert_eq!(again.port(), port);
+}
+
+#[tokio::test]
+async fn script_errors_answer_400_for_bad_input_and_404_for_unknown_names() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let id = &inst.installation_id;
+    let cases = [
+        (
+            "install".to_string(),
+            json!({"account_name": ""}),
+            400,
+            "account_name is required".to_string(),
+        ),
+        (
+            "installations/nope/update".into(),
+            json!({}),
+            404,
+            "unknown installation nope".into(),
+        ),
+        (
+            format!("installations/{id}/update"),
+            json!({"remove_users": ["ghost"]}),
+            404,
+            format!("installation {id} has no user ghost"),
+        ),
+        (
+            format!("installations/{id}/logout"),
+            json!({"user": "ghost@acme.example"}),
+            404,
+            format!("installation {id} has no user ghost@acme.example"),
+        ),
+        (
+            format!("installations/{id}/credentials/nope/revoke"),
+            json!({}),
+            404,
+            format!("installation {id} has no credentials nope"),
+        ),
+        (
+            "events/nope/redeliver".into(),
+            json!({}),
+            404,
+            "no genuine event nope".into(),
+        ),
+    ];
+    for (path, body, status, text) in cases {
+        let (got, answer) = control(&sim, "POST", &path, Some(body)).await;
+        assert_eq!(
+            (got, description(&answer)),
+            (status, text.as_str()),
+            "{path}"
+        );
+    }
+    let (got, answer) = control(&sim, "GET", "installations/nope", None).await;
+    assert_eq!(
+        (got, description(&answer)),
+        (404, "unknown installation nope")
+    );
+    // The refused calls changed nothing.
+    assert_eq!(sim.installations().len(), 1);
+    assert_eq!(sim.installation(id).unwrap().users, inst.users);
 }

@@ -35,8 +35,14 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             // Real credentials without the scopes we need: say no, with the reason.
             let sess = Session::open(p, s, &inst, &[]).await?;
             let reason = "the installation lacks the scopes the app needs";
-            sess.fetch(p, &inst, "rejecting", sess.api.reject(reason), api::parse_state)
-                .await?;
+            sess.fetch(
+                p,
+                &inst,
+                "rejecting",
+                sess.api.reject(reason),
+                api::parse_state,
+            )
+            .await?;
             inst.state = InstallationState::Rejected;
             inst.last_error = Some(Outcome::Refused { error, description }.reason());
             inst.updated_at = p.clock().now_ms();
@@ -112,5 +118,8 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.approved_at = Some(now);
     inst.updated_at = now;
     p.store().save_installation(&inst).await?;
-    Ok(done(EventStatus::Done, "verified, provisioned and approved"))
+    Ok(done(
+        EventStatus::Done,
+        "verified, provisioned and approved",
+    ))
 }

@@ -20,10 +20,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         return Ok(forged());
     };
     // Talkdesk's own stamp, from its copy of the event.
-    let stamp = genuine
-        .created_at()
-        .unwrap_or(&event.created_at)
-        .to_owned();
+    let stamp = genuine.created_at().unwrap_or(&event.created_at).to_owned();
     if stamped_before(&stamp, inst.trial.event_at.as_deref().unwrap_or_default()) {
         return Ok(done(
             EventStatus::Ignored,
@@ -37,9 +34,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             .trim_start_matches("app.trial_")
             .to_owned(),
     );
-    inst.trial.expires_at = genuine
-        .text("expires_at")
-        .or(inst.trial.expires_at.take());
+    inst.trial.expires_at = genuine.text("expires_at").or(inst.trial.expires_at.take());
     if genuine.event_type() == "app.trial_ended" {
         inst.trial.ended_at = genuine.text("ended_at");
         inst.trial.ended_reason = genuine.text("ended_reason");

@@ -14,7 +14,10 @@ use crate::talkdesk::token::DEFAULT_SCOPES;
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
     let (p, s, job) = (cx.p, cx.s, cx.job);
     let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
-    if confirm(p, &sess, &inst, job, "app.updated").await?.is_none() {
+    if confirm(p, &sess, &inst, job, "app.updated")
+        .await?
+        .is_none()
+    {
         return Ok(forged());
     }
     provision_users_and_plan(p, &sess, &mut inst).await?;

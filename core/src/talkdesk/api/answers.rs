@@ -61,8 +61,6 @@ fn count(value: &Value) -> Option<u64> {
     }
 }
 
-
-
 /// The installation's state after an approve or reject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateAnswer {
@@ -245,4 +243,3 @@ pub fn parse_event(resp: &HttpResponse) -> Result<Value, ApiError> {
 pub fn parse_acknowledged(resp: &HttpResponse) -> Result<(), ApiError> {
     classify(resp)
 }
-

@@ -123,7 +123,12 @@ impl InstallationApi {
 
     /// The request with the bearer token, `accept: application/json`, and `content-type` only
     /// when there is a body (a GET has the empty body).
-    fn request(&self, method: &'static str, url: &TalkdeskUrl, body: Option<String>) -> HttpRequest {
+    fn request(
+        &self,
+        method: &'static str,
+        url: &TalkdeskUrl,
+        body: Option<String>,
+    ) -> HttpRequest {
         let mut headers = vec![
             ("authorization", format!("Bearer {}", self.token.expose())),
             ("accept", "application/json".to_owned()),

@@ -8,7 +8,6 @@ use super::answers::plain;
 use super::MAX_ERROR_TEXT;
 use crate::talkdesk::http::HttpResponse;
 
-
 /// Why a Talkdesk API call did not succeed, sorted by what the caller should do next. Text in a
 /// variant comes from Talkdesk's answer, control characters replaced and cut to
 /// [`MAX_ERROR_TEXT`] characters; the token is never part of it.
@@ -111,4 +110,3 @@ fn clip(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
-

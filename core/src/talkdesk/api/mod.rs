@@ -33,4 +33,3 @@ pub const MAX_USER_PAGES: u32 = 500;
 /// Longest text taken from an answer into an error: enough to tell what went wrong in a log
 /// line or on the operator's page, not enough to flood either.
 pub const MAX_ERROR_TEXT: usize = 200;
-

@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::secret::SecretString;
+use crate::talkdesk::hosts::{Allowlist, Region};
 use crate::talkdesk::hosts::{HostError, TalkdeskUrl};
 use crate::talkdesk::http::{HttpRequest, HttpResponse};
-use serde_json::Value;
-use crate::talkdesk::hosts::{Allowlist, Region};
 use serde_json::json;
+use serde_json::Value;
 
 const TOKEN: &str = "tok-SECRET-123";
 
@@ -57,7 +57,9 @@ fn assert_get(r: &HttpRequest, url: &str) {
 
 #[test]
 fn approve_posts_the_approve_state_with_its_reason() {
-    let r = api(root(), "app-1", "inst-9", token()).approve("provisioned").unwrap();
+    let r = api(root(), "app-1", "inst-9", token())
+        .approve("provisioned")
+        .unwrap();
     assert_eq!(r.method, "POST");
     assert_eq!(
         r.url,
@@ -72,7 +74,9 @@ fn approve_posts_the_approve_state_with_its_reason() {
 
 #[test]
 fn reject_posts_the_reject_state_with_its_reason() {
-    let r = api(root(), "app-1", "inst-9", token()).reject("account mismatch").unwrap();
+    let r = api(root(), "app-1", "inst-9", token())
+        .reject("account mismatch")
+        .unwrap();
     assert_eq!(r.method, "POST");
     assert_eq!(
         r.url,
@@ -95,7 +99,9 @@ fn a_reason_is_json_escaped_and_cannot_add_members() {
 
 #[test]
 fn get_installation_is_a_plain_get_of_the_installation() {
-    let r = api(root(), "app-1", "inst-9", token()).installation().unwrap();
+    let r = api(root(), "app-1", "inst-9", token())
+        .installation()
+        .unwrap();
     assert_get(
         &r,
         "https://api.talkdeskapp.com/apps/app-1/installations/inst-9",
@@ -104,7 +110,9 @@ fn get_installation_is_a_plain_get_of_the_installation() {
 
 #[test]
 fn get_users_asks_for_one_page() {
-    let r = api(root(), "app-1", "inst-9", token()).users(3, USERS_PER_PAGE).unwrap();
+    let r = api(root(), "app-1", "inst-9", token())
+        .users(3, USERS_PER_PAGE)
+        .unwrap();
     assert_get(
         &r,
         "https://api.talkdeskapp.com/apps/app-1/installations/inst-9/users?page=3&per_page=100",
@@ -113,7 +121,9 @@ fn get_users_asks_for_one_page() {
 
 #[test]
 fn get_subscription_is_a_plain_get() {
-    let r = api(root(), "app-1", "inst-9", token()).subscription().unwrap();
+    let r = api(root(), "app-1", "inst-9", token())
+        .subscription()
+        .unwrap();
     assert_get(
         &r,
         "https://api.talkdeskapp.com/apps/app-1/installations/inst-9/subscription",
@@ -134,7 +144,9 @@ fn get_event_reads_the_event_under_the_app() {
 
 #[test]
 fn acknowledge_credentials_posts_the_acknowledged_state() {
-    let r = api(root(), "app-1", "inst-9", token()).acknowledge_credentials("client-2").unwrap();
+    let r = api(root(), "app-1", "inst-9", token())
+        .acknowledge_credentials("client-2")
+        .unwrap();
     assert_eq!(r.method, "POST");
     assert_eq!(
         r.url,
@@ -149,11 +161,17 @@ fn hostile_ids_are_encoded_and_stay_in_their_segment() {
     let t = token();
     let built = [
         api(root(), "../x", "a/b", t.clone()).approve("r").unwrap(),
-        api(root(), "../x", "a/b", t.clone()).installation().unwrap(),
+        api(root(), "../x", "a/b", t.clone())
+            .installation()
+            .unwrap(),
         api(root(), "../x", "a/b", t.clone()).users(1, 1).unwrap(),
-        api(root(), "../x", "a/b", t.clone()).subscription().unwrap(),
+        api(root(), "../x", "a/b", t.clone())
+            .subscription()
+            .unwrap(),
         api(root(), "../x", "i", t.clone()).event("a/b").unwrap(),
-        api(root(), "../x", "a/b", t.clone()).acknowledge_credentials("?q=1#f").unwrap(),
+        api(root(), "../x", "a/b", t.clone())
+            .acknowledge_credentials("?q=1#f")
+            .unwrap(),
     ];
     for r in &built {
         assert!(
@@ -204,7 +222,10 @@ fn paths_are_appended_to_a_root_with_a_base_path() {
         .check("https://api.talkdeskapp.eu/v1/")
         .unwrap();
     assert_eq!(
-        api(base.clone(), "app", "i", token()).account().unwrap().url,
+        api(base.clone(), "app", "i", token())
+            .account()
+            .unwrap()
+            .url,
         "https://api.talkdeskapp.eu/v1/account"
     );
     assert_eq!(
@@ -220,7 +241,9 @@ fn debug_of_a_request_never_shows_the_bearer_token() {
         api(root(), "app", "i", t.clone()).approve("r").unwrap(),
         api(root(), "app", "i", t.clone()).users(1, 100).unwrap(),
         api(root(), "app", "i", t.clone()).account().unwrap(),
-        api(root(), "app", "i", t.clone()).acknowledge_credentials("c").unwrap(),
+        api(root(), "app", "i", t.clone())
+            .acknowledge_credentials("c")
+            .unwrap(),
     ] {
         let shown = format!("{r:?}");
         assert!(!shown.contains(TOKEN), "{shown}");
@@ -368,14 +391,12 @@ fn throttling_server_errors_and_odd_statuses_are_transient() {
 fn text_from_the_body_is_clipped_and_kept_on_one_line() {
     let long = "x".repeat(1000);
     let body = json!({"error": "e", "error_description": format!("line1\nline2\r{long}")});
-    let ApiError::Forbidden(text) = parse_state(&resp(403, &body.to_string())).unwrap_err()
-    else {
+    let ApiError::Forbidden(text) = parse_state(&resp(403, &body.to_string())).unwrap_err() else {
         panic!()
     };
     assert_eq!(text.chars().count(), MAX_ERROR_TEXT);
     assert!(text.starts_with("e: line1 line2 xxx"), "{text}");
-    let ApiError::Transient(text) = parse_state(&resp(500, &body.to_string())).unwrap_err()
-    else {
+    let ApiError::Transient(text) = parse_state(&resp(500, &body.to_string())).unwrap_err() else {
         panic!()
     };
     assert_eq!(text.chars().count(), MAX_ERROR_TEXT);
@@ -777,4 +798,3 @@ fn an_acknowledgement_is_any_2xx() {
         Err(ApiError::NotFound)
     );
 }
-

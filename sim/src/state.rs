@@ -1,0 +1,300 @@
+//! The simulator's state: installations, credential sets, issued tokens, genuine events, delivery
+//! attempts, the request log and pending faults, and the [`Core`] that shares them.
+//!
+//! One `Core` is shared (`Arc`) by the HTTP server, the control API and the library handle. The
+//! state sits behind a plain `Mutex` that is never held across an `.await`. The lifecycle scripts
+//! (`scripts`) and event delivery (`delivery`) add their methods to `Core` in their own modules.
+
+use crate::clock::now_rfc3339;
+use crate::jose::{Alg, KeyPair};
+use crate::model::{
+    Acknowledgement, CredentialView, DeliveryAttempt, Endpoint, Fault, InstallationView,
+    RequestRecord, SimConfig, SimUser, StateChange, Subscription,
+};
+use crate::random::{random_hex, random_token};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One credential set of an installation (the first from the install, one more per rotation).
+pub(crate) struct Cred {
+    pub client_id: String,
+    pub client_secret: String,
+    pub key_id: String,
+    pub keys: KeyPair,
+    pub revoked: bool,
+    pub created_at: String,
+}
+
+impl Cred {
+    pub fn generate(alg: Alg) -> Cred {
+        Cred {
+            client_id: random_hex(16),
+            client_secret: random_token(),
+            key_id: random_hex(16),
+            keys: KeyPair::generate(alg),
+            revoked: false,
+            created_at: now_rfc3339(),
+        }
+    }
+}
+
+pub(crate) struct Inst {
+    pub id: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub account_created_at: String,
+    pub created_at: String,
+    pub scopes: Vec<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub state_updated_at: String,
+    pub removed: bool,
+    pub users: Vec<SimUser>,
+    pub subscription: Subscription,
+    pub history: Vec<StateChange>,
+    pub acks: Vec<Acknowledgement>,
+    pub creds: Vec<Cred>,
+    pub events: Vec<String>,
+    pub last_event_type: Option<String>,
+    pub trial: Option<Value>,
+}
+
+impl Inst {
+    /// The algorithm of the newest credential set (a rotation keeps it unless told otherwise).
+    pub fn alg(&self) -> Alg {
+        self.creds.last().unwrap().keys.alg
+    }
+}
+
+/// An access token the simulator issued. Tokens are never forgotten: the API refuses them once
+/// expired, once the credential set that minted them is revoked, or once the installation is
+/// removed.
+#[derive(Clone)]
+pub(crate) struct TokenInfo {
+    pub installation_id: String,
+    /// The credential set that minted it.
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Unix milliseconds: `expires_in` is honoured to the millisecond, not rounded down.
+    pub expires_at_ms: i64,
+}
+
+/// A fault to inject into the next `remaining` calls of `endpoint`.
+struct FaultRule {
+    endpoint: Endpoint,
+    fault: Fault,
+    remaining: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub installations: Vec<Inst>,
+    pub tokens: HashMap<String, TokenInfo>,
+    /// Every access token issued, in order: (installation id, token).
+    pub issued: Vec<(String, String)>,
+    pub jtis: HashSet<(String, String)>,
+    /// Genuine events, exactly as sent, by id.
+    pub events: HashMap<String, Value>,
+    pub deliveries: Vec<DeliveryAttempt>,
+    pub requests: Vec<RequestRecord>,
+    faults: Vec<FaultRule>,
+    pub hold: bool,
+    pub held: Vec<Value>,
+}
+
+impl State {
+    pub fn inst(&self, id: &str) -> Option<&Inst> {
+        self.installations.iter().find(|i| i.id == id)
+    }
+    pub fn inst_mut(&mut self, id: &str) -> Option<&mut Inst> {
+        self.installations.iter_mut().find(|i| i.id == id)
+    }
+    /// The installation and credential a client id belongs to.
+    pub fn by_client(&self, client_id: &str) -> Option<(&Inst, &Cred)> {
+        self.installations.iter().find_map(|i| {
+            i.creds
+                .iter()
+                .find(|c| c.client_id == client_id)
+                .map(|c| (i, c))
+        })
+    }
+
+    /// The plaintext access tokens issued for an installation, oldest first.
+    pub fn issued_tokens(&self, installation_id: &str) -> Vec<String> {
+        self.issued
+            .iter()
+            .filter(|(i, _)| i == installation_id)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// Records `event` as genuine (readable through `GET …/events/{id}`) for its installation.
+    pub fn record_genuine(&mut self, inst_id: &str, event: &Value) -> String {
+        let id = event["id"].as_str().unwrap().to_string();
+        self.events.insert(id.clone(), event.clone());
+        if let Some(inst) = self.inst_mut(inst_id) {
+            inst.events.push(id.clone());
+            inst.last_event_type = event["type"].as_str().map(str::to_string);
+        }
+        id
+    }
+
+    /// The fault to apply to this call of `endpoint`, if one is pending; counts it down.
+    pub fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        let rule = self
+            .faults
+            .iter_mut()
+            .find(|r| r.endpoint == endpoint && r.remaining > 0)?;
+        rule.remaining -= 1;
+        let fault = rule.fault.clone();
+        self.faults.retain(|r| r.remaining > 0);
+        Some(fault)
+    }
+
+    fn view(&self, inst: &Inst, app_id: &str) -> InstallationView {
+        InstallationView {
+            id: inst.id.clone(),
+            app_id: app_id.to_string(),
+            account_id: inst.account_id.clone(),
+            account_name: inst.account_name.clone(),
+            state: inst.state.clone(),
+            reason: inst.reason.clone(),
+            removed: inst.removed,
+            scopes: inst.scopes.clone(),
+            users: inst.users.clone(),
+            subscription: inst.subscription.clone(),
+            history: inst.history.clone(),
+            acknowledgements: inst.acks.clone(),
+            credentials: inst
+                .creds
+                .iter()
+                .map(|c| CredentialView {
+                    client_id: c.client_id.clone(),
+                    key_id: c.key_id.clone(),
+                    algorithm: c.keys.alg,
+                    revoked: c.revoked,
+                    created_at: c.created_at.clone(),
+                })
+                .collect(),
+            events: inst.events.clone(),
+            deliveries: self
+                .deliveries
+                .iter()
+                .filter(|d| inst.events.contains(&d.event_id))
+                .cloned()
+                .collect(),
+            trial: inst.trial.clone(),
+            issued_tokens: self.issued_tokens(&inst.id),
+        }
+    }
+}
+
+/// The settings that can change while the simulator runs (the CLI's `POST /_sim/config`, the
+/// handle's setters).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub app_id: String,
+    pub callback_url: Option<String>,
+    pub token_ttl_secs: u64,
+    pub time_scale: f64,
+    pub delivery_timeout: Duration,
+    pub control_api: bool,
+}
+
+pub(crate) struct Core {
+    pub base_url: String,
+    pub settings: Mutex<Settings>,
+    state: Mutex<State>,
+    /// Sends events to the callback URL (`delivery`).
+    pub http: reqwest::Client,
+}
+
+impl Core {
+    pub fn new(cfg: &SimConfig, port: u16) -> Core {
+        Core {
+            base_url: format!("http://127.0.0.1:{port}"),
+            settings: Mutex::new(Settings {
+                app_id: cfg.app_id.clone(),
+                callback_url: cfg.callback_url.clone(),
+                token_ttl_secs: cfg.token_ttl_secs,
+                time_scale: cfg.time_scale,
+                delivery_timeout: cfg.delivery_timeout,
+                control_api: cfg.control_api,
+            }),
+            state: Mutex::new(State::default()),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// The state, even if a panic poisoned the lock: one failed handler must not fail every later
+    /// request and inspection.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings.lock().unwrap().clone()
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/token", self.base_url)
+    }
+
+    pub fn app_id(&self) -> String {
+        self.settings().app_id
+    }
+
+    // ---- inspection -------------------------------------------------------------------------
+
+    pub fn installation(&self, id: &str) -> Option<InstallationView> {
+        let app_id = self.app_id();
+        let st = self.state();
+        st.inst(id).map(|i| st.view(i, &app_id))
+    }
+
+    pub fn installations(&self) -> Vec<InstallationView> {
+        let app_id = self.app_id();
+        let st = self.state();
+        st.installations
+            .iter()
+            .map(|i| st.view(i, &app_id))
+            .collect()
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state().requests.clone()
+    }
+
+    pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
+        self.state().deliveries.clone()
+    }
+
+    pub fn event(&self, id: &str) -> Option<Value> {
+        self.state().events.get(id).cloned()
+    }
+
+    // ---- faults and the request log -----------------------------------------------------------
+
+    pub fn add_fault(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        self.state().faults.push(FaultRule {
+            endpoint,
+            fault,
+            remaining: times,
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    pub fn record_request(&self, mut rec: RequestRecord) {
+        let mut st = self.state();
+        rec.seq = st.requests.len() as u64 + 1;
+        st.requests.push(rec);
+    }
+}
