@@ -1,9 +1,12 @@
 # The two commands: `make dev` runs the worker locally, `make test` runs everything.
-.PHONY: dev test build setup clean bench
+# `make check` is the fast native loop (fmt, clippy, native tests; no wasm, no wrangler).
+.PHONY: dev test check build setup clean bench
 dev:
 	bash scripts/dev.sh $(ARGS)
 test:
 	bash scripts/test.sh
+check:
+	bash scripts/check.sh
 build:
 	bash scripts/build.sh
 setup:

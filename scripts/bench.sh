@@ -7,4 +7,4 @@ bash scripts/setup.sh
 bash scripts/build.sh
 wasm=build/index_bg.wasm
 echo "wasm: $(stat -c %s $wasm) bytes raw, $(gzip -9c $wasm | wc -c) bytes gzip"
-cargo test --release --test e2e -- --ignored bench_ --nocapture --test-threads=1
+cargo test --release --features e2e --test e2e -- --ignored bench_ --nocapture --test-threads=1

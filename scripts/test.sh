@@ -11,11 +11,11 @@ started=$(date +%s)
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --features appconnect-worker/e2e --quiet -- -D warnings
 step "release wasm build"
 bash scripts/build.sh
 step "native and end-to-end tests"
-# The end-to-end tier (tests/e2e.rs) starts its own wrangler dev on free loopback ports
-# against build/, and stops every process it started.
-cargo test --workspace --all-targets
+# The end-to-end tier (tests/e2e/, feature e2e) starts its own wrangler dev on free loopback
+# ports against build/, and stops every process it started.
+cargo test --workspace --all-targets --features appconnect-worker/e2e
 step "all green in $(( $(date +%s) - started )) s"

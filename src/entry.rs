@@ -85,8 +85,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
     if let Some(installation_id) = handled.run_installation {
         ctx.wait_until(async move {
             let settings = Settings::from_config(&config);
-            if let Err(e) = lifecycle::run_installation(&ports, &settings, &installation_id).await
-            {
+            if let Err(e) = lifecycle::run_installation(&ports, &settings, &installation_id).await {
                 log::error("job_run_failed", &format!("{installation_id}: {}", e.0));
             }
         });

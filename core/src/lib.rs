@@ -8,8 +8,9 @@
 //!
 //! ## Layers, lowest first
 //!
-//! A module uses only modules above it in this table (`make check` runs a test that reads the
-//! `use crate::…` lines and fails on one that points down the table).
+//! A module uses only modules above it in this table, never one below: the unit test in
+//! `layering.rs` (run by `make check`) reads every `crate::…` path in production code and fails
+//! on one that points down the table.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -47,6 +48,9 @@ pub mod app;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+
+#[cfg(test)]
+mod layering;
 
 /// The version reported by `GET /healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,5 +1,5 @@
 //! The real I/O seams, one small trait each. The core is generic over these; the worker crate's
-//! `platform` holds the Workers implementations, and [`crate::testing`] holds natively runnable
+//! `platform` holds the Workers implementations, and the `testing` module holds natively runnable
 //! ones (SQLite built from `migrations/`, in-memory KV that keeps KV's limits, a test signer).
 //! Plain `async fn`, no `Send` bounds: Worker values are single-threaded.
 #![allow(async_fn_in_trait)]
@@ -119,7 +119,7 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
 }
 
 /// One SQL statement with its bound values, named so logs and tests can tell statements apart
-/// (a test can make the statement called `save job` fail). Built in [`crate::store`]; a
+/// (a test can make the statement called `save job` fail). Built in the `store` module; a
 /// [`Database`] only executes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {

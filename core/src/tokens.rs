@@ -7,12 +7,14 @@
 //! lease lapses and one of them takes over). No token is served within
 //! [`REFRESH_MARGIN_SECS`] of its expiry.
 
+use crate::crypto::b64url;
 use crate::crypto::keyring::SealingKeys;
 use crate::crypto::keys::PrivateKey;
 use crate::crypto::seal::{self, SealContext};
+use crate::ports::PortError;
 use crate::ports::{Cache, Clock, Signer, StoredToken, TalkdeskHttp, TokenStore, KV_MIN_TTL_SECS};
 use crate::secret::SecretString;
-use crate::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
+use crate::talkdesk::assertion::{new_jti, signing_input, AssertionClaims};
 use crate::talkdesk::token::{parse_token_response, scope_key, token_request, TokenError};
 
 /// A token this close to its expiry is not served; a new one is minted.
@@ -206,6 +208,29 @@ async fn put_in_cache<C: Cache, S, H, K: Clock, G>(
         .saturating_sub(deps.clock.now_secs() + REFRESH_MARGIN_SECS)
         .max(KV_MIN_TTL_SECS);
     let _ = deps.cache.put(key, &encode_cached(stored), ttl).await;
+}
+
+/// The signed assertion in JWS compact form. It is a credential for its lifetime, so it is
+/// returned as a secret. An ECDSA signature of the wrong length (DER instead of JOSE form) is
+/// refused rather than sent.
+pub async fn sign_assertion<S: Signer>(
+    signer: &S,
+    key: &PrivateKey,
+    key_id: &str,
+    claims: &AssertionClaims,
+) -> Result<SecretString, PortError> {
+    let input = signing_input(key.algorithm(), key_id, claims);
+    let signature = signer.sign(key, input.as_bytes()).await?;
+    if let Some(len) = key.algorithm().ecdsa_signature_len() {
+        if signature.len() != len {
+            return Err(PortError(format!(
+                "{} signature is {} bytes, not the {len} of the JOSE form",
+                key.algorithm(),
+                signature.len()
+            )));
+        }
+    }
+    Ok(SecretString::new(format!("{input}.{}", b64url(&signature))))
 }
 
 #[cfg(test)]

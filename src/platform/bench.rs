@@ -9,7 +9,8 @@ use serde_json::json;
 use super::webcrypto::WebCryptoSigner;
 use appconnect_core::crypto::keys::{KeyAlgorithm, PrivateKey};
 use appconnect_core::http::{ApiError, Reply};
-use appconnect_core::talkdesk::assertion::{new_jti, sign_assertion, AssertionClaims};
+use appconnect_core::talkdesk::assertion::{new_jti, AssertionClaims};
+use appconnect_core::tokens::sign_assertion;
 
 #[derive(Deserialize)]
 struct BenchRequest {

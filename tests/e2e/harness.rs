@@ -314,7 +314,12 @@ fn check_build_is_fresh() {
     let built = std::fs::metadata(&wasm)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("{} is missing: run `make build` first", wasm.display()));
-    let mut stack = vec![root.join("src"), root.join("Cargo.toml")];
+    let mut stack = vec![
+        root.join("src"),
+        root.join("core/src"),
+        root.join("core/Cargo.toml"),
+        root.join("Cargo.toml"),
+    ];
     while let Some(p) = stack.pop() {
         if p.is_dir() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));

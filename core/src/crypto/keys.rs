@@ -5,7 +5,7 @@
 //! PEM (`-----BEGIN PRIVATE KEY-----`) is accepted too. The key must fit the declared
 //! `key_algorithm`: ES256 a P-256 key, ES384 P-384, ES512 P-521, PS* an RSA key of 2048 to 4096
 //! bits. This module reads the key's structure only; the signing itself is the
-//! [`Signer`](crate::ports::Signer) port's (WebCrypto in the runtime: see the README's figures).
+//! `Signer` port (`ports.rs`)'s (WebCrypto in the runtime: see the README's figures).
 
 use std::fmt;
 

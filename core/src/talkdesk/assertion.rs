@@ -6,10 +6,8 @@
 
 use serde::Serialize;
 
-use crate::crypto::keys::{KeyAlgorithm, PrivateKey};
+use crate::crypto::keys::KeyAlgorithm;
 use crate::crypto::{b64url, random_bytes};
-use crate::ports::{PortError, Signer};
-use crate::secret::SecretString;
 
 /// How long an assertion is valid. Talkdesk's samples use 5 minutes and its limit elsewhere is
 /// undocumented (contract §7), so we stay a minute inside it.
@@ -64,29 +62,6 @@ pub fn new_jti() -> String {
     )
 }
 
-/// The signed assertion in JWS compact form. It is a credential for its lifetime, so it is
-/// returned as a secret. An ECDSA signature of the wrong length (DER instead of JOSE form) is
-/// refused rather than sent.
-pub async fn sign_assertion<S: Signer>(
-    signer: &S,
-    key: &PrivateKey,
-    key_id: &str,
-    claims: &AssertionClaims,
-) -> Result<SecretString, PortError> {
-    let input = signing_input(key.algorithm(), key_id, claims);
-    let signature = signer.sign(key, input.as_bytes()).await?;
-    if let Some(len) = key.algorithm().ecdsa_signature_len() {
-        if signature.len() != len {
-            return Err(PortError(format!(
-                "{} signature is {} bytes, not the {len} of the JOSE form",
-                key.algorithm(),
-                signature.len()
-            )));
-        }
-    }
-    Ok(SecretString::new(format!("{input}.{}", b64url(&signature))))
-}
-
 /// `base64url(header).base64url(claims)`.
 pub fn signing_input(alg: KeyAlgorithm, key_id: &str, claims: &AssertionClaims) -> String {
     let header = Header {
@@ -107,7 +82,10 @@ mod tests {
     //! byte for byte and verified with OpenSSL.
     use super::*;
     use crate::crypto::b64url_decode;
+    use crate::crypto::keys::PrivateKey;
+    use crate::ports::{PortError, Signer};
     use crate::testing::{generate_key, openssl_verify, talkdesk_form, OpenSslSigner};
+    use crate::tokens::sign_assertion;
 
     const TOKEN_URL: &str = "https://acme.talkdeskid.com/oauth/token";
 

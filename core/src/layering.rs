@@ -1,0 +1,103 @@
+//! The layering `lib.rs` states, checked: every `crate::…` path in a module's production code
+//! names a module at its own layer or below. Test code (files named `tests.rs` or `*_tests.rs`,
+//! `against_sim.rs`, and everything after a file's first `#[cfg(test)]`) may reach anywhere, and
+//! so may [`crate::testing`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+
+/// The layers in `lib.rs` order, lowest first.
+fn layers() -> Vec<String> {
+    let lib = std::fs::read_to_string(Path::new(SRC).join("lib.rs")).unwrap();
+    lib.lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';').to_owned())
+        .collect()
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn is_test_file(path: &Path) -> bool {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    name == "tests.rs"
+        || name.ends_with("_tests.rs")
+        || name == "against_sim.rs"
+        || path.components().any(|c| c.as_os_str() == "tests")
+}
+
+/// Every `crate::name` in the text.
+fn crate_paths(code: &str) -> Vec<String> {
+    code.match_indices("crate::")
+        .map(|(i, _)| {
+            code[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn no_module_imports_one_above_it() {
+    let layers = layers();
+    let rank: HashMap<&str, usize> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.as_str(), i))
+        .collect();
+    assert!(rank.len() >= 10, "lib.rs lists {layers:?}");
+    let mut wrong = Vec::new();
+    let mut all = Vec::new();
+    files(Path::new(SRC), &mut all);
+    for path in all {
+        let rel = path.strip_prefix(SRC).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_owned();
+        let Some(&own) = rank.get(top.as_str()) else {
+            continue; // lib.rs, this file
+        };
+        if top == "testing" || is_test_file(&path) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let production = text.split("#[cfg(test)]").next().unwrap();
+        for used in crate_paths(production) {
+            if let Some(&r) = rank.get(used.as_str()) {
+                if r > own {
+                    wrong.push(format!("{} uses crate::{used}", rel.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports that point up a layer: {wrong:#?}"
+    );
+}
+
+#[test]
+fn the_check_sees_an_import_that_points_up() {
+    // The scanner itself: `crate::app` in a lower module would be caught.
+    assert_eq!(
+        crate_paths("use crate::app::handle;\nlet x = crate::secret::X;"),
+        ["app", "secret"]
+    );
+}
