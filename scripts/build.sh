@@ -24,7 +24,7 @@ if [ -z "$force" ] && [ -f "$out" ] &&
 fi
 
 if [ "$APPCONNECT_WASM_ROUTE" = debian ]; then
-  # Debian's rustc-web builds std from source for wasm32 (shared/toolchain.md). worker-build
+  # Debian's rustc-web builds std from source for wasm32 (README: "The two commands"). worker-build
   # calls plain `cargo` and `rustc`, so Debian's come first in PATH.
   export PATH="/usr/bin:$PATH"
   export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort

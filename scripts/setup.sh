@@ -4,7 +4,7 @@
 # A second run on a ready machine takes seconds.
 #
 # The wasm toolchain takes the ordinary route (`rustup target add wasm32-unknown-unknown`) where
-# that works, and otherwise Debian's rustc-web with -Zbuild-std (shared/toolchain.md).
+# that works, and otherwise Debian's rustc-web with -Zbuild-std (README: "The two commands").
 # APPCONNECT_WASM_ROUTE=rustup|debian forces one route.
 #
 # It writes .tools/env.sh, which the build, dev and test scripts source.

@@ -1,5 +1,5 @@
 //! The Talkdesk contract, pure: hosts and regions, event types, assertion claims, API request
-//! builders and response parsers. No I/O here; see `shared/talkdesk-contract.md`.
+//! builders and response parsers. No I/O here; see `docs/talkdesk-contract.md`.
 
 #[cfg(test)]
 mod against_sim;
