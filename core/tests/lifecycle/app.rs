@@ -148,10 +148,4 @@ impl TestApp {
         ));
         rows[0]["status"].as_str().unwrap().to_owned()
     }
-
-    pub fn store(
-        &self,
-    ) -> appconnect_core::store::Store<'_, impl appconnect_core::ports::Database> {
-        self.ports.store()
-    }
 }

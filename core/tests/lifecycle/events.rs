@@ -523,7 +523,8 @@ async fn a_forged_logout_is_recorded_as_forged() {
 }
 
 #[tokio::test]
-async fn a_genuine_event_of_one_installation_replayed_for_another_is_forged() {
+#[ignore = "known bug, for issue 9: a 403 on the read-back fails an uninstall job and flag() destroys the credentials"]
+async fn another_installations_genuine_uninstall_readdressed_to_an_active_one_changes_nothing() {
     let app = TestApp::new();
     let victim = active(&app, InstallSpec::new("victim", Alg::ES256)).await;
     let other = active(&app, InstallSpec::new("other", Alg::ES256)).await;
@@ -541,6 +542,7 @@ async fn a_genuine_event_of_one_installation_replayed_for_another_is_forged() {
     assert_eq!(v["state"], "active", "{v}");
     assert_eq!(v["last_error"], Value::Null, "{v}");
     assert_eq!(v["credentials"]["stored"], true);
+    assert_eq!(stored_users(&app, &victim.installation_id).len(), 3);
     assert_eq!(app.event_status(&id_of(&event)), "forged");
     assert_eq!(
         confirmations(&app, &victim.installation_id),
