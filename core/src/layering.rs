@@ -36,16 +36,43 @@ fn is_test_file(path: &Path) -> bool {
         || path.components().any(|c| c.as_os_str() == "tests")
 }
 
-/// Every `crate::name` in the text.
+/// Every module named after `crate::` in the text, `crate::{a, b::c}` groups included.
 fn crate_paths(code: &str) -> Vec<String> {
-    code.match_indices("crate::")
-        .map(|(i, _)| {
-            code[i + 7..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect()
-        })
-        .collect()
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + 7..];
+        match rest.strip_prefix('{') {
+            // Top-level names of a group: split at commas outside nested braces.
+            Some(group) => {
+                let mut depth = 0;
+                let mut start = 0;
+                for (j, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => {
+                            out.push(ident(&group[start..j]));
+                            break;
+                        }
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            out.push(ident(&group[start..j]));
+                            start = j + 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None => out.push(ident(rest)),
+        }
+    }
+    out.retain(|m| !m.is_empty());
+    out
 }
 
 #[test]
@@ -99,5 +126,9 @@ fn the_check_sees_an_import_that_points_up() {
     assert_eq!(
         crate_paths("use crate::app::handle;\nlet x = crate::secret::X;"),
         ["app", "secret"]
+    );
+    assert_eq!(
+        crate_paths("use crate::{\n    store::{a, b},\n    tokens::X,\n};"),
+        ["store", "tokens"]
     );
 }

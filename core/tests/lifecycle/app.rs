@@ -107,6 +107,18 @@ impl TestApp {
         inst
     }
 
+    /// An installation whose install has fully run: active.
+    pub async fn active(&self, alg: Alg) -> Installed {
+        self.active_spec(InstallSpec::new("acme", alg)).await
+    }
+
+    pub async fn active_spec(&self, spec: InstallSpec) -> Installed {
+        let inst = self.install_spec(spec).await;
+        self.settle().await;
+        assert_eq!(self.view(&inst.installation_id).await["state"], "active");
+        inst
+    }
+
     /// The operator's view of the installation (`GET /admin/installations/{id}`).
     pub async fn view(&self, id: &str) -> Value {
         let handled = app::handle(
@@ -148,4 +160,25 @@ impl TestApp {
         ));
         rows[0]["status"].as_str().unwrap().to_owned()
     }
+}
+
+/// Waits until the wall clock is in the next second: Talkdesk stamps events to the second, so
+/// two events meant to be ordered must not share a stamp.
+pub async fn next_second() {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    tokio::time::sleep(Duration::from_millis(u64::from(1000 - ms) + 50)).await;
+}
+
+/// The one event the simulator holds.
+pub fn held_one(app: &TestApp) -> Value {
+    let mut held = app.sim.take_held();
+    assert_eq!(held.len(), 1, "{held:#?}");
+    held.remove(0)
+}
+
+pub fn id_of(event: &Value) -> String {
+    event["id"].as_str().unwrap().to_owned()
 }

@@ -4,48 +4,136 @@
 use std::time::Duration;
 
 use appconnect_core::lifecycle;
-use talkdesk_sim::{Alg, Endpoint, Fault, InstallSpec};
+use talkdesk_sim::{Alg, Endpoint, Fault, InstallSpec, SimUser, UpdateSpec};
 
-use crate::app::TestApp;
+use crate::app::{held_one, id_of, TestApp};
 
-/// The statements an install job runs, in order, from a clean run.
-async fn statements_of_an_install() -> Vec<&'static str> {
+/// The job kinds a crash is tried in.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Install,
+    Update,
+    Uninstall,
+    Rotate,
+}
+
+/// A world in which the job of `kind` is stored and due but has not run: the app, the
+/// installation id and the event id.
+async fn world(kind: Kind) -> (TestApp, String, String) {
     let app = TestApp::new();
-    let inst = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
-    app.post(inst.event.to_string().as_bytes()).await;
+    let event = match kind {
+        Kind::Install => {
+            let inst = app
+                .sim
+                .install_without_sending(InstallSpec::new("acme", Alg::ES256))
+                .await
+                .unwrap();
+            inst.event
+        }
+        _ => {
+            let inst = app.active(Alg::ES256).await;
+            let id = inst.installation_id.clone();
+            match kind {
+                Kind::Update => {
+                    let spec = UpdateSpec {
+                        add_users: vec![SimUser::new("u-new", "new@acme.example", "New")],
+                        ..UpdateSpec::default()
+                    };
+                    app.sim.update(&id, spec).await.unwrap();
+                }
+                Kind::Uninstall => {
+                    app.sim.uninstall(&id, "user", "bye").await.unwrap();
+                }
+                _ => {
+                    app.sim.rotate(&id).await.unwrap();
+                }
+            }
+            held_one(&app)
+        }
+    };
+    let (status, _, _) = app.post(event.to_string().as_bytes()).await;
+    assert_eq!(status, 200);
+    let id = event["data"]["installation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (app, id, id_of(&event))
+}
+
+/// What a finished job of `kind` left, whatever happened on the way.
+async fn assert_finished(kind: Kind, app: &TestApp, id: &str, event_id: &str, at: &str) {
+    let v = app.view(id).await;
+    let status = app.event_status(event_id);
+    match kind {
+        // A crash after the uninstall was recorded but before its event was: the retry finds
+        // the installation closed and records the event as ignored. Nothing is left undone.
+        Kind::Uninstall => assert!(status == "done" || status == "ignored", "{at}: {status}"),
+        _ => assert_eq!(status, "done", "{at}: {v}"),
+    }
+    assert_eq!(app.pending_jobs(), 0, "{at}");
+    match kind {
+        Kind::Install => {
+            assert_eq!(v["state"], "active", "{at}: {v}");
+            assert_eq!(v["users_count"], 3, "{at}: {v}");
+            assert_eq!(app.talkdesk_state(id), "approved", "{at}");
+        }
+        Kind::Update => {
+            assert_eq!(v["state"], "active", "{at}: {v}");
+            assert_eq!(v["users_count"], 4, "{at}: {v}");
+        }
+        Kind::Uninstall => {
+            assert_eq!(v["state"], "uninstalled", "{at}: {v}");
+            assert_eq!(v["credentials"]["stored"], false, "{at}: {v}");
+            assert_eq!(app.talkdesk_state(id), "uninstalled", "{at}");
+            assert_eq!(
+                app.count("SELECT COUNT(*) AS n FROM installation_users"),
+                0,
+                "{at}: users left behind"
+            );
+        }
+        Kind::Rotate => {
+            let talkdesk = app.sim.installation(id).unwrap();
+            let newest = talkdesk.credentials.last().unwrap().client_id.clone();
+            assert_eq!(v["credentials"]["client_id"], newest.as_str(), "{at}: {v}");
+            assert_eq!(v["credentials"]["rotation_pending"], false, "{at}: {v}");
+            assert!(
+                talkdesk
+                    .acknowledgements
+                    .iter()
+                    .any(|a| a.client_id == newest),
+                "{at}: not acknowledged"
+            );
+        }
+    }
+}
+
+/// The statements the job of `kind` runs, in order, from a clean run.
+async fn statements_of(kind: Kind) -> Vec<&'static str> {
+    let (app, id, event_id) = world(kind).await;
     app.ports.db.executed.borrow_mut().clear();
-    lifecycle::run_installation(&app.ports, &app.settings(), &inst.installation_id)
+    lifecycle::run_installation(&app.ports, &app.settings(), &id)
         .await
         .unwrap();
     let names = app.ports.db.executed.borrow().clone();
-    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
+    assert_finished(kind, &app, &id, &event_id, "clean run").await;
     names
 }
 
-#[tokio::test]
-async fn a_crash_at_any_statement_of_an_install_only_delays_the_approval() {
-    let statements = statements_of_an_install().await;
-    assert!(statements.len() >= 8, "{statements:?}");
+/// Crashes the job of `kind` at each of its statements in turn, each in its own world, and
+/// checks that the sweep still finishes it.
+async fn crash_at_every_statement(kind: Kind) {
+    let statements = statements_of(kind).await;
+    assert!(statements.len() >= 6, "{statements:?}");
     let statements = &statements;
     let crash_at = |i: usize, name: &'static str| async move {
         // The crash: the i-th statement of the job fails (its earlier runs of the same name
         // pass), as if the isolate died there or D1 was unreachable.
         let pass = statements[..i].iter().filter(|n| **n == name).count() as u32;
-        let app = TestApp::new();
-        let inst = app
-            .sim
-            .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-            .await
-            .unwrap();
-        app.post(inst.event.to_string().as_bytes()).await;
+        let (app, id, event_id) = world(kind).await;
+        app.ports.db.executed.borrow_mut().clear();
         app.ports.db.fail_after(name, pass, 1);
-        let _ =
-            lifecycle::run_installation(&app.ports, &app.settings(), &inst.installation_id).await;
-        let crashed = app
+        let _ = lifecycle::run_installation(&app.ports, &app.settings(), &id).await;
+        let ran = app
             .ports
             .db
             .executed
@@ -55,30 +143,43 @@ async fn a_crash_at_any_statement_of_an_install_only_delays_the_approval() {
             .count() as u32;
         app.settle().await;
         app.ports.db.heal();
-        let at = format!("crash at statement {i} ({name})");
-        assert!(crashed > pass, "{at}: the statement never ran");
-        let v = app.view(&inst.installation_id).await;
-        assert_eq!(v["state"], "active", "{at}: {v}");
-        assert_eq!(v["users_count"], 3, "{at}: {v}");
-        assert_eq!(
-            app.talkdesk_state(&inst.installation_id),
-            "approved",
-            "{at}"
-        );
-        assert_eq!(app.event_status(&inst.event_id), "done", "{at}");
-        assert_eq!(app.pending_jobs(), 0, "{at}");
+        let at = format!("{kind:?}: crash at statement {i} ({name})");
+        assert!(ran > pass, "{at}: the statement never ran");
+        assert_finished(kind, &app, &id, &event_id, &at).await;
     };
-    // Each crash in its own world, all at once: a crash while a token is being stored leaves
-    // the token lease to lapse (15 s), and these wait together rather than one after another.
-    let runs = statements
-        .iter()
-        .enumerate()
-        .map(|(i, name)| crash_at(i, name));
-    futures_join_all(runs).await;
+    // All at once: a crash while a token is being stored leaves the token lease to lapse
+    // (15 s), and these wait together rather than one after another.
+    join_all(
+        statements
+            .iter()
+            .enumerate()
+            .map(|(i, name)| crash_at(i, name)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_statement_of_an_install_only_delays_the_approval() {
+    crash_at_every_statement(Kind::Install).await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_statement_of_an_update_only_delays_its_confirmation() {
+    crash_at_every_statement(Kind::Update).await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_statement_of_an_uninstall_only_delays_its_confirmation() {
+    crash_at_every_statement(Kind::Uninstall).await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_statement_of_a_rotation_only_delays_the_switch() {
+    crash_at_every_statement(Kind::Rotate).await;
 }
 
 /// Polls every future on this task until all are done (they share `!Send` test state).
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+async fn join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
     let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
     std::future::poll_fn(|cx| {
         pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
@@ -150,6 +251,44 @@ async fn a_runner_that_dies_holding_the_lease_blocks_others_until_it_lapses_then
     app.settle().await;
     assert_eq!(app.view(&inst.installation_id).await["state"], "active");
     assert_eq!(app.talkdesk_state(&inst.installation_id), "approved");
+}
+
+#[tokio::test]
+async fn a_runner_overtaken_after_its_lease_lapsed_does_not_undo_the_runner_that_finished() {
+    let app = TestApp::new();
+    let inst = app
+        .sim
+        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
+        .await
+        .unwrap();
+    app.post(inst.event.to_string().as_bytes()).await;
+    // The first runner is still alive but slow: its approval takes longer than its lease.
+    app.sim
+        .fault(Endpoint::State, Fault::stall(Duration::from_millis(900)), 1);
+    let settings = app.settings();
+    let slow = lifecycle::run_installation(&app.ports, &settings, &inst.installation_id);
+    let overtake = async {
+        // Past the lease (300 ms scaled): the sweep takes the job over and finishes it.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        lifecycle::sweep(&app.ports, &app.settings(), 25)
+            .await
+            .unwrap();
+        assert_eq!(app.pending_jobs(), 0, "the second runner did not finish");
+        // The slow runner's last write then fails, so it would record a retry.
+        app.ports.db.fail("save installation", 1);
+    };
+    let (slow, ()) = tokio::join!(slow, overtake);
+    slow.unwrap();
+    // Its stale outcome was not recorded over the finished job.
+    assert_eq!(app.pending_jobs(), 0);
+    let v = app.view(&inst.installation_id).await;
+    assert_eq!(v["history"][0]["state"], "done", "{v}");
+    assert_eq!(
+        v["history"][0]["last_error"],
+        serde_json::Value::Null,
+        "{v}"
+    );
+    assert_eq!(v["state"], "active", "{v}");
 }
 
 #[tokio::test]

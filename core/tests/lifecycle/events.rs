@@ -1,25 +1,13 @@
 //! Every event after the install: update, uninstall (and reinstall), trials, logout, unknown
 //! types, forgeries, and events that arrive out of order or for a closed installation.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use appconnect_core::app::operator::put_settings;
 use serde_json::{json, Value};
 use talkdesk_sim::{
     Alg, Endpoint, Fault, InstallSpec, Installed, PlanChange, SimUser, TrialSpec, UpdateSpec,
 };
 
-use crate::app::TestApp;
-
-/// Waits until the wall clock is in the next second: Talkdesk stamps events to the second, so
-/// two events meant to be ordered must not share a stamp.
-async fn next_second() {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_millis();
-    tokio::time::sleep(Duration::from_millis(u64::from(1000 - ms) + 50)).await;
-}
+use crate::app::{held_one, id_of, next_second, TestApp};
 
 /// The ids of the installation's stored users, sorted.
 fn stored_users(app: &TestApp, id: &str) -> Vec<String> {
@@ -110,25 +98,6 @@ fn jobs_of_event(app: &TestApp, event_id: &str) -> i64 {
     ))
 }
 
-fn id_of(event: &Value) -> String {
-    event["id"].as_str().unwrap().to_owned()
-}
-
-/// The one event the simulator holds.
-fn held_one(app: &TestApp) -> Value {
-    let mut held = app.sim.take_held();
-    assert_eq!(held.len(), 1, "{held:#?}");
-    held.remove(0)
-}
-
-/// An active installation, its install fully run.
-async fn active(app: &TestApp, spec: InstallSpec) -> Installed {
-    let inst = app.install_spec(spec).await;
-    app.settle().await;
-    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
-    inst
-}
-
 async fn uninstalled(app: &TestApp, inst: &Installed) {
     app.sim
         .uninstall(&inst.installation_id, "user", "bye")
@@ -151,7 +120,7 @@ fn a_new_user() -> SimUser {
 #[tokio::test]
 async fn an_update_rereads_users_and_plan_from_talkdesk_not_from_the_event_and_is_confirmed() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES256)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
     let id = &inst.installation_id;
     let removed = inst.users[0].id.clone();
     app.sim
@@ -194,7 +163,7 @@ async fn an_update_rereads_users_and_plan_from_talkdesk_not_from_the_event_and_i
 #[tokio::test]
 async fn an_update_is_retried_while_talkdesk_cannot_be_read_and_confirmed_once_it_answers() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES384)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES384)).await;
     let id = &inst.installation_id;
     app.sim.fault(Endpoint::Users, Fault::status(503), 3);
     app.sim
@@ -306,7 +275,7 @@ async fn an_update_delivered_before_its_install_event_runs_once_the_install_is_a
 async fn an_uninstall_is_confirmed_and_destroys_credentials_tokens_and_users_but_keeps_the_account()
 {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES256)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
     let id = &inst.installation_id;
     let settings = put_settings(&app.ports, &inst.account_id, br#"{"crm_pipeline":"sales"}"#).await;
     assert_eq!(settings.status, 200, "{}", settings.body);
@@ -353,7 +322,7 @@ async fn an_uninstall_is_confirmed_and_destroys_credentials_tokens_and_users_but
 #[tokio::test]
 async fn an_uninstall_whose_confirmation_talkdesk_refuses_still_destroys_the_credentials() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::PS384)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::PS384)).await;
     let id = &inst.installation_id;
     app.sim.fault(Endpoint::State, Fault::status(400), 1);
     app.sim.uninstall(id, "user", "bye").await.unwrap();
@@ -370,7 +339,7 @@ async fn an_uninstall_whose_confirmation_talkdesk_refuses_still_destroys_the_cre
 #[tokio::test]
 async fn a_reinstall_in_the_same_account_becomes_active_and_finds_the_account_settings() {
     let app = TestApp::new();
-    let first = active(&app, InstallSpec::new("acme", Alg::PS384)).await;
+    let first = app.active_spec(InstallSpec::new("acme", Alg::PS384)).await;
     let settings = json!({"crm_pipeline": "sales", "sync": true});
     let reply = put_settings(
         &app.ports,
@@ -381,14 +350,12 @@ async fn a_reinstall_in_the_same_account_becomes_active_and_finds_the_account_se
     assert_eq!(reply.status, 200, "{}", reply.body);
     uninstalled(&app, &first).await;
 
-    let second = active(
-        &app,
-        InstallSpec {
+    let second = app
+        .active_spec(InstallSpec {
             account_id: Some(first.account_id.clone()),
             ..InstallSpec::new("acme", Alg::ES256)
-        },
-    )
-    .await;
+        })
+        .await;
     assert_ne!(second.installation_id, first.installation_id);
     let v = app.view(&second.installation_id).await;
     assert_eq!(v["account"]["id"], first.account_id.as_str());
@@ -405,7 +372,7 @@ async fn a_reinstall_in_the_same_account_becomes_active_and_finds_the_account_se
 #[tokio::test]
 async fn a_late_uninstall_of_the_old_installation_after_a_reinstall_leaves_the_new_one_untouched() {
     let app = TestApp::new();
-    let old = active(&app, InstallSpec::new("acme", Alg::ES512)).await;
+    let old = app.active_spec(InstallSpec::new("acme", Alg::ES512)).await;
     app.sim
         .uninstall(&old.installation_id, "user", "bye")
         .await
@@ -454,7 +421,9 @@ async fn a_late_uninstall_of_the_old_installation_after_a_reinstall_leaves_the_n
 /// Delivers a forged event naming a real, active installation and checks nothing changed.
 async fn a_forged_event_changes_nothing(event_type: &str, extra: Value) {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("victim", Alg::ES256)).await;
+    let inst = app
+        .active_spec(InstallSpec::new("victim", Alg::ES256))
+        .await;
     let id = &inst.installation_id;
     let before = app.view(id).await;
     let users_before = stored_users(&app, id);
@@ -526,8 +495,10 @@ async fn a_forged_logout_is_recorded_as_forged() {
 #[ignore = "known bug, for issue 9: a 403 on the read-back fails an uninstall job and flag() destroys the credentials"]
 async fn another_installations_genuine_uninstall_readdressed_to_an_active_one_changes_nothing() {
     let app = TestApp::new();
-    let victim = active(&app, InstallSpec::new("victim", Alg::ES256)).await;
-    let other = active(&app, InstallSpec::new("other", Alg::ES256)).await;
+    let victim = app
+        .active_spec(InstallSpec::new("victim", Alg::ES256))
+        .await;
+    let other = app.active_spec(InstallSpec::new("other", Alg::ES256)).await;
     app.sim
         .uninstall(&other.installation_id, "user", "bye")
         .await
@@ -555,7 +526,7 @@ async fn another_installations_genuine_uninstall_readdressed_to_an_active_one_ch
 #[tokio::test]
 async fn trial_start_extension_and_end_are_recorded_from_talkdesks_copy() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES256)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
     let id = &inst.installation_id;
 
     let started = app.sim.trial_started(id).await.unwrap();
@@ -617,7 +588,7 @@ async fn trial_start_extension_and_end_are_recorded_from_talkdesks_copy() {
 #[tokio::test]
 async fn two_trial_events_delivered_newest_first_leave_the_newest_state() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES256)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
     let id = &inst.installation_id;
     let started = app.sim.trial_started(id).await.unwrap();
     next_second().await;
@@ -643,7 +614,7 @@ async fn two_trial_events_delivered_newest_first_leave_the_newest_state() {
 #[tokio::test]
 async fn a_user_logout_is_confirmed_and_recorded() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::PS512)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::PS512)).await;
     let id = &inst.installation_id;
     let before = app.sim.requests_to(Endpoint::Event).len();
     let logout = app.sim.logout(id, &inst.users[0].email).await.unwrap();
@@ -672,7 +643,7 @@ async fn a_user_logout_is_confirmed_and_recorded() {
 #[tokio::test]
 async fn an_unknown_event_type_is_acknowledged_recorded_as_ignored_and_calls_nobody() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES256)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
     let id = &inst.installation_id;
     let requests = app.sim.requests().len();
     let before = app.view(id).await;
@@ -697,7 +668,7 @@ async fn an_unknown_event_type_is_acknowledged_recorded_as_ignored_and_calls_nob
 #[tokio::test]
 async fn events_for_an_uninstalled_installation_are_ignored_and_call_nobody() {
     let app = TestApp::new();
-    let inst = active(&app, InstallSpec::new("acme", Alg::ES256)).await;
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
     let id = &inst.installation_id;
     uninstalled(&app, &inst).await;
     let requests = app.sim.requests().len();

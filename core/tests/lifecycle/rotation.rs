@@ -1,23 +1,13 @@
 //! `app.credentials_rotated`: proving the new set, switching, acknowledging with it, destroying
 //! the old set; and what a compromised, refused, late or forged rotation must not do.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use appconnect_core::lifecycle::events::install::REFUSALS_BEFORE_FORGED;
 use serde_json::{json, Value};
-use talkdesk_sim::{Alg, Endpoint, InstallSpec, Installed, KeyPair, SimUser, UpdateSpec};
+use talkdesk_sim::{Alg, Endpoint, KeyPair, SimUser, UpdateSpec};
 
-use crate::app::TestApp;
-
-/// Waits until the wall clock is in the next second: Talkdesk stamps events to the second, so
-/// two rotations meant to be ordered must not share a stamp.
-async fn next_second() {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_millis();
-    tokio::time::sleep(Duration::from_millis(u64::from(1000 - ms) + 50)).await;
-}
+use crate::app::{held_one, id_of, next_second, TestApp};
 
 /// Like `TestApp::settle`, for work that takes several backoffs (a refused set is tried
 /// [`REFUSALS_BEFORE_FORGED`] times): sweeps until nothing is pending, at most `limit`.
@@ -30,24 +20,6 @@ async fn settle_within(app: &TestApp, limit: Duration) {
         );
         app.settle().await;
     }
-}
-
-async fn active(app: &TestApp, alg: Alg) -> Installed {
-    let inst = app.install_spec(InstallSpec::new("acme", alg)).await;
-    app.settle().await;
-    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
-    inst
-}
-
-/// The one event the simulator holds.
-fn held_one(app: &TestApp) -> Value {
-    let mut held = app.sim.take_held();
-    assert_eq!(held.len(), 1, "{held:#?}");
-    held.remove(0)
-}
-
-fn id_of(event: &Value) -> String {
-    event["id"].as_str().unwrap().to_owned()
 }
 
 /// Talkdesk's record of acknowledgements: (set acknowledged, set whose token made the call).
@@ -132,7 +104,7 @@ async fn an_update_is_confirmed(app: &TestApp, id: &str) {
 async fn a_rotation_switches_to_the_new_set_acknowledges_it_with_the_new_set_and_destroys_the_old_one(
 ) {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES256).await;
+    let inst = app.active(Alg::ES256).await;
     let id = &inst.installation_id;
     let rotated = app.sim.rotate(id).await.unwrap();
     app.deliver_held().await;
@@ -164,7 +136,7 @@ async fn a_rotation_switches_to_the_new_set_acknowledges_it_with_the_new_set_and
 #[tokio::test]
 async fn after_a_rotation_every_call_uses_the_new_credentials() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::PS256).await;
+    let inst = app.active(Alg::PS256).await;
     let id = &inst.installation_id;
     let rotated = app.sim.rotate(id).await.unwrap();
     app.deliver_held().await;
@@ -184,7 +156,7 @@ async fn after_a_rotation_every_call_uses_the_new_credentials() {
 #[ignore = "known bug, for issue 9: a rotation does not forget the old set's cached tokens"]
 async fn a_rotation_leaves_no_token_of_the_old_set_cached() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES384).await;
+    let inst = app.active(Alg::ES384).await;
     let id = &inst.installation_id;
     let old_prefix = format!("token:{id}:{}:", inst.client_id);
     let old_rows = |app: &TestApp| {
@@ -209,7 +181,7 @@ async fn a_rotation_leaves_no_token_of_the_old_set_cached() {
 #[tokio::test]
 async fn a_rotation_to_another_algorithm_switches_to_the_new_key() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES256).await;
+    let inst = app.active(Alg::ES256).await;
     let id = &inst.installation_id;
     let rotated = app.sim.rotate_to(id, Alg::PS512).await.unwrap();
     app.deliver_held().await;
@@ -224,7 +196,7 @@ async fn a_rotation_to_another_algorithm_switches_to_the_new_key() {
 #[tokio::test]
 async fn a_rotation_after_a_compromise_switches_although_the_old_set_is_already_revoked() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES384).await;
+    let inst = app.active(Alg::ES384).await;
     let id = &inst.installation_id;
     let rotated = app.sim.rotate(id).await.unwrap();
     // Talkdesk kills the old set at once, before the rotation reaches us.
@@ -248,7 +220,7 @@ async fn a_rotation_after_a_compromise_switches_although_the_old_set_is_already_
 #[tokio::test]
 async fn two_rotations_delivered_newest_first_keep_the_newest_set() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::PS256).await;
+    let inst = app.active(Alg::PS256).await;
     let id = &inst.installation_id;
     let first = app.sim.rotate(id).await.unwrap();
     next_second().await;
@@ -281,7 +253,7 @@ async fn two_rotations_delivered_newest_first_keep_the_newest_set() {
 #[ignore = "known bug, for issue 9: rotations are ordered by the delivered stamp, not Talkdesk's copy"]
 async fn an_older_rotation_is_judged_by_talkdesks_stamp_not_the_delivered_one() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES256).await;
+    let inst = app.active(Alg::ES256).await;
     let id = &inst.installation_id;
     let first = app.sim.rotate(id).await.unwrap();
     next_second().await;
@@ -315,7 +287,7 @@ async fn an_older_rotation_is_judged_by_talkdesks_stamp_not_the_delivered_one() 
 async fn a_rotation_whose_new_set_talkdesk_refuses_is_retried_then_recorded_as_forged_and_the_current_set_keeps_working(
 ) {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES256).await;
+    let inst = app.active(Alg::ES256).await;
     let id = &inst.installation_id;
     app.sim.rotate(id).await.unwrap();
     // Talkdesk does not know the delivered client id: every mint with it is refused.
@@ -348,7 +320,7 @@ async fn a_rotation_whose_new_set_talkdesk_refuses_is_retried_then_recorded_as_f
 #[tokio::test]
 async fn a_forged_rotation_with_credentials_talkdesk_never_issued_changes_nothing() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES256).await;
+    let inst = app.active(Alg::ES256).await;
     let id = &inst.installation_id;
     let before = app.view(id).await;
     // A real key of the right shape, under a client id Talkdesk never issued.
@@ -378,7 +350,7 @@ async fn a_forged_rotation_with_credentials_talkdesk_never_issued_changes_nothin
 async fn a_forged_rotation_carrying_a_real_set_is_not_confirmed_and_the_genuine_one_still_switches()
 {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES512).await;
+    let inst = app.active(Alg::ES512).await;
     let id = &inst.installation_id;
     let rotated = app.sim.rotate(id).await.unwrap();
     let genuine = held_one(&app);
@@ -417,7 +389,7 @@ async fn a_forged_rotation_carrying_a_real_set_is_not_confirmed_and_the_genuine_
 #[ignore = "known bug, for issue 9: a rotation naming the current client id skips confirmation"]
 async fn a_forged_rotation_naming_the_current_client_id_is_not_acknowledged() {
     let app = TestApp::new();
-    let inst = active(&app, Alg::ES256).await;
+    let inst = app.active(Alg::ES256).await;
     let id = &inst.installation_id;
     let before = app.view(id).await;
     // Client ids are no secret; the forger names the set in use, with a key of its own.
