@@ -7,4 +7,5 @@ mod app;
 mod crashes;
 mod events;
 mod install;
+mod intake;
 mod rotation;

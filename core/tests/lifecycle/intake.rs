@@ -1,0 +1,229 @@
+//! Before the answer: what `POST /events` and the operator API refuse, and that a refusal stores
+//! nothing and calls nobody.
+
+use appconnect_core::app::{self, Head};
+use appconnect_core::http::Route;
+use serde_json::{json, Value};
+use talkdesk_sim::{Alg, InstallSpec};
+
+use crate::app::{TestApp, ADMIN_TOKEN};
+
+const TABLES: [&str; 6] = [
+    "events",
+    "installations",
+    "jobs",
+    "installation_users",
+    "accounts",
+    "access_tokens",
+];
+
+fn rows(app: &TestApp) -> i64 {
+    TABLES
+        .iter()
+        .map(|t| app.count(&format!("SELECT COUNT(*) AS n FROM {t}")))
+        .sum()
+}
+
+/// A genuine `app.installed`, not delivered.
+async fn genuine_install(app: &TestApp) -> Value {
+    app.sim
+        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
+        .await
+        .unwrap()
+        .event
+}
+
+#[tokio::test]
+async fn malformed_events_are_refused_naming_the_field_and_change_nothing() {
+    let app = TestApp::new();
+    let good = genuine_install(&app).await;
+    let with = |path: &[&str], v: Value| {
+        let mut e = good.clone();
+        let mut at = &mut e;
+        for k in &path[..path.len() - 1] {
+            at = &mut at[*k];
+        }
+        at[path[path.len() - 1]] = v;
+        e.to_string().into_bytes()
+    };
+    let cases: Vec<(Vec<u8>, u16, &str, &str)> = vec![
+        (b"not json".to_vec(), 400, "invalid_event", "$"),
+        (b"[]".to_vec(), 400, "invalid_event", "$"),
+        (
+            with(&["app_id"], json!("someone-elses-app")),
+            400,
+            "wrong_app",
+            "app_id",
+        ),
+        (
+            with(&["_links", "root", "href"], json!("https://evil.example/")),
+            400,
+            "invalid_event",
+            "_links.root.href",
+        ),
+        (
+            with(&["data", "key_algorithm"], json!("PS256")),
+            400,
+            "invalid_event",
+            "data.private_key",
+        ),
+        (
+            with(&["data", "account_name"], json!("../acme")),
+            400,
+            "invalid_event",
+            "data.account_name",
+        ),
+        (
+            with(&["data", "client_id"], Value::Null),
+            400,
+            "invalid_event",
+            "data.client_id",
+        ),
+    ];
+    for (body, status, error, path) in cases {
+        let (got, reply, run) = app.post(&body).await;
+        let shown = String::from_utf8_lossy(&body)
+            .chars()
+            .take(80)
+            .collect::<String>();
+        assert_eq!(got, status, "{shown}: {reply}");
+        assert_eq!(reply["error"], error, "{shown}: {reply}");
+        assert_eq!(reply["path"], path, "{shown}: {reply}");
+        assert_eq!(run, None);
+    }
+    assert_eq!(rows(&app), 0);
+    assert!(app.sim.requests().is_empty(), "{:?}", app.sim.requests());
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_json_is_refused_before_its_body_is_read() {
+    let app = TestApp::new();
+    for content_type in [None, Some("text/plain"), Some("application/jsonx")] {
+        let head = Head {
+            path: "/events".into(),
+            content_type: content_type.map(str::to_owned),
+            ..Head::default()
+        };
+        let refused = app::precheck(&app.config, &Route::Events, &head).expect("refused");
+        assert_eq!(refused.status, 415, "{content_type:?}");
+    }
+    let json = Head {
+        content_type: Some("Application/JSON; charset=utf-8".into()),
+        ..Head::default()
+    };
+    assert!(app::precheck(&app.config, &Route::Events, &json).is_none());
+}
+
+#[tokio::test]
+async fn the_operator_api_wants_the_exact_bearer_token() {
+    let app = TestApp::new();
+    for auth in [
+        None,
+        Some("Bearer wrong-token-of-enough-length-x".to_owned()),
+        Some(ADMIN_TOKEN.to_owned()),
+        Some(format!("bearer {ADMIN_TOKEN}")),
+    ] {
+        let head = Head {
+            authorization: auth.clone(),
+            ..Head::default()
+        };
+        let refused =
+            app::precheck(&app.config, &Route::AdminInstallations, &head).expect("refused");
+        assert_eq!(refused.status, 401, "{auth:?}");
+    }
+    let head = Head {
+        authorization: Some(format!("Bearer {ADMIN_TOKEN}")),
+        ..Head::default()
+    };
+    assert!(app::precheck(&app.config, &Route::AdminInstallations, &head).is_none());
+}
+
+#[tokio::test]
+async fn operator_requests_with_bad_input_are_4xx_and_change_nothing() {
+    let app = TestApp::new();
+    let inst = app.active(Alg::ES256).await;
+    let before = rows(&app);
+    let call = |route: Route, query: Vec<(String, String)>, body: &'static [u8]| {
+        let head = Head {
+            query,
+            ..Head::default()
+        };
+        let app = &app;
+        async move {
+            let handled = app::handle(&app.ports, &app.config, route, &head, body).await;
+            let v: Value = serde_json::from_str(&handled.reply.body).unwrap();
+            (handled.reply.status, v)
+        }
+    };
+    for limit in ["0", "101", "ten", "-1"] {
+        let (status, v) = call(
+            Route::AdminInstallations,
+            vec![("limit".into(), limit.into())],
+            b"",
+        )
+        .await;
+        assert_eq!(status, 400, "{limit}: {v}");
+        assert_eq!(v["path"], "limit");
+    }
+    let (status, _) = call(Route::AdminInstallation("nope".into()), vec![], b"").await;
+    assert_eq!(status, 404);
+    for body in [&b"[1]"[..], b"{", b"\"x\""] {
+        let (status, v) = call(
+            Route::AdminAccountSettings(inst.account_id.clone()),
+            vec![],
+            body,
+        )
+        .await;
+        assert_eq!(status, 400, "{v}");
+        assert_eq!(v["error"], "invalid_settings");
+    }
+    let (status, _) = call(Route::AdminAccountSettings("nope".into()), vec![], b"{}").await;
+    assert_eq!(status, 404);
+    assert_eq!(rows(&app), before);
+    let settings = app.ports.db.select("SELECT settings FROM accounts");
+    assert_eq!(settings[0]["settings"], "{}");
+}
+
+#[tokio::test]
+async fn the_operator_list_pages_by_cursor() {
+    let app = TestApp::new();
+    for _ in 0..3 {
+        app.install(Alg::ES256).await;
+    }
+    let page = |cursor: Option<String>| {
+        let mut query = vec![("limit".to_owned(), "2".to_owned())];
+        query.extend(cursor.map(|c| ("cursor".to_owned(), c)));
+        let head = Head {
+            query,
+            ..Head::default()
+        };
+        let app = &app;
+        async move {
+            let handled = app::handle(
+                &app.ports,
+                &app.config,
+                Route::AdminInstallations,
+                &head,
+                b"",
+            )
+            .await;
+            serde_json::from_str::<Value>(&handled.reply.body).unwrap()
+        }
+    };
+    let first = page(None).await;
+    assert_eq!(
+        first["installations"].as_array().unwrap().len(),
+        2,
+        "{first}"
+    );
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = page(Some(cursor)).await;
+    assert_eq!(
+        second["installations"].as_array().unwrap().len(),
+        1,
+        "{second}"
+    );
+    assert_eq!(second["next_cursor"], Value::Null);
+    let text = format!("{first}{second}");
+    assert!(!text.contains("sealed") && !text.contains("v1."), "{text}");
+}
