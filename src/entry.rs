@@ -58,7 +58,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
     if route == Route::Healthz {
         let d1 = health::judge_schema(&platform::d1::schema_state(&env).await);
         let kv = platform::kv::probe(&env).await;
-        return health::reply(appconnect_core::VERSION, &d1, &kv);
+        return health::reply(env!("CARGO_PKG_VERSION"), &d1, &kv);
     }
     let body = if app::needs_body(&route) {
         match read_body(&mut req).await {

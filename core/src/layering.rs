@@ -1,7 +1,8 @@
-//! The layering `lib.rs` states, checked: every `crate::…` path in a module's production code
-//! names a module at its own layer or below. Test code (files named `tests.rs` or `*_tests.rs`,
-//! `against_sim.rs`, and everything after a file's first `#[cfg(test)]`) may reach anywhere, and
-//! so may [`crate::testing`].
+//! The layering `lib.rs` states, checked: every `crate::…` path (and every `super::` chain that
+//! climbs to the crate root) in a module's production code names a module at its own layer or
+//! below. Test code (files named `tests.rs` or `*_tests.rs`, `against_sim.rs`, files under a
+//! `tests/` folder, and `#[cfg(test)]` items) may reach anywhere, and so may `testing`. It checks
+//! layers, not cycles inside one layer.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,47 @@ fn crate_paths(code: &str) -> Vec<String> {
     out
 }
 
+/// The text without test code: a `#[cfg(test)]` item that is a one-line declaration
+/// (`mod tests;`) is dropped alone; an inline one (`mod tests { … }`) runs to the end of the
+/// file, where test modules live.
+fn production_code(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "#[cfg(test)]" {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        // Skip further attributes, then the item.
+        let item = lines.by_ref().find(|l| !l.trim_start().starts_with("#["));
+        match item {
+            Some(item) if item.trim_end().ends_with(';') => {}
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Modules reached through `super::` chains that climb to the crate root from a file whose
+/// module is `depth` levels deep (`store/rows.rs` is 2, `store/mod.rs` 1).
+fn root_paths_via_super(code: &str, depth: usize) -> Vec<String> {
+    let chain = "super::".repeat(depth);
+    if depth == 0 {
+        return Vec::new();
+    }
+    code.match_indices(&chain)
+        .filter(|(i, _)| !code[..*i].ends_with("super::"))
+        .map(|(i, _)| {
+            code[i + chain.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|m| !m.is_empty() && m != "super")
+        .collect()
+}
+
 #[test]
 fn no_module_imports_one_above_it() {
     let layers = layers();
@@ -105,8 +147,11 @@ fn no_module_imports_one_above_it() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let production = text.split("#[cfg(test)]").next().unwrap();
-        for used in crate_paths(production) {
+        let production = production_code(&text);
+        let depth = rel.components().count() - usize::from(rel.ends_with("mod.rs"));
+        let mut used_modules = crate_paths(&production);
+        used_modules.extend(root_paths_via_super(&production, depth));
+        for used in used_modules {
             if let Some(&r) = rank.get(used.as_str()) {
                 if r > own {
                     wrong.push(format!("{} uses crate::{used}", rel.display()));
@@ -131,4 +176,10 @@ fn the_check_sees_an_import_that_points_up() {
         crate_paths("use crate::{\n    store::{a, b},\n    tokens::X,\n};"),
         ["store", "tokens"]
     );
+    assert_eq!(
+        root_paths_via_super("use super::super::app::Head;\nuse super::rows;", 2),
+        ["app"]
+    );
+    let code = "use a;\n#[cfg(test)]\nmod tests;\npub use crate::app::X;\n#[cfg(test)]\nmod t {\nuse crate::app;\n}\n";
+    assert_eq!(crate_paths(&production_code(code)), ["app"]);
 }

@@ -24,7 +24,7 @@
 //! | [`tokens`] | access tokens: sealed cache, one mint per installation (D1 lease) |
 //! | [`lifecycle`] | what each event does: intake, the outbox runner, the Talkdesk session, one file per event kind |
 //! | [`app`] | request handling: `/healthz`, `/events`, the operator API, from route to reply |
-//! | [`testing`] | (feature `testing`) fakes, the SQLite database built from `migrations/`, a test signer |
+//! | `testing` | (feature `testing`) fakes, the SQLite database built from `migrations/`, a test signer |
 
 pub mod secret;
 

@@ -96,7 +96,9 @@ impl Database for D1 {
             .iter()
             .map(|s| self.prepare(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let names: Vec<&str> = statements.iter().map(|s| s.name).collect();
+        // Names once each: a batch of thousands of user rows is one name, not thousands.
+        let mut names: Vec<&str> = statements.iter().map(|s| s.name).collect();
+        names.dedup();
         self.0
             .batch(prepared)
             .await

@@ -66,8 +66,12 @@ async fn assert_finished(kind: Kind, app: &TestApp, id: &str, event_id: &str, at
     let status = app.event_status(event_id);
     match kind {
         // A crash after the uninstall was recorded but before its event was: the retry finds
-        // the installation closed and records the event as ignored. Nothing is left undone.
-        Kind::Uninstall => assert!(status == "done" || status == "ignored", "{at}: {status}"),
+        // the installation closed and records the event as ignored; after Talkdesk confirmed
+        // but before we recorded it, the event fails (see below). Nothing is left undone.
+        Kind::Uninstall => assert!(
+            ["done", "ignored", "failed"].contains(&status.as_str()),
+            "{at}: {status}"
+        ),
         _ => assert_eq!(status, "done", "{at}: {v}"),
     }
     assert_eq!(app.pending_jobs(), 0, "{at}");
@@ -82,7 +86,12 @@ async fn assert_finished(kind: Kind, app: &TestApp, id: &str, event_id: &str, at
             assert_eq!(v["users_count"], 4, "{at}: {v}");
         }
         Kind::Uninstall => {
-            assert_eq!(v["state"], "uninstalled", "{at}: {v}");
+            // A crash after Talkdesk confirmed the uninstall but before it was recorded: the
+            // retry cannot mint any more (Talkdesk revoked the credentials), and a refused
+            // token cannot be told from a compromise, so the installation is flagged for the
+            // operator. Either way nothing of it is left.
+            let state = v["state"].as_str().unwrap();
+            assert!(state == "uninstalled" || state == "attention", "{at}: {v}");
             assert_eq!(v["credentials"]["stored"], false, "{at}: {v}");
             assert_eq!(app.talkdesk_state(id), "uninstalled", "{at}");
             assert_eq!(

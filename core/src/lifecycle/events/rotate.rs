@@ -24,7 +24,10 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         .as_ref()
         .map(|c| c.client_id.clone())
         .unwrap_or_default();
-    let switched = inst.client_id() == new_client_id;
+    let switched = inst
+        .credentials
+        .as_ref()
+        .is_some_and(|c| c.client_id == new_client_id);
     let current_from = inst.credentials_event_at.as_deref().unwrap_or_default();
     if !switched && stamped_before(&event.created_at, current_from) {
         // A late delivery of an older rotation: the current set is newer.

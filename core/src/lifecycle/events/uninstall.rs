@@ -12,26 +12,7 @@ use crate::talkdesk::token::DEFAULT_SCOPES;
 
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
     let (p, s, job) = (cx.p, cx.s, cx.job);
-    let sess = match Session::open(p, s, &inst, DEFAULT_SCOPES).await {
-        Ok(sess) => sess,
-        // Credentials that worked are refused only once Talkdesk has removed the installation:
-        // this uninstall was confirmed by an earlier attempt that crashed before recording it
-        // (or Talkdesk's window closed). A forger cannot cause this: a forged uninstall still
-        // mints, and its read-back finds nothing.
-        Err(refused @ Outcome::Refused { .. }) => {
-            inst.state = InstallationState::Uninstalled;
-            inst.last_error = None;
-            destroy_credentials(p, &mut inst).await?;
-            return Ok(done(
-                EventStatus::Done,
-                format!(
-                    "Talkdesk had already removed the installation ({}); credentials destroyed",
-                    refused.reason()
-                ),
-            ));
-        }
-        Err(other) => return Err(other),
-    };
+    let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
     if confirm(p, &sess, &inst, job, "app.uninstalled")
         .await?
         .is_none()

@@ -214,7 +214,7 @@ pub fn parse_subscription(resp: &HttpResponse) -> Result<Subscription, ApiError>
 pub struct Account {
     pub id: String,
     /// The account name (the Talkdesk ID host label), unvalidated: parse it with
-    /// [`super::hosts::AccountName::parse`] before building a host from it.
+    /// [`AccountName::parse`](crate::talkdesk::hosts::AccountName::parse) before building a host from it.
     pub name: String,
     pub company_name: Option<String>,
     pub timezone: Option<String>,
