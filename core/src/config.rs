@@ -18,6 +18,10 @@ pub const TALKDESK_EXTRA_HOSTS: &str = "TALKDESK_EXTRA_HOSTS";
 pub const SEALING_KEY: &str = "SEALING_KEY";
 /// The operator API's bearer token (secret, required).
 pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// The secret last segment of the callback URL, `/events/{CALLBACK_TOKEN}` (secret, required).
+/// Talkdesk signs no event; only Talkdesk and the partner know the callback URL registered in
+/// Partner Project, so this keeps everyone else's events out before they cost anything.
+pub const CALLBACK_TOKEN: &str = "CALLBACK_TOKEN";
 
 /// Multiplies the lifecycle's retry backoff, waits and job lease time (var, optional, a number
 /// in (0, 1], default 1). For local tests only, the way the simulator scales Talkdesk's retries.
@@ -29,6 +33,8 @@ pub const BENCH_ENDPOINTS: &str = "BENCH_ENDPOINTS";
 
 /// The shortest operator token accepted: a guessable token would expose every installation.
 pub const ADMIN_TOKEN_MIN_LEN: usize = 24;
+/// The shortest callback token accepted, for the same reason.
+pub const CALLBACK_TOKEN_MIN_LEN: usize = 24;
 
 /// The validated settings.
 #[derive(Debug, Clone)]
@@ -39,6 +45,7 @@ pub struct Config {
     pub allowlist: Allowlist,
     pub sealing_keys: SealingKeys,
     pub admin_token: SecretString,
+    pub callback_token: SecretString,
     pub bench_endpoints: bool,
     pub time_scale: f64,
 }
@@ -91,6 +98,20 @@ impl Config {
                 format!("is shorter than {ADMIN_TOKEN_MIN_LEN} characters"),
             ));
         }
+        let callback_token = required(CALLBACK_TOKEN)?;
+        if callback_token.len() < CALLBACK_TOKEN_MIN_LEN
+            || !callback_token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(err(
+                CALLBACK_TOKEN,
+                format!(
+                    "must be at least {CALLBACK_TOKEN_MIN_LEN} of letters, digits, '-' or '_' \
+                     (it is a URL path segment)"
+                ),
+            ));
+        }
         let bench_endpoints = match get(BENCH_ENDPOINTS).as_deref() {
             None | Some("0") => false,
             Some("1") => true,
@@ -109,6 +130,7 @@ impl Config {
             extra_hosts,
             sealing_keys,
             admin_token: SecretString::new(admin_token),
+            callback_token: SecretString::new(callback_token),
             bench_endpoints,
             time_scale,
         })

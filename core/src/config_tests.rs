@@ -10,6 +10,7 @@ fn settings(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         (TALKDESK_APP_ID, "app-123"),
         (SEALING_KEY, &*format!("k1:{KEY_A}")),
         (ADMIN_TOKEN, "an-admin-token-of-enough-length"),
+        (CALLBACK_TOKEN, "a-callback-token-of-enough-length"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -49,7 +50,7 @@ fn a_complete_environment_parses() {
 
 #[test]
 fn each_required_setting_is_named_when_missing_or_blank() {
-    for name in [TALKDESK_APP_ID, SEALING_KEY, ADMIN_TOKEN] {
+    for name in [TALKDESK_APP_ID, SEALING_KEY, ADMIN_TOKEN, CALLBACK_TOKEN] {
         let mut m = settings(&[]);
         m.remove(name);
         assert_eq!(load(&m).unwrap_err(), err(name, "is missing"));
@@ -163,5 +164,20 @@ fn config_debug_prints_no_secret() {
     let c = load(&settings(&[])).unwrap();
     let dbg = format!("{c:?}");
     assert!(!dbg.contains("an-admin-token-of-enough-length"));
+    assert!(!dbg.contains("a-callback-token-of-enough-length"));
     assert!(dbg.contains("[redacted]"));
+}
+
+#[test]
+fn a_short_or_non_path_safe_callback_token_is_refused_without_echoing_it() {
+    for bad in [
+        "short-token",
+        "a-callback-token-with/a-slash-in",
+        "a callback token with spaces!",
+    ] {
+        let e = load(&settings(&[(CALLBACK_TOKEN, bad)])).unwrap_err();
+        assert_eq!(e.setting, CALLBACK_TOKEN, "{bad}");
+        assert!(!e.to_string().contains(bad), "{e}");
+    }
+    assert!(load(&settings(&[(CALLBACK_TOKEN, "Abc_123-Abc_123-Abc_123-")])).is_ok());
 }

@@ -5,11 +5,16 @@
 //! installation removed), app id and installation exist (404), token belongs to that installation
 //! (403), scope (403), then the request itself (415 for a JSON body without
 //! `Content-Type: application/json`, 400 for a body or query that breaks the call's rules, 404 for
-//! an unknown credential set or event).
+//! an unknown credential set).
+//!
+//! An event read (`GET /apps/{app_id}/events/{id}`) checks token (401), app id (404), then the
+//! read-path setting ([`EventReads::Status`] answers its status), the event (404: unknown, not
+//! genuine, or an envelope id under [`EventReads::ByResourceId`]), its installation (403
+//! `forbidden` for another installation's token), scope (403).
 
 use crate::clock::{now_millis, now_rfc3339};
 use crate::http::{json_body, Reply};
-use crate::model::{Acknowledgement, Endpoint, StateChange};
+use crate::model::{Acknowledgement, Endpoint, EventReads, StateChange};
 use crate::state::{Core, State, TokenInfo};
 use serde_json::{json, Value};
 
@@ -68,7 +73,8 @@ pub fn handle(
     authorization: Option<&str>,
     body: &[u8],
 ) -> Reply {
-    let app_id = core.app_id();
+    let settings = core.settings();
+    let app_id = settings.app_id;
     let root = core.base_url.clone();
     let mut st = core.state();
     let info = match bearer(&st, authorization) {
@@ -87,6 +93,7 @@ pub fn handle(
         &segs,
         query,
         &token,
+        settings.event_reads,
         content_type,
         body,
     )
@@ -104,6 +111,7 @@ fn handle_authorized(
     segs: &[&str],
     query: &str,
     token: &TokenInfo,
+    event_reads: EventReads,
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, Reply> {
@@ -125,19 +133,7 @@ fn handle_authorized(
         return Err(Reply::error(404, "not_found", "unknown app"));
     }
     if endpoint == Endpoint::Event {
-        let event = st
-            .events
-            .get(segs[3])
-            .ok_or_else(|| Reply::error(404, "not_found", "unknown event"))?;
-        if event["data"]["installation_id"].as_str() != Some(token.installation_id.as_str()) {
-            return Err(Reply::error(
-                403,
-                "forbidden",
-                "the event concerns another installation",
-            ));
-        }
-        need_scope(token, "apps:read")?;
-        return Ok(Reply::json(200, event.clone()));
+        return read_event(st, event_reads, segs[3], token);
     }
     let id = segs[3];
     if st.inst(id).is_none() {
@@ -307,6 +303,50 @@ fn handle_authorized(
         }
         Endpoint::Token | Endpoint::Account | Endpoint::Event => unreachable!(),
     }
+}
+
+/// `GET /apps/{app_id}/events/{id}` (app id already checked): the configured broken status, else
+/// the genuine event whose resource id (or, under [`EventReads::ByEnvelopeId`], envelope id) is
+/// `id` (404 otherwise), if it is for the token's installation (403 otherwise), with `apps:read`.
+fn read_event(st: &State, reads: EventReads, id: &str, token: &TokenInfo) -> Result<Reply, Reply> {
+    let resource = match reads {
+        EventReads::Status(status) => return Err(broken_read(status)),
+        EventReads::ByResourceId => st.event_resources.get(id),
+        EventReads::ByEnvelopeId => st
+            .event_resources
+            .get(id)
+            .or_else(|| st.event_resources.values().find(|r| r.event_id == id)),
+    };
+    let (resource, event) = resource
+        .and_then(|r| Some((r, st.events.get(&r.event_id)?)))
+        .ok_or_else(|| Reply::error(404, "not_found", "unknown event"))?;
+    if resource.installation_id != token.installation_id {
+        return Err(Reply::error(
+            403,
+            "forbidden",
+            "the event concerns another installation",
+        ));
+    }
+    need_scope(token, "apps:read")?;
+    Ok(Reply::json(200, event.clone()))
+}
+
+/// The answer of a broken read path ([`EventReads::Status`]).
+fn broken_read(status: u16) -> Reply {
+    let error = match status {
+        401 => "invalid_token",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        429 => "too_many_requests",
+        500..=599 => "server_error",
+        _ => "simulated_error",
+    };
+    Reply::error(
+        status,
+        error,
+        format!("event reads answer {status} (EventReads::Status)"),
+    )
 }
 
 fn company_name(account: &str) -> String {

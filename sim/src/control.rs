@@ -5,7 +5,7 @@
 //! | route | body | answer |
 //! |---|---|---|
 //! | `GET /_sim/health` | | base URL, app id, callback |
-//! | `POST /_sim/config` | `{callback_url?, time_scale?, token_ttl_secs?}` | settings |
+//! | `POST /_sim/config` | `{callback_url?, time_scale?, token_ttl_secs?, event_reads?, token_rate_limit?}` | settings |
 //! | `POST /_sim/install` | [`InstallSpec`] | [`crate::Installed`] |
 //! | `GET /_sim/installations[/{id}]` | | [`crate::InstallationView`]s |
 //! | `POST /_sim/installations/{id}/update` | [`UpdateSpec`] | [`crate::Sent`] |
@@ -25,7 +25,7 @@
 use crate::error::SimError;
 use crate::http::Reply;
 use crate::jose::Alg;
-use crate::model::{Endpoint, Fault, InstallSpec, TrialKind, TrialSpec, UpdateSpec};
+use crate::model::{Endpoint, EventReads, Fault, InstallSpec, TrialKind, TrialSpec, UpdateSpec};
 use crate::state::Core;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -57,6 +57,16 @@ struct ConfigBody {
     callback_url: Option<String>,
     time_scale: Option<f64>,
     token_ttl_secs: Option<u64>,
+    /// [`EventReads`] as JSON: `"by_resource_id"`, `"by_envelope_id"` or `{"status": 503}`.
+    event_reads: Option<EventReads>,
+    /// Absent: unchanged; `null`: unlimited; a number: that many per account per second.
+    #[serde(deserialize_with = "present")]
+    token_rate_limit: Option<Option<u32>>,
+}
+
+/// A member that is present, even as `null` (with `#[serde(default)]`, absent stays `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]
@@ -132,6 +142,7 @@ async fn handle_inner(
             ok(json!({
                 "ok": true, "base_url": core.base_url, "token_url": core.token_url(),
                 "app_id": s.app_id, "callback_url": s.callback_url, "time_scale": s.time_scale,
+                "event_reads": s.event_reads, "token_rate_limit": s.token_rate_limit,
             }))
         }
         ("POST", ["config"]) => {
@@ -146,9 +157,16 @@ async fn handle_inner(
             if let Some(t) = b.token_ttl_secs {
                 s.token_ttl_secs = t;
             }
+            if let Some(r) = b.event_reads {
+                s.event_reads = r;
+            }
+            if let Some(l) = b.token_rate_limit {
+                s.token_rate_limit = l;
+            }
             ok(
                 json!({"callback_url": s.callback_url, "time_scale": s.time_scale,
-                      "token_ttl_secs": s.token_ttl_secs}),
+                      "token_ttl_secs": s.token_ttl_secs, "event_reads": s.event_reads,
+                      "token_rate_limit": s.token_rate_limit}),
             )
         }
         ("POST", ["install"]) => {

@@ -15,6 +15,7 @@
 //! - `scripts`: the lifecycle (install, update, rotate, uninstall, trial, logout, forge)
 //! - `http`: the `Reply` handlers answer with; media type and JSON body checks
 //! - `oauth`: the token endpoint and its verification rules
+//! - `flood`: the token endpoint's per-account rate limit (429 `slow_down`)
 //! - `api`: the Apps and Accounts API
 //! - `control`: the `/_sim/…` JSON control API the CLI uses
 //! - `server`: the hyper server, fault injection, the request log; routes to the three above
@@ -25,7 +26,7 @@
 //! # async fn demo() {
 //! use talkdesk_sim::{Alg, InstallSpec, SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig {
-//!     callback_url: Some("http://127.0.0.1:8787/events".into()),
+//!     callback_url: Some("http://127.0.0.1:8787/events/dev-only-callback-token-0123456789".into()),
 //!     time_scale: 0.001,
 //!     ..Default::default()
 //! });
@@ -47,6 +48,7 @@ mod clock;
 mod control;
 mod delivery;
 mod error;
+mod flood;
 mod http;
 pub mod jose;
 mod model;

@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::time::Duration;
-use talkdesk_sim::{SimConfig, Simulator};
+use talkdesk_sim::{EventReads, SimConfig, Simulator};
 
 #[derive(Parser)]
 #[command(
@@ -26,7 +26,10 @@ enum Cmd {
         #[arg(long, default_value = "dev-app-0000")]
         app_id: String,
         /// The app's events URL.
-        #[arg(long, default_value = "http://127.0.0.1:8787/events")]
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:8787/events/dev-only-callback-token-0123456789"
+        )]
         callback: String,
         /// Multiplies the 5 and 10 minute retry delays.
         #[arg(long, default_value_t = 1.0)]
@@ -37,6 +40,14 @@ enum Cmd {
         /// Per-attempt delivery timeout, seconds.
         #[arg(long, default_value_t = 10)]
         delivery_timeout: u64,
+        /// How events read back: by-resource-id (only the self link), by-envelope-id (self link
+        /// = envelope id) or a status every event read answers (e.g. 404, 503).
+        #[arg(long, default_value = "by-resource-id")]
+        event_reads: EventReads,
+        /// At most this many token requests per account per second (429 beyond; default
+        /// unlimited).
+        #[arg(long)]
+        token_rate_limit: Option<u32>,
     },
     /// Install the app in an account (sends app.installed).
     Install {
@@ -96,6 +107,8 @@ fn main() {
         time_scale,
         token_ttl,
         delivery_timeout,
+        event_reads,
+        token_rate_limit,
     } = cli.cmd
     {
         let sim = Simulator::try_start(SimConfig {
@@ -106,6 +119,8 @@ fn main() {
             delivery_timeout: Duration::from_secs(delivery_timeout),
             port: Some(cli.port),
             control_api: true,
+            event_reads,
+            token_rate_limit,
         })
         .unwrap_or_else(|e| fail(&format!("cannot listen on 127.0.0.1:{}: {e}", cli.port)));
         println!("talkdesk-sim listening on {}", sim.base_url());

@@ -40,6 +40,11 @@ pub struct SimConfig {
     pub port: Option<u16>,
     /// Serve the `/_sim/…` JSON control API (the CLI turns it on).
     pub control_api: bool,
+    /// How events are read back (`GET /apps/{app_id}/events/{id}`); see [`EventReads`].
+    pub event_reads: EventReads,
+    /// At most this many token requests per account per second (Talkdesk ID is one host per
+    /// account); more answer 429 `slow_down` with `Retry-After`. `None`: unlimited.
+    pub token_rate_limit: Option<u32>,
 }
 
 impl Default for SimConfig {
@@ -52,6 +57,47 @@ impl Default for SimConfig {
             delivery_timeout: Duration::from_secs(10),
             port: None,
             control_api: true,
+            event_reads: EventReads::default(),
+            token_rate_limit: None,
+        }
+    }
+}
+
+/// The read path of events: what `GET /apps/{app_id}/events/{id}` answers, and which id the
+/// `_links.self` of a genuine event ends in. Every event has an envelope `id` and a resource id
+/// (the last segment of its `self` link); in Talkdesk's documented example they differ.
+///
+/// JSON (control API): `"by_resource_id"`, `"by_envelope_id"` or `{"status": 503}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventReads {
+    /// The default, as documented: events built from now on get a random resource id of the same
+    /// shape as the envelope id, and only the `self` link reads the event (the envelope id is an
+    /// unknown event, 404, unless the two are the same).
+    #[default]
+    ByResourceId,
+    /// The old behaviour: events built from now on have `self` = `…/events/{envelope id}`, and an
+    /// event reads by its envelope id as well as by its resource id.
+    ByEnvelopeId,
+    /// The read path is broken: every event read with a valid token answers this status (e.g.
+    /// 403, 404, 405, 503) with a JSON error body, whatever the id. Events are built as with
+    /// `ByResourceId`.
+    Status(u16),
+}
+
+impl std::str::FromStr for EventReads {
+    type Err = SimError;
+    /// `by-resource-id`, `by-envelope-id` (`_` works too) or a status code.
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s.replace('-', "_").as_str() {
+            "by_resource_id" => Ok(EventReads::ByResourceId),
+            "by_envelope_id" => Ok(EventReads::ByEnvelopeId),
+            other => match other.parse::<u16>() {
+                Ok(status) if (100..=599).contains(&status) => Ok(EventReads::Status(status)),
+                _ => Err(SimError::InvalidSpec(format!(
+                    "event reads: {s:?} is not by-resource-id, by-envelope-id or a status code"
+                ))),
+            },
         }
     }
 }
@@ -354,7 +400,9 @@ pub struct InstallationView {
     pub issued_tokens: Vec<String>,
 }
 
-/// One request the simulator received (control API calls are not recorded).
+/// One request the simulator received (control API calls are not recorded). Every other request
+/// is, whatever answered it: a handler, a refusal, an injected fault, the token flood limit, an
+/// unreadable body; `status` is `None` only for a dropped connection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestRecord {
     pub seq: u64,
@@ -368,8 +416,8 @@ pub struct RequestRecord {
     /// `client_secret` redacted.
     pub body: Value,
     /// The installation the request concerns: the one the client authenticated as (or, for a
-    /// refused or faulted token request, the one its client id / assertion `iss` names), or the
-    /// one owning the bearer token of an API call.
+    /// refused or faulted token request, the one its client id / assertion `iss` names), or for
+    /// any other request the one owning its bearer token.
     pub installation_id: Option<String>,
     /// The OAuth/API error description, when the request was refused.
     pub error: Option<String>,

@@ -6,8 +6,8 @@ use crate::clock::{now_rfc3339, now_secs, rfc3339};
 use crate::error::{SimError, SimResult};
 use crate::jose::Alg;
 use crate::model::{
-    DeliveryOutcome, InstallSpec, Installed, Rotated, Sent, SimUser, Subscription, TrialKind,
-    TrialSpec, UpdateSpec, Users,
+    DeliveryOutcome, EventReads, InstallSpec, Installed, Rotated, Sent, SimUser, Subscription,
+    TrialKind, TrialSpec, UpdateSpec, Users,
 };
 use crate::random::random_hex;
 use crate::state::{Core, Cred, Inst};
@@ -41,9 +41,16 @@ fn unknown(id: &str) -> SimError {
 
 impl Core {
     /// The envelope Talkdesk wraps an event's `data` in, its `_links` pointing at this simulator.
+    /// `self` ends in the event's resource id: its own random id, or the envelope id under
+    /// [`EventReads::ByEnvelopeId`].
     fn envelope(&self, ty: &str, installation_id: &str, data: Map<String, Value>) -> Value {
-        let app_id = self.app_id();
+        let settings = self.settings();
+        let app_id = settings.app_id;
         let id = random_hex(16);
+        let resource_id = match settings.event_reads {
+            EventReads::ByEnvelopeId => id.clone(),
+            EventReads::ByResourceId | EventReads::Status(_) => random_hex(16),
+        };
         let root = &self.base_url;
         json!({
             "id": id,
@@ -56,7 +63,7 @@ impl Core {
             "data": Value::Object(data),
             "_links": {
                 "root": {"href": root},
-                "self": {"href": format!("{root}/apps/{app_id}/events/{id}")},
+                "self": {"href": format!("{root}/apps/{app_id}/events/{resource_id}")},
                 "tokens": {"href": format!("{root}/oauth/token")},
                 "authorization": {"href": format!("{root}/oauth/authorize")},
                 "installation": {"href": format!("{root}/apps/{app_id}/installations/{installation_id}")},

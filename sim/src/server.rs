@@ -1,13 +1,15 @@
 //! The HTTP server: one loopback listener playing Talkdesk ID (`/oauth/token`), the API gateway
 //! (`/apps/…`, `/account`) and, when enabled, the `/_sim/…` control API. It is the top of the
 //! crate: it routes to the handlers (`oauth`, `api`, `control`), which never call back into it.
-//! Faults are applied here, before routing, and every non-control request is recorded.
+//! Faults are applied here, before routing, then the token endpoint's flood limit (`flood`); every
+//! non-control request is recorded with its status, whatever answered it (a handler, a refusal, a
+//! fault, the flood limit, an unreadable body); a dropped connection is recorded without one.
 
 use crate::clock::now_rfc3339;
 use crate::http::Reply;
 use crate::model::{Endpoint, Fault, RequestRecord};
 use crate::state::Core;
-use crate::{api, control, oauth};
+use crate::{api, control, flood, oauth};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -42,6 +44,10 @@ pub fn classify(method: &str, path: &str) -> Option<Endpoint> {
         }
         _ => return None,
     })
+}
+
+fn is_control(path: &str) -> bool {
+    path == "/_sim" || path.starts_with("/_sim/")
 }
 
 /// Returned by the service to make hyper close the connection without answering.
@@ -102,14 +108,27 @@ async fn handle(
     let body = match Limited::new(req.into_body(), 1 << 20).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return Ok(
-                Reply::error(400, "invalid_request", "body too large or unreadable")
-                    .into_response(),
-            )
+            let reply = Reply::error(400, "invalid_request", "body too large or unreadable");
+            if !is_control(&path) {
+                let endpoint = classify(&method, &path);
+                core.record_request(RequestRecord {
+                    seq: 0,
+                    at: now_rfc3339(),
+                    method,
+                    path: path_and_query,
+                    endpoint,
+                    status: Some(reply.status),
+                    body: Value::Null,
+                    installation_id: attribute(&core, endpoint, authorization.as_deref(), &[]),
+                    error: reply.error.clone(),
+                    fault: None,
+                });
+            }
+            return Ok(reply.into_response());
         }
     };
 
-    if path == "/_sim" || path.starts_with("/_sim/") {
+    if is_control(&path) {
         let reply = if !peer.ip().is_loopback() || !core.settings().control_api {
             Reply::error(404, "not_found", "no such resource")
         } else {
@@ -206,6 +225,14 @@ fn route(
     match endpoint {
         Some(Endpoint::Token) => {
             let mut st = core.state();
+            if let Err(slow_down) = flood::admit(
+                &mut st,
+                settings.token_rate_limit,
+                authorization.as_deref(),
+                body,
+            ) {
+                return slow_down;
+            }
             oauth::token(
                 &mut st,
                 content_type.as_deref(),
@@ -229,8 +256,8 @@ fn route(
 }
 
 /// Best-effort attribution of a request the handlers did not attribute (refused early, or
-/// answered by a fault): a token request to the client it names, an API call to the installation
-/// owning its bearer token (valid or not).
+/// answered by a fault): a token request to the client it names, any other request (an API call,
+/// or a path that addresses nothing) to the installation owning its bearer token (valid or not).
 fn attribute(
     core: &Core,
     endpoint: Option<Endpoint>,
@@ -238,8 +265,8 @@ fn attribute(
     body: &[u8],
 ) -> Option<String> {
     let st = core.state();
-    match endpoint? {
-        Endpoint::Token => oauth::attribute(&st, authorization, body),
+    match endpoint {
+        Some(Endpoint::Token) => oauth::attribute(&st, authorization, body),
         _ => {
             let (scheme, token) = authorization?.split_once(' ')?;
             if !scheme.eq_ignore_ascii_case("bearer") {

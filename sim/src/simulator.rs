@@ -4,8 +4,8 @@
 use crate::error::{SimError, SimResult};
 use crate::jose::Alg;
 use crate::model::{
-    DeliveryAttempt, DeliveryOutcome, Endpoint, Fault, InstallSpec, InstallationView, Installed,
-    RequestRecord, Rotated, Sent, SimConfig, TrialKind, TrialSpec, UpdateSpec,
+    DeliveryAttempt, DeliveryOutcome, Endpoint, EventReads, Fault, InstallSpec, InstallationView,
+    Installed, RequestRecord, Rotated, Sent, SimConfig, TrialKind, TrialSpec, UpdateSpec,
 };
 use crate::server;
 use crate::state::Core;
@@ -106,6 +106,16 @@ impl Simulator {
     }
     pub fn set_time_scale(&self, scale: f64) {
         self.core.settings.lock().unwrap().time_scale = scale;
+    }
+    /// How event reads answer from now on, and (except `Status`) which id the `self` link of
+    /// events built from now on ends in; see [`EventReads`]. Events already built keep theirs.
+    pub fn set_event_reads(&self, reads: EventReads) {
+        self.core.settings.lock().unwrap().event_reads = reads;
+    }
+    /// At most `per_second` token requests per account per second from now on (`None`:
+    /// unlimited); see [`SimConfig::token_rate_limit`].
+    pub fn set_token_rate_limit(&self, per_second: Option<u32>) {
+        self.core.settings.lock().unwrap().token_rate_limit = per_second;
     }
 
     // ---- lifecycle scripts ------------------------------------------------------------------
@@ -270,9 +280,15 @@ impl Simulator {
     pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
         self.core.deliveries()
     }
-    /// A genuine event exactly as sent.
+    /// A genuine event exactly as sent, by envelope id.
     pub fn event(&self, event_id: &str) -> Option<Value> {
         self.core.event(event_id)
+    }
+    /// The resource id of a genuine event (the last segment of its `_links.self`), by envelope
+    /// id: its own random id, or the envelope id if it was built under
+    /// [`EventReads::ByEnvelopeId`].
+    pub fn event_resource_id(&self, event_id: &str) -> Option<String> {
+        self.core.event_resource_id(event_id)
     }
     /// The plaintext access tokens issued for the installation, oldest first, whether still valid
     /// or not (expired, revoked, uninstalled), e.g. to check that none appears in the worker's

@@ -8,12 +8,12 @@
 use crate::clock::now_rfc3339;
 use crate::jose::{Alg, KeyPair};
 use crate::model::{
-    Acknowledgement, CredentialView, DeliveryAttempt, Endpoint, Fault, InstallationView,
-    RequestRecord, SimConfig, SimUser, StateChange, Subscription,
+    Acknowledgement, CredentialView, DeliveryAttempt, Endpoint, EventReads, Fault,
+    InstallationView, RequestRecord, SimConfig, SimUser, StateChange, Subscription,
 };
 use crate::random::{random_hex, random_token};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -81,6 +81,14 @@ pub(crate) struct TokenInfo {
     pub expires_at_ms: i64,
 }
 
+/// A genuine event as a resource of the API: `GET /apps/{app_id}/events/{resource id}`.
+pub(crate) struct EventResource {
+    /// The envelope `id` (the key of [`State::events`]).
+    pub event_id: String,
+    /// The installation the event is for: only its tokens may read it.
+    pub installation_id: String,
+}
+
 /// A fault to inject into the next `remaining` calls of `endpoint`.
 struct FaultRule {
     endpoint: Endpoint,
@@ -95,8 +103,12 @@ pub(crate) struct State {
     /// Every access token issued, in order: (installation id, token).
     pub issued: Vec<(String, String)>,
     pub jtis: HashSet<(String, String)>,
-    /// Genuine events, exactly as sent, by id.
+    /// Genuine events, exactly as sent, by envelope id.
     pub events: HashMap<String, Value>,
+    /// Genuine events by resource id (the last segment of their `self` link).
+    pub event_resources: HashMap<String, EventResource>,
+    /// The token requests let through in the last second, per account (`flood`).
+    pub token_windows: HashMap<String, VecDeque<i64>>,
     pub deliveries: Vec<DeliveryAttempt>,
     pub requests: Vec<RequestRecord>,
     faults: Vec<FaultRule>,
@@ -130,9 +142,22 @@ impl State {
             .collect()
     }
 
-    /// Records `event` as genuine (readable through `GET …/events/{id}`) for its installation.
+    /// Records `event` as genuine for its installation: readable through its `self` link
+    /// (`GET …/events/{resource id}`), and by envelope id under [`crate::EventReads::ByEnvelopeId`].
     pub fn record_genuine(&mut self, inst_id: &str, event: &Value) -> String {
         let id = event["id"].as_str().unwrap().to_string();
+        let resource_id = event["_links"]["self"]["href"]
+            .as_str()
+            .and_then(|href| href.rsplit('/').next())
+            .expect("a genuine event has a self link")
+            .to_string();
+        self.event_resources.insert(
+            resource_id,
+            EventResource {
+                event_id: id.clone(),
+                installation_id: inst_id.to_string(),
+            },
+        );
         self.events.insert(id.clone(), event.clone());
         if let Some(inst) = self.inst_mut(inst_id) {
             inst.events.push(id.clone());
@@ -201,6 +226,8 @@ pub(crate) struct Settings {
     pub time_scale: f64,
     pub delivery_timeout: Duration,
     pub control_api: bool,
+    pub event_reads: EventReads,
+    pub token_rate_limit: Option<u32>,
 }
 
 pub(crate) struct Core {
@@ -222,6 +249,8 @@ impl Core {
                 time_scale: cfg.time_scale,
                 delivery_timeout: cfg.delivery_timeout,
                 control_api: cfg.control_api,
+                event_reads: cfg.event_reads,
+                token_rate_limit: cfg.token_rate_limit,
             }),
             state: Mutex::new(State::default()),
             http: reqwest::Client::builder()
@@ -276,6 +305,15 @@ impl Core {
 
     pub fn event(&self, id: &str) -> Option<Value> {
         self.state().events.get(id).cloned()
+    }
+
+    /// The resource id of a genuine event (the last segment of its `self` link), by envelope id.
+    pub fn event_resource_id(&self, event_id: &str) -> Option<String> {
+        let st = self.state();
+        st.event_resources
+            .iter()
+            .find(|(_, r)| r.event_id == event_id)
+            .map(|(rid, _)| rid.clone())
     }
 
     // ---- faults and the request log -----------------------------------------------------------

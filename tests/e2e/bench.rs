@@ -186,7 +186,7 @@ async fn bench_event_intake_under_load() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let events_url = w.url("/events");
+    let events_url = w.events_url();
     let health_url = w.url("/healthz");
     // Unloaded: one request at a time (this also warms up connections and the isolate).
     let mut idle_events = Vec::new();

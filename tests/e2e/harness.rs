@@ -33,6 +33,7 @@ pub fn default_vars() -> BTreeMap<String, String> {
             "e2e1:ZTJlLXNlYWxpbmcta2V5LW9mLTMyLWJ5dGVzLWxlbiE=",
         ),
         ("ADMIN_TOKEN", "e2e-admin-token-0123456789abcdef"),
+        ("CALLBACK_TOKEN", "e2e-callback-token-0123456789abcdef"),
         // Retries after 0.3 s instead of 30 s, job leases of 3 s instead of 5 min.
         ("LIFECYCLE_TIME_SCALE", "0.01"),
     ]
@@ -202,6 +203,17 @@ impl Worker {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// The callback URL Talkdesk is given: `/events/{CALLBACK_TOKEN}`.
+    pub fn events_url(&self) -> String {
+        let token = self
+            .options
+            .vars
+            .get("CALLBACK_TOKEN")
+            .cloned()
+            .unwrap_or_default();
+        self.url(&format!("/events/{token}"))
     }
 }
 

@@ -164,7 +164,7 @@ async fn send(client: &reqwest::Client, w: &Worker, req: &Req) -> (u16, String) 
         Framing::Honest => {
             let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
             let mut rb = client
-                .request(method, w.url("/events"))
+                .request(method, w.events_url())
                 .body(req.body.clone());
             if let Some(ct) = req.content_type {
                 rb = rb.header("content-type", ct);
@@ -184,8 +184,9 @@ fn raw_send(port: u16, req: &Req) -> (u16, String) {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut head = format!(
-        "{} /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n",
-        req.method
+        "{} /events/{} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n",
+        req.method,
+        default_vars()["CALLBACK_TOKEN"]
     );
     if let Some(ct) = req.content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
@@ -382,11 +383,12 @@ async fn build_corpus(sim: &Simulator, trap: u16) -> (Vec<Case>, Vec<String>) {
             None,
         ));
         let mut put = Case::bytes(
+            // 404, not 405: a 405 would tell a caller the callback token is right.
             "PUT instead of POST",
             Some("application/json"),
             serde_json::to_vec(&c.installed(Alg::ES256).await).unwrap(),
-            405,
-            "method_not_allowed",
+            404,
+            "not_found",
             None,
         );
         put.req.method = "PUT";
@@ -1206,7 +1208,7 @@ async fn hostile_corpus_is_refused_stores_nothing_and_calls_nobody() {
         vars,
         ..Options::default()
     });
-    sim.set_callback_url(w.url("/events"));
+    sim.set_callback_url(w.events_url());
     assert_ne!(trap.port, sim.port());
 
     let (cases, secrets) = build_corpus(&sim, trap.port).await;

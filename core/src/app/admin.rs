@@ -68,9 +68,16 @@ pub fn installation_view(inst: &Installation, jobs: Option<&[Job]>) -> Value {
             .filter(|j| j.state == JobState::Pending)
             .map(job_view)
             .collect();
+        // Parked: the event could be proven neither genuine nor forged; it waits for the
+        // operator, its data kept, and blocks nothing.
+        v["unconfirmed"] = jobs
+            .iter()
+            .filter(|j| j.state == JobState::Unconfirmed)
+            .map(job_view)
+            .collect();
         v["history"] = jobs
             .iter()
-            .filter(|j| j.state != JobState::Pending)
+            .filter(|j| !matches!(j.state, JobState::Pending | JobState::Unconfirmed))
             .map(job_view)
             .collect();
     }

@@ -13,6 +13,7 @@ pub mod operator;
 use crate::config::Config;
 use crate::http::{ApiError, Reply, Route};
 use crate::lifecycle::Ports;
+use crate::secret::constant_time_eq;
 
 /// The largest request body read (an event, account settings): larger is 413.
 pub const MAX_BODY_BYTES: usize = crate::talkdesk::events::MAX_EVENT_BYTES;
@@ -48,15 +49,26 @@ impl From<Reply> for Handled {
 pub fn needs_body(route: &Route) -> bool {
     matches!(
         route,
-        Route::Events | Route::AdminAccountSettings(_) | Route::BenchAssertion
+        Route::Events(_) | Route::AdminAccountSettings(_) | Route::BenchAssertion
     )
 }
 
-/// What is refused before the body is read: a wrong media type on `/events`, a missing or
-/// wrong operator token. A bad request must not cost reading its body.
+/// What is refused before the body is read: a wrong callback token (404, as if nothing were
+/// there), a wrong media type on the callback, a missing or wrong operator token. A bad
+/// request must not cost reading its body.
 pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
     match route {
-        Route::Events => (!events::is_json(head.content_type.as_deref()))
+        Route::Events(token)
+            if !constant_time_eq(token.as_bytes(), config.callback_token.expose().as_bytes()) =>
+        {
+            Some(
+                ApiError::NotFound {
+                    path: "/events/…".into(),
+                }
+                .reply(),
+            )
+        }
+        Route::Events(_) => (!events::is_json(head.content_type.as_deref()))
             .then(|| ApiError::UnsupportedMediaType.reply()),
         Route::AdminInstallations
         | Route::AdminInstallation(_)
@@ -80,7 +92,7 @@ pub async fn handle<P: Ports>(
     body: &[u8],
 ) -> Handled {
     match route {
-        Route::Events => events::post(p, config, body).await,
+        Route::Events(_) => events::post(p, config, body).await,
         Route::AdminInstallations => operator::list(p, head).await.into(),
         Route::AdminInstallation(id) => operator::installation(p, &id).await.into(),
         Route::AdminVerify(id) => operator::verify(p, config, &id).await.into(),

@@ -37,8 +37,9 @@ pub enum Route {
     /// `POST /__bench/assertion`: signs assertions for the benchmark (only with
     /// `BENCH_ENDPOINTS=1`; 404 otherwise).
     BenchAssertion,
-    /// `POST /events`: Talkdesk's lifecycle events.
-    Events,
+    /// `POST /events/{callback token}`: Talkdesk's lifecycle events. The token is checked
+    /// against `CALLBACK_TOKEN` before anything else (`app::precheck`).
+    Events(String),
     /// `GET /admin/installations`
     AdminInstallations,
     /// `GET /admin/installations/{id}`
@@ -62,7 +63,9 @@ fn resource(segments: &[&str]) -> Option<Resource> {
     match segments {
         ["healthz"] => r(&[Method::Get], |_, _| Route::Healthz),
         ["__bench", "assertion"] => r(&[Method::Post], |_, _| Route::BenchAssertion),
-        ["events"] => r(&[Method::Post], |_, _| Route::Events),
+        ["events", token] if !token.is_empty() => {
+            r(&[Method::Post], |_, s| Route::Events(s[1].to_owned()))
+        }
         ["admin", "installations"] => r(&[Method::Get], |_, _| Route::AdminInstallations),
         ["admin", "installations", id] if !id.is_empty() => r(&[Method::Get], |_, s| {
             Route::AdminInstallation(s[2].to_owned())
@@ -84,7 +87,7 @@ fn resource(segments: &[&str]) -> Option<Resource> {
 /// methods it takes) when something does but not with this method.
 pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let not_found = || ApiError::NotFound {
-        path: truncate(path, 200),
+        path: shown_path(path),
     };
     let segments: Vec<&str> = path
         .strip_prefix('/')
@@ -94,10 +97,21 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let resource = resource(&segments).ok_or_else(not_found)?;
     match Method::parse(method).filter(|m| resource.allow.contains(m)) {
         Some(m) => Ok((resource.route)(m, &segments)),
+        // Whether a callback path exists depends on its secret: a 405 would say the token is
+        // right, so any other method finds nothing there.
+        None if segments[0] == "events" => Err(not_found()),
         None => Err(ApiError::MethodNotAllowed {
             method: truncate(method, 20),
             allow: resource.allow,
         }),
+    }
+}
+
+/// A path as an error may echo it: cut short, and never a callback path's token.
+fn shown_path(path: &str) -> String {
+    match path.strip_prefix("/events/") {
+        Some(_) => "/events/…".to_owned(),
+        None => truncate(path, 200),
     }
 }
 
@@ -117,7 +131,10 @@ mod tests {
 
     #[test]
     fn routes_take_their_path_values() {
-        assert_eq!(route("POST", "/events"), Ok(Route::Events));
+        assert_eq!(
+            route("POST", "/events/a-callback-token"),
+            Ok(Route::Events("a-callback-token".into()))
+        );
         assert_eq!(
             route("GET", "/admin/installations"),
             Ok(Route::AdminInstallations)
@@ -130,10 +147,24 @@ mod tests {
             route("GET", "/admin/installations/"),
             Err(ApiError::NotFound { .. })
         ));
-        assert!(matches!(
-            route("GET", "/events"),
-            Err(ApiError::MethodNotAllowed { .. })
-        ));
+        // The callback path answers nothing but POST, and says nothing of its token.
+        for (method, path) in [
+            ("GET", "/events/t"),
+            ("POST", "/events"),
+            ("POST", "/events/"),
+        ] {
+            assert_eq!(
+                route(method, path),
+                Err(ApiError::NotFound {
+                    path: if path == "/events" {
+                        path.into()
+                    } else {
+                        "/events/…".into()
+                    }
+                }),
+                "{method} {path}"
+            );
+        }
     }
 
     #[test]

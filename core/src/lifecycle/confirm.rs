@@ -1,16 +1,24 @@
 //! Confirmation: an event is acted on only once Talkdesk has said it sent it. Events carry no
 //! signature (docs/talkdesk-contract.md §2), so every event after the install is read back from
-//! Talkdesk with the installation's own token. [`ConfirmedEvent`] can only be made here, so an
-//! event kind's `apply` that takes one cannot act on a delivered body's word: it reads
-//! Talkdesk's copy of the fields it uses.
+//! Talkdesk with the installation's own token, through the event's own `_links.self` (Talkdesk's
+//! event resource may have an id of its own), or, for an event that has none, at the path built
+//! from its envelope id. How an event is read back is a known unknown of the contract: it is all
+//! in [`read_request`].
+//!
+//! Only an answer that contradicts the event proves it forged. An answer that proves nothing
+//! (404, 403, 405, any other refusal) leaves it unconfirmed: retried, then parked for the
+//! operator with its data kept. [`ConfirmedEvent`] can only be made here, so an event kind's
+//! `apply` acts on Talkdesk's copy, never on the delivered body's word.
 
 use serde_json::{Map, Value};
 
-use super::outcome::Step;
+use super::outcome::{Outcome, Step};
 use super::session::{api_failure, Session};
-use super::Ports;
-use crate::store::records::{Installation, Job};
+use super::{Ports, Settings};
+use crate::store::records::{EventRecord, Installation};
 use crate::talkdesk::api::{self, ApiError};
+use crate::talkdesk::hosts::HostError;
+use crate::talkdesk::http::HttpRequest;
 
 /// Longest text kept from one of Talkdesk's fields.
 const MAX_FIELD: usize = 64;
@@ -42,43 +50,105 @@ impl ConfirmedEvent {
     }
 }
 
-/// Reads the job's event back from Talkdesk: `None` when Talkdesk never sent it (a forgery) or
-/// its copy is of another type or installation.
+/// What Talkdesk's answer came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    Confirmed(ConfirmedEvent),
+    /// Talkdesk's copy says otherwise: the delivered event is forged.
+    Contradicted(String),
+}
+
+/// The request that reads `event` back: its own link when that is one to follow, else the
+/// path built from its envelope id when it has no link. `Err` when its link is not one to
+/// follow (off the installation's API root or the app's event path): that proves nothing.
+pub fn read_request(
+    s: &Settings<'_>,
+    sess: &Session,
+    event: &EventRecord,
+) -> Result<Result<HttpRequest, HostError>, String> {
+    match &event.self_href {
+        None => Ok(sess.api.event(&event.event_id)),
+        Some(href) => s
+            .allowlist
+            .check(href)
+            .ok()
+            .and_then(|url| sess.api.event_link(&url))
+            .map(|link| Ok(sess.api.event_at(&link)))
+            .ok_or_else(|| {
+                "its _links.self is not the app's event path on the installation's API root"
+                    .to_owned()
+            }),
+    }
+}
+
+/// Reads the job's event back from Talkdesk and judges it by what Talkdesk returns: the type,
+/// the installation and account, the stamp, and for a rotation the new client and key ids.
+/// `Err` ends the attempt: a transient failure retries, and an answer that proves nothing is
+/// [`Outcome::Unconfirmed`].
 pub async fn confirm<P: Ports>(
     p: &P,
+    s: &Settings<'_>,
     sess: &Session,
     inst: &Installation,
-    job: &Job,
-    expected_type: &str,
-) -> Step<Option<ConfirmedEvent>> {
-    let resp = sess.send(p, sess.api.event(&job.event_id)).await?;
-    match api::parse_event(&resp) {
-        Ok(Value::Object(mut copy)) => {
-            let same = copy.get("type").and_then(Value::as_str) == Some(expected_type)
-                && copy
-                    .get("data")
-                    .and_then(|d| d.get("installation_id"))
-                    .and_then(Value::as_str)
-                    == Some(inst.installation_id.as_str());
-            if !same {
-                return Ok(None);
-            }
-            let data = match copy.remove("data") {
-                Some(Value::Object(data)) => data,
-                _ => Map::new(),
-            };
-            Ok(Some(ConfirmedEvent {
-                event_type: expected_type.to_owned(),
-                created_at: copy
-                    .get("created_at")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                data,
-            }))
+    event: &EventRecord,
+) -> Step<Confirmation> {
+    let request = read_request(s, sess, event).map_err(Outcome::Unconfirmed)?;
+    let resp = sess.send(p, request).await?;
+    let copy = match api::parse_event(&resp) {
+        Ok(Value::Object(copy)) => copy,
+        Ok(_) => return Err(Outcome::Retry("Talkdesk's copy is not an object".into())),
+        Err(ApiError::NotFound) => {
+            return Err(Outcome::Unconfirmed(
+                "Talkdesk does not serve this event where it should (404)".into(),
+            ))
         }
-        // `parse_event` answers objects only; anything else reads as not confirmed.
-        Ok(_) => Ok(None),
-        Err(ApiError::NotFound) => Ok(None),
-        Err(e) => Err(api_failure(p, inst, "reading the event back", e).await),
+        Err(e @ (ApiError::Forbidden(_) | ApiError::Rejected { .. } | ApiError::Conflict(_))) => {
+            return Err(Outcome::Unconfirmed(format!("reading the event back: {e}")))
+        }
+        Err(e) => return Err(api_failure(p, inst, "reading the event back", e).await),
+    };
+    Ok(judge(inst, event, copy))
+}
+
+/// Talkdesk's copy against the delivered event.
+fn judge(inst: &Installation, event: &EventRecord, mut copy: Map<String, Value>) -> Confirmation {
+    let data = match copy.remove("data") {
+        Some(Value::Object(data)) => data,
+        _ => Map::new(),
+    };
+    let text =
+        |map: &Map<String, Value>, k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut differs: Vec<&str> = Vec::new();
+    if text(&copy, "type").as_deref() != Some(event.event_type.as_str()) {
+        differs.push("type");
     }
+    if text(&data, "installation_id").as_deref() != Some(inst.installation_id.as_str()) {
+        differs.push("installation_id");
+    }
+    // Every documented event names its account; a copy that names another is not this event.
+    if text(&data, "account_id").is_some_and(|a| a != inst.account_id) {
+        differs.push("account_id");
+    }
+    if text(&copy, "created_at").is_some_and(|c| c != event.created_at) {
+        differs.push("created_at");
+    }
+    if let Some(new) = &event.incoming {
+        if text(&data, "client_id").as_deref() != Some(new.client_id.as_str()) {
+            differs.push("client_id");
+        }
+        if text(&data, "key_id").as_deref() != Some(new.key_id.as_str()) {
+            differs.push("key_id");
+        }
+    }
+    if !differs.is_empty() {
+        return Confirmation::Contradicted(format!(
+            "Talkdesk's copy of the event differs in {}",
+            differs.join(", ")
+        ));
+    }
+    Confirmation::Confirmed(ConfirmedEvent {
+        event_type: event.event_type.clone(),
+        created_at: text(&copy, "created_at"),
+        data,
+    })
 }

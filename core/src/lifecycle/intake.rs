@@ -75,6 +75,7 @@ pub fn build(
         status: EventStatus::Received,
         detail: None,
         incoming: None,
+        self_href: event.links.self_link.clone(),
     };
     let job = |kind: JobKind, installation_id: &str| Job {
         job_id: 0,

@@ -19,6 +19,11 @@ pub const FIRST_BACKOFF_MS: u64 = 30_000;
 pub const MAX_BACKOFF_MS: u64 = 60 * 60 * 1000;
 /// An event that waits on another (an update before its install) looks again after this.
 pub const WAIT_MS: u64 = 30_000;
+/// Attempts at a job whose event cannot be confirmed (or whose token is refused) before it is
+/// parked as unconfirmed for the operator. With the backoff this is about half an hour, past
+/// Talkdesk ID's propagation delays, and it bounds what one forged event costs: this many
+/// token requests and read-backs, and no other job of its installation waits longer.
+pub const UNPROVEN_ATTEMPTS: u64 = 6;
 
 /// The delay before retry number `attempts` (1-based), with ±20 % jitter from `jitter`
 /// (0..=1000), so retries of many installations spread out.
@@ -96,7 +101,17 @@ async fn execute<P: Ports>(cx: &JobContext<'_, P>, inst: Option<Installation>) -
         JobKind::Trial => events::trial::apply(cx, inst).await,
         JobKind::Logout => events::logout::apply(cx, inst).await,
     };
-    result.unwrap_or_else(|o| o)
+    match result.unwrap_or_else(|o| o) {
+        // A refused token on later events may be Talkdesk ID's propagation delay after a
+        // rotation: tolerated as long as an install's delivered credentials are.
+        Outcome::Refused { error, .. }
+            if cx.job.kind != JobKind::Install
+                && cx.job.attempts + 1 < events::install::REFUSALS_BEFORE_FORGED =>
+        {
+            Outcome::Retry(format!("the token was refused ({error}); trying again"))
+        }
+        other => other,
+    }
 }
 
 /// Writes the outcome to the job (and event and installation); true when the job is over.
@@ -123,7 +138,9 @@ async fn record_outcome<P: Ports>(
                 .await?;
             true
         }
-        Outcome::Retry(why) | Outcome::Wait(why) if now >= job.deadline_at => {
+        Outcome::Retry(why) | Outcome::Wait(why) | Outcome::Unconfirmed(why)
+            if now >= job.deadline_at =>
+        {
             job.state = JobState::Expired;
             let why = format!("confirmation window passed: {why}");
             flag(p, job, &why).await?;
@@ -132,6 +149,23 @@ async fn record_outcome<P: Ports>(
                 .await?;
             job.last_error = Some(why);
             true
+        }
+        Outcome::Unconfirmed(why) if job.attempts >= UNPROVEN_ATTEMPTS => {
+            // Parked: it blocks nothing, keeps its data (a rotation's sealed set), and waits
+            // for the operator. Nothing about the installation changes.
+            let why = format!("unconfirmed after {} attempts: {why}", job.attempts);
+            job.state = JobState::Unconfirmed;
+            p.store()
+                .finish_event(&job.event_id, EventStatus::Unconfirmed, Some(&why))
+                .await?;
+            job.last_error = Some(why);
+            true
+        }
+        Outcome::Unconfirmed(why) => {
+            job.next_attempt_at =
+                (now + s.scaled(backoff_ms(job.attempts, jitter()))).min(job.deadline_at);
+            job.last_error = Some(format!("unconfirmed: {why}"));
+            false
         }
         Outcome::Retry(why) => {
             job.next_attempt_at =
@@ -162,8 +196,8 @@ async fn record_outcome<P: Ports>(
     Ok(over && kept)
 }
 
-/// Marks an installation as needing attention, with the reason. An uninstall that could not
-/// be finished still destroys the credentials: Talkdesk deprovisions uninstalls anyway.
+/// Marks an installation as needing attention, with the reason. Credentials stay: only a
+/// confirmed uninstall destroys them (an unconfirmed one may be a forgery).
 async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
     if let Some(mut inst) = p.store().installation(&job.installation_id).await? {
         if matches!(
@@ -174,11 +208,7 @@ async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
         }
         inst.last_error = Some(why.to_owned());
         inst.updated_at = p.clock().now_ms();
-        if job.kind == JobKind::Uninstall {
-            events::uninstall::destroy_credentials(p, &mut inst).await?;
-        } else {
-            p.store().save_installation(&inst).await?;
-        }
+        p.store().save_installation(&inst).await?;
     }
     Ok(())
 }

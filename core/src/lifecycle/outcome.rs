@@ -14,8 +14,11 @@ pub enum Outcome {
     Wait(String),
     /// Permanent failure: stop; the installation needs attention.
     Fail(String),
-    /// Talkdesk's token endpoint refused the credentials (an OAuth error code): permanent.
+    /// Talkdesk's token endpoint refused the credentials (an OAuth error code).
     Refused { error: String, description: String },
+    /// Talkdesk's answer proves the event neither genuine nor forged (its copy could not be
+    /// read: 404, 403, …): retried a few times, then parked for the operator, data kept.
+    Unconfirmed(String),
 }
 
 impl Outcome {
@@ -23,6 +26,7 @@ impl Outcome {
     pub fn reason(self) -> String {
         match self {
             Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
+            Outcome::Unconfirmed(w) => format!("unconfirmed: {w}"),
             Outcome::Refused { error, description } => {
                 format!("token refused: {error}: {description}")
             }
@@ -41,12 +45,9 @@ pub fn done(status: EventStatus, detail: impl Into<String>) -> Outcome {
     }
 }
 
-/// Talkdesk does not know the event: it is recorded as forged and nothing else changes.
-pub fn forged() -> Outcome {
-    done(
-        EventStatus::Forged,
-        "Talkdesk does not know this event: nothing changed",
-    )
+/// Talkdesk's copy contradicts the event: it is recorded as forged and nothing else changes.
+pub fn forged(why: String) -> Outcome {
+    done(EventStatus::Forged, format!("{why}: nothing changed"))
 }
 
 impl From<PortError> for Outcome {

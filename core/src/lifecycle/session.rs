@@ -143,15 +143,27 @@ pub async fn mint<P: Ports>(
         })
 }
 
-/// Forgets every cached token of the installation (after a 401, an uninstall or a rotation):
-/// the D1 rows of every credential set, and the KV copies of the current set's.
+/// Forgets every cached token of the installation (after a 401 or an uninstall): the D1 rows
+/// of every credential set, and the KV copies of the current set's.
 pub async fn forget_tokens<P: Ports>(p: &P, inst: &Installation) {
     use crate::ports::TokenStore;
     // Not fatal if it fails: a stale token is refused (401) and dropped again on the next try.
     let _ = p.tokens().forget_installation(&inst.installation_id).await;
+    forget_cached(p, &inst.installation_id, inst.client_id()).await;
+}
+
+/// Forgets the tokens one credential set minted (a rotation's old set), in D1 and KV.
+pub async fn forget_set_tokens<P: Ports>(p: &P, installation_id: &str, client_id: &str) {
+    let _ = p.tokens().forget_client(installation_id, client_id).await;
+    forget_cached(p, installation_id, client_id).await;
+}
+
+async fn forget_cached<P: Ports>(p: &P, installation_id: &str, client_id: &str) {
     let scope_sets: [&[&str]; 2] = [DEFAULT_SCOPES, &[]];
     for scopes in scope_sets {
-        let key = tokens::token_key(&inst.installation_id, inst.client_id(), scopes);
-        let _ = p.cache().delete(&key).await;
+        let _ = p
+            .cache()
+            .delete(&tokens::token_key(installation_id, client_id, scopes))
+            .await;
     }
 }

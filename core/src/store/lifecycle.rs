@@ -219,8 +219,8 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     /// Sets the event's status and detail and drops any sealed credentials it carried, except
-    /// on a failed event: those were sent only once, so they stay for the operator until the
-    /// row is purged.
+    /// on a failed or unconfirmed event: those were sent only once, so they stay for the
+    /// operator (a failed event's until the row is purged; an unconfirmed one is never purged).
     pub async fn finish_event(
         &self,
         event_id: &str,
@@ -230,14 +230,29 @@ impl<'a, D: Database> Store<'a, D> {
         let stmt = Statement::new(
             "finish event",
             "UPDATE events SET status = ?2, detail = ?3, \
-             sealed_new_secret = CASE WHEN ?2 = ?4 THEN sealed_new_secret END, \
-             sealed_new_key = CASE WHEN ?2 = ?4 THEN sealed_new_key END \
+             sealed_new_secret = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_secret END, \
+             sealed_new_key = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_key END \
              WHERE event_id = ?1",
             vec![
                 event_id.into(),
                 status.as_str().into(),
                 detail.into(),
                 EventStatus::Failed.as_str().into(),
+                EventStatus::Unconfirmed.as_str().into(),
+            ],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Records that Talkdesk confirmed the event, before acting on it.
+    pub async fn mark_confirmed(&self, event_id: &str) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "mark event confirmed",
+            "UPDATE events SET status = ?2 WHERE event_id = ?1 AND status = ?3",
+            vec![
+                event_id.into(),
+                EventStatus::Confirmed.as_str().into(),
+                EventStatus::Received.as_str().into(),
             ],
         );
         self.db.execute(&stmt).await.map(|_| ())
@@ -437,21 +452,27 @@ impl<'a, D: Database> Store<'a, D> {
         Ok(self.db.execute(&stmt).await? == 1)
     }
 
-    /// Deletes event records past their keep-until time, and finished jobs as old; pending
-    /// jobs and their events never.
+    /// Deletes event records past their keep-until time, and finished jobs as old; pending and
+    /// unconfirmed ones (and their events) never: they wait for their work or the operator.
     pub async fn purge_events(&self, now_ms: u64) -> Result<(), PortError> {
         let events = Statement::new(
             "purge events",
-            "DELETE FROM events WHERE keep_until < ?1 AND status != ?2",
-            vec![now_ms.into(), EventStatus::Received.as_str().into()],
+            "DELETE FROM events WHERE keep_until < ?1 AND status NOT IN (?2, ?3, ?4)",
+            vec![
+                now_ms.into(),
+                EventStatus::Received.as_str().into(),
+                EventStatus::Unconfirmed.as_str().into(),
+                EventStatus::Confirmed.as_str().into(),
+            ],
         );
         self.db.execute(&events).await?;
         let jobs = Statement::new(
             "purge jobs",
-            "DELETE FROM jobs WHERE state != ?2 AND updated_at < ?1",
+            "DELETE FROM jobs WHERE state NOT IN (?2, ?3) AND updated_at < ?1",
             vec![
                 now_ms.saturating_sub(KEEP_EVENTS_MS).into(),
                 JobState::Pending.as_str().into(),
+                JobState::Unconfirmed.as_str().into(),
             ],
         );
         self.db.execute(&jobs).await.map(|_| ())

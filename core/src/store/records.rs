@@ -82,6 +82,9 @@ text_enum! {
         Failed = "failed",
         /// Talkdesk's 7-day window passed before it could finish.
         Expired = "expired",
+        /// Its event could be proven neither genuine nor forged: parked, its data kept, for the
+        /// operator. It blocks no other job.
+        Unconfirmed = "unconfirmed",
     }
 }
 
@@ -90,6 +93,9 @@ text_enum! {
     EventStatus {
         /// Stored; its job (if any) has not finished.
         Received = "received",
+        /// Talkdesk's copy matched; its job has not finished yet (an uninstall remembers this
+        /// before it approves, since Talkdesk revokes the credentials once it has).
+        Confirmed = "confirmed",
         /// Confirmed and applied.
         Done = "done",
         /// Recorded, not acted on (unknown type, a second install, a closed installation, …).
@@ -98,6 +104,8 @@ text_enum! {
         Forged = "forged",
         /// Its job failed or expired.
         Failed = "failed",
+        /// Talkdesk's copy could not be read to prove it either way; its data is kept.
+        Unconfirmed = "unconfirmed",
     }
 }
 
@@ -238,6 +246,8 @@ pub struct EventRecord {
     pub detail: Option<String>,
     /// A rotation's new set, sealed, until the rotation is confirmed.
     pub incoming: Option<StoredCredentials>,
+    /// `_links.self`: where Talkdesk serves its copy (allowlisted at intake).
+    pub self_href: Option<String>,
 }
 
 /// A unit of outbox work.

@@ -254,6 +254,7 @@ pub struct EventRow {
     pub new_key_algorithm: Option<String>,
     pub sealed_new_secret: Option<String>,
     pub sealed_new_key: Option<String>,
+    pub self_href: Option<String>,
 }
 
 impl From<&EventRecord> for EventRow {
@@ -275,6 +276,7 @@ impl From<&EventRecord> for EventRow {
             new_key_algorithm,
             sealed_new_secret,
             sealed_new_key,
+            self_href: e.self_href.clone(),
         }
     }
 }
@@ -300,6 +302,7 @@ impl TryFrom<EventRow> for EventRecord {
             received_at: r.received_at,
             keep_until: r.keep_until,
             detail: r.detail,
+            self_href: r.self_href,
         })
     }
 }

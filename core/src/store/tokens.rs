@@ -15,6 +15,20 @@ impl<'a, D: Database> SqlTokens<'a, D> {
     pub fn new(db: &'a D) -> SqlTokens<'a, D> {
         SqlTokens { db }
     }
+
+    /// Forgets the tokens one credential set of an installation minted (a rotation's old set).
+    pub async fn forget_client(
+        &self,
+        installation_id: &str,
+        client_id: &str,
+    ) -> Result<(), PortError> {
+        let stmt = Statement::new(
+            "forget client tokens",
+            "DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1",
+            vec![format!("token:{installation_id}:{client_id}:").into()],
+        );
+        self.db.execute(&stmt).await.map(|_| ())
+    }
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ use serde_json::Value;
 use talkdesk_sim::{Alg, InstallSpec, Installed, SimConfig, Simulator};
 
 pub const ADMIN_TOKEN: &str = "an-operator-token-for-native-tests";
+pub const CALLBACK_TOKEN: &str = "a-callback-token-only-talkdesk-knows";
 /// Backoff, waits and leases a thousand times shorter: a 30 s retry is 30 ms.
 pub const TIME_SCALE: &str = "0.001";
 
@@ -35,6 +36,7 @@ impl TestApp {
                 "TALKDESK_EXTRA_HOSTS" => "127.0.0.1:*".into(),
                 "SEALING_KEY" => "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
                 "ADMIN_TOKEN" => ADMIN_TOKEN.into(),
+                "CALLBACK_TOKEN" => CALLBACK_TOKEN.into(),
                 "LIFECYCLE_TIME_SCALE" => TIME_SCALE.into(),
                 _ => return None,
             })
@@ -58,7 +60,9 @@ impl TestApp {
             content_type: Some("application/json".into()),
             ..Head::default()
         };
-        let handled = app::handle(&self.ports, &self.config, Route::Events, &head, body).await;
+        let route = Route::Events(CALLBACK_TOKEN.into());
+        assert!(app::precheck(&self.config, &route, &head).is_none());
+        let handled = app::handle(&self.ports, &self.config, route, &head, body).await;
         let reply: Value = serde_json::from_str(&handled.reply.body).unwrap_or(Value::Null);
         (handled.reply.status, reply, handled.run_installation)
     }

@@ -6,7 +6,7 @@ use appconnect_core::http::Route;
 use serde_json::{json, Value};
 use talkdesk_sim::{Alg, InstallSpec};
 
-use crate::app::{TestApp, ADMIN_TOKEN};
+use crate::app::{TestApp, ADMIN_TOKEN, CALLBACK_TOKEN};
 
 const TABLES: [&str; 6] = [
     "events",
@@ -104,14 +104,54 @@ async fn an_event_that_is_not_json_is_refused_before_its_body_is_read() {
             content_type: content_type.map(str::to_owned),
             ..Head::default()
         };
-        let refused = app::precheck(&app.config, &Route::Events, &head).expect("refused");
+        let refused = app::precheck(&app.config, &callback(), &head).expect("refused");
         assert_eq!(refused.status, 415, "{content_type:?}");
     }
     let json = Head {
         content_type: Some("Application/JSON; charset=utf-8".into()),
         ..Head::default()
     };
-    assert!(app::precheck(&app.config, &Route::Events, &json).is_none());
+    assert!(app::precheck(&app.config, &callback(), &json).is_none());
+}
+
+fn callback() -> Route {
+    Route::Events(CALLBACK_TOKEN.into())
+}
+
+#[tokio::test]
+async fn an_event_posted_without_the_callback_token_finds_nothing_and_changes_nothing() {
+    let app = TestApp::new();
+    let event = genuine_install(&app).await;
+    let json = Head {
+        content_type: Some("application/json".into()),
+        ..Head::default()
+    };
+    let mut wrong = CALLBACK_TOKEN.to_owned();
+    wrong.replace_range(0..1, "A");
+    for token in [
+        wrong.as_str(),
+        "x",
+        &CALLBACK_TOKEN[..CALLBACK_TOKEN.len() - 1],
+    ] {
+        let refused =
+            app::precheck(&app.config, &Route::Events(token.into()), &json).expect("refused");
+        assert_eq!(refused.status, 404, "{token}");
+        assert!(!refused.body.contains(token), "{}", refused.body);
+    }
+    // Neither the bare path nor another method says anything about the token.
+    for (method, path) in [
+        ("POST", "/events".to_owned()),
+        ("GET", format!("/events/{CALLBACK_TOKEN}")),
+        ("PUT", format!("/events/{CALLBACK_TOKEN}")),
+    ] {
+        let e = appconnect_core::http::route(method, &path).unwrap_err();
+        let reply = e.reply();
+        assert_eq!(reply.status, 404, "{method} {path}");
+        assert!(!reply.body.contains(CALLBACK_TOKEN), "{}", reply.body);
+    }
+    let _ = event;
+    assert_eq!(rows(&app), 0);
+    assert!(app.sim.requests().is_empty());
 }
 
 #[tokio::test]

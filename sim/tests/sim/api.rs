@@ -286,7 +286,7 @@ async fn a_token_of_another_installation_is_403_and_unknown_ones_are_404() {
     let (status, _) = api(
         &sim,
         "GET",
-        &format!("/apps/{}/events/{}", sim.app_id(), b.event_id),
+        &self_path(&sim, &b.event),
         Some(&token_a),
         None,
     )

@@ -257,3 +257,62 @@ async fn script_errors_answer_400_for_bad_input_and_404_for_unknown_names() {
     assert_eq!(sim.installations().len(), 1);
     assert_eq!(sim.installation(id).unwrap().users, inst.users);
 }
+
+#[tokio::test]
+async fn the_control_api_sets_the_read_path_and_the_token_rate_limit() {
+    let sim = sim();
+    let inst = install(&sim, Alg::ES256).await;
+    let (status, settings) = control(
+        &sim,
+        "POST",
+        "config",
+        Some(json!({"event_reads": {"status": 503}, "token_rate_limit": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(
+        (&settings["event_reads"], &settings["token_rate_limit"]),
+        (&json!({"status": 503}), &json!(1))
+    );
+    let token = mint(&sim, &inst, None).await;
+    let jwt = assertion(&sim, &inst, |_, _| {});
+    assert_eq!(post_assertion(&sim, &jwt, None).await.0, 429);
+    let path = self_path(&sim, &inst.event);
+    assert_eq!(api(&sim, "GET", &path, Some(&token), None).await.0, 503);
+    // an absent member leaves its setting alone; null lifts the limit
+    let (_, settings) = control(
+        &sim,
+        "POST",
+        "config",
+        Some(json!({"event_reads": "by_envelope_id"})),
+    )
+    .await;
+    assert_eq!(settings["token_rate_limit"], json!(1));
+    let (_, settings) = control(
+        &sim,
+        "POST",
+        "config",
+        Some(json!({"token_rate_limit": null})),
+    )
+    .await;
+    assert_eq!(
+        (&settings["event_reads"], &settings["token_rate_limit"]),
+        (&json!("by_envelope_id"), &Value::Null)
+    );
+    assert_eq!(post_assertion(&sim, &jwt, None).await.0, 200);
+    let by_envelope = format!("/apps/{}/events/{}", sim.app_id(), inst.event_id);
+    assert_eq!(
+        api(&sim, "GET", &by_envelope, Some(&token), None).await.0,
+        200
+    );
+    let (_, health) = control(&sim, "GET", "health", None).await;
+    assert_eq!(health["event_reads"], json!("by_envelope_id"));
+    let (status, _) = control(
+        &sim,
+        "POST",
+        "config",
+        Some(json!({"event_reads": "sometimes"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}

@@ -32,9 +32,14 @@ async fn app_installed_carries_the_envelope_links_and_a_usable_key_pair() {
         let root = sim.base_url();
         let links = &ev["_links"];
         assert_eq!(links["root"]["href"], json!(root));
+        // `self` names the event resource, whose id is its own (as in Talkdesk's example)
+        let resource_id = sim.event_resource_id(&inst.event_id).unwrap();
+        assert_ne!(resource_id, inst.event_id);
+        assert_eq!(resource_id.len(), inst.event_id.len());
+        assert!(resource_id.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(
             links["self"]["href"],
-            json!(format!("{root}/apps/dev-app-0000/events/{}", inst.event_id))
+            json!(format!("{root}/apps/dev-app-0000/events/{resource_id}"))
         );
         assert_eq!(links["tokens"]["href"], json!(sim.token_url()));
         assert_eq!(
@@ -75,16 +80,9 @@ async fn app_installed_carries_the_envelope_links_and_a_usable_key_pair() {
         assert!(talkdesk_sim::jose::parse_jwt(&jwt)
             .unwrap()
             .verify(alg, &public));
-        // the event reads back exactly as sent
+        // the event reads back exactly as sent, through its self link
         let token = mint(&sim, &inst, None).await;
-        let (status, body) = api(
-            &sim,
-            "GET",
-            &format!("/apps/dev-app-0000/events/{}", inst.event_id),
-            Some(&token),
-            None,
-        )
-        .await;
+        let (status, body) = api(&sim, "GET", &self_path(&sim, &ev), Some(&token), None).await;
         assert_eq!((status, body), (200, ev));
     }
 }
@@ -199,6 +197,10 @@ async fn a_forged_event_is_delivered_but_never_readable_and_changes_nothing() {
         None,
     )
     .await;
+    assert_eq!(status, 404);
+    // its self link names a resource of its own, which does not exist either
+    assert_ne!(self_path(&sim, &forged).rsplit('/').next(), Some(id));
+    let (status, _) = api(&sim, "GET", &self_path(&sim, &forged), Some(&token), None).await;
     assert_eq!(status, 404);
     let view = sim.installation(&inst.installation_id).unwrap();
     assert_eq!(view.state, "pending");

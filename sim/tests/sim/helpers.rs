@@ -131,6 +131,16 @@ pub async fn api(
     )
 }
 
+/// The path of an event's `_links.self` on the simulator (its origin stripped).
+pub fn self_path(sim: &Simulator, event: &Value) -> String {
+    let href = event["_links"]["self"]["href"]
+        .as_str()
+        .expect("a self link");
+    href.strip_prefix(&sim.base_url())
+        .unwrap_or_else(|| panic!("self link {href} is not on the simulator"))
+        .to_string()
+}
+
 pub fn inst_path(sim: &Simulator, inst: &Installed) -> String {
     format!(
         "/apps/{}/installations/{}",

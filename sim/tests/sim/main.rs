@@ -4,6 +4,8 @@ mod api;
 mod control;
 mod events;
 mod faults;
+mod flood;
 mod helpers;
 mod inspection;
+mod reads;
 mod token;

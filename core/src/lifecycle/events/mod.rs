@@ -9,11 +9,33 @@ pub mod trial;
 pub mod uninstall;
 pub mod update;
 
-use super::outcome::Step;
+use super::confirm::{confirm, Confirmation, ConfirmedEvent};
+use super::outcome::{done, forged, Step};
 use super::session::Session;
-use super::Ports;
-use crate::store::records::{Installation, User};
+use super::{JobContext, Ports};
+use crate::store::records::{EventRecord, EventStatus, Installation, User};
 use crate::talkdesk::api;
+
+/// The job's event as recorded.
+pub(super) async fn recorded<P: Ports>(cx: &JobContext<'_, P>) -> Step<EventRecord> {
+    match cx.p.store().event(&cx.job.event_id).await? {
+        Some(event) => Ok(event),
+        None => Err(done(EventStatus::Failed, "the event record is gone")),
+    }
+}
+
+/// Talkdesk's copy of `event`; a contradicting copy ends the job as forged.
+pub(super) async fn confirmed<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &Installation,
+    event: &EventRecord,
+) -> Step<ConfirmedEvent> {
+    match confirm(cx.p, cx.s, sess, inst, event).await? {
+        Confirmation::Confirmed(copy) => Ok(copy),
+        Confirmation::Contradicted(why) => Err(forged(why)),
+    }
+}
 
 /// Re-reads users (every page) and the subscription: Talkdesk is the source of truth.
 pub(super) async fn provision_users_and_plan<P: Ports>(

@@ -2,8 +2,8 @@
 //! trial's state and dates from Talkdesk's copy. An older trial event (by Talkdesk's stamp)
 //! never undoes a newer one.
 
-use crate::lifecycle::confirm::confirm;
-use crate::lifecycle::outcome::{done, forged, Outcome, Step};
+use super::{confirmed, recorded};
+use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::Clock;
@@ -11,14 +11,10 @@ use crate::store::records::{stamped_before, EventStatus, Installation};
 use crate::talkdesk::token::DEFAULT_SCOPES;
 
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
-    let (p, s, job) = (cx.p, cx.s, cx.job);
-    let Some(event) = p.store().event(&job.event_id).await? else {
-        return Ok(done(EventStatus::Failed, "the event record is gone"));
-    };
+    let (p, s) = (cx.p, cx.s);
+    let event = recorded(cx).await?;
     let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
-    let Some(genuine) = confirm(p, &sess, &inst, job, &event.event_type).await? else {
-        return Ok(forged());
-    };
+    let genuine = confirmed(cx, &sess, &inst, &event).await?;
     // Talkdesk's own stamp, from its copy of the event.
     let stamp = genuine.created_at().unwrap_or(&event.created_at).to_owned();
     if stamped_before(&stamp, inst.trial.event_at.as_deref().unwrap_or_default()) {

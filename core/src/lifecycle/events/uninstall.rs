@@ -2,8 +2,8 @@
 //! users; the account and its settings stay for a reinstall.
 
 use super::update::approve;
-use crate::lifecycle::confirm::confirm;
-use crate::lifecycle::outcome::{done, forged, Outcome, Step};
+use super::{confirmed, recorded};
+use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::{forget_tokens, Session};
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::{Clock, PortError};
@@ -11,20 +11,33 @@ use crate::store::records::{EventStatus, Installation, InstallationState};
 use crate::talkdesk::token::DEFAULT_SCOPES;
 
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
-    let (p, s, job) = (cx.p, cx.s, cx.job);
-    let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
-    if confirm(p, &sess, &inst, job, "app.uninstalled")
-        .await?
-        .is_none()
-    {
-        return Ok(forged());
-    }
-    // Confirmed: the credentials go whatever Talkdesk answers to the approval (it deprovisions
-    // uninstalls anyway); only a transient failure keeps them, to approve again.
-    let refused = match approve(p, &sess, &inst, "uninstalled").await {
-        Ok(()) => None,
-        Err(Outcome::Fail(why)) => Some(why),
+    let (p, s) = (cx.p, cx.s);
+    let event = recorded(cx).await?;
+    // Confirmed by an earlier attempt that stopped before it finished: Talkdesk may have
+    // taken the approval and revoked the credentials since, so a refused token then means
+    // the uninstall is through.
+    let already = event.status == EventStatus::Confirmed;
+    let sess = match Session::open(p, s, &inst, DEFAULT_SCOPES).await {
+        Ok(sess) => Some(sess),
+        Err(Outcome::Refused { .. }) if already => None,
         Err(other) => return Err(other),
+    };
+    let refused = match sess {
+        None => None,
+        Some(sess) => {
+            if !already {
+                confirmed(cx, &sess, &inst, &event).await?;
+                p.store().mark_confirmed(&event.event_id).await?;
+            }
+            // Confirmed: the credentials go whatever Talkdesk answers to the approval (it
+            // deprovisions uninstalls anyway); only a transient failure keeps them, to
+            // approve again.
+            match approve(p, &sess, &inst, "uninstalled").await {
+                Ok(()) => None,
+                Err(Outcome::Fail(why)) => Some(why),
+                Err(other) => return Err(other),
+            }
+        }
     };
     inst.state = InstallationState::Uninstalled;
     inst.last_error = refused.clone();

@@ -2,8 +2,8 @@
 //! delivered lists), then confirm the update to Talkdesk.
 
 use super::provision_users_and_plan;
-use crate::lifecycle::confirm::confirm;
-use crate::lifecycle::outcome::{done, forged, Outcome, Step};
+use super::{confirmed, recorded};
+use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::Clock;
@@ -12,14 +12,10 @@ use crate::talkdesk::api::{self, ApiError};
 use crate::talkdesk::token::DEFAULT_SCOPES;
 
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
-    let (p, s, job) = (cx.p, cx.s, cx.job);
+    let (p, s) = (cx.p, cx.s);
+    let event = recorded(cx).await?;
     let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
-    if confirm(p, &sess, &inst, job, "app.updated")
-        .await?
-        .is_none()
-    {
-        return Ok(forged());
-    }
+    confirmed(cx, &sess, &inst, &event).await?;
     provision_users_and_plan(p, &sess, &mut inst).await?;
     inst.updated_at = p.clock().now_ms();
     p.store().save_installation(&inst).await?;

@@ -102,6 +102,34 @@ impl InstallationApi {
         Ok(self.request("GET", &url, None))
     }
 
+    /// The event's own link (`_links.self`), when it is one to read the event at: on this
+    /// installation's API root (same origin, below its path), at the app's event path
+    /// `apps/{app_id}/events/{one id}`, with no query. Talkdesk's event resources may have ids
+    /// of their own (contract §2), so this, not a path built from the envelope id, is where
+    /// an event is read back; anything else is not followed.
+    pub fn event_link(&self, href: &TalkdeskUrl) -> Option<TalkdeskUrl> {
+        let events = self
+            .root
+            .join_path(&["apps", &self.app_id, "events"])
+            .ok()?;
+        let url = href.as_url();
+        if href.origin() != self.root.origin() || url.query().is_some() || url.fragment().is_some()
+        {
+            return None;
+        }
+        let id = url
+            .path()
+            .strip_prefix(events.as_url().path())?
+            .strip_prefix('/')?;
+        let plain = !id.is_empty() && id != "." && id != ".." && !id.contains('/');
+        plain.then(|| href.clone())
+    }
+
+    /// `GET` an event's own link (one [`InstallationApi::event_link`] accepted).
+    pub fn event_at(&self, link: &TalkdeskUrl) -> HttpRequest {
+        self.request("GET", link, None)
+    }
+
     /// `POST /apps/{app_id}/installations/{installation_id}/credentials/{client_id}/state` with
     /// `{"state":"acknowledged"}`: tells Talkdesk the rotated credentials `client_id` are in use.
     pub fn acknowledge_credentials(&self, client_id: &str) -> Result<HttpRequest, HostError> {

@@ -798,3 +798,33 @@ fn an_acknowledgement_is_any_2xx() {
         Err(ApiError::NotFound)
     );
 }
+
+#[test]
+fn an_events_own_link_is_followed_only_on_its_installations_root_at_the_app_event_path() {
+    let allow = Allowlist::new(&crate::talkdesk::hosts::parse_extra_hosts("127.0.0.1:*").unwrap());
+    let root = allow.check("https://api.talkdeskapp.com/").unwrap();
+    let a = api(root, "app-1", "inst-9", token());
+    let link = |href: &str| a.event_link(&allow.check(href).unwrap());
+    let ok =
+        link("https://api.talkdeskapp.com/apps/app-1/events/3214155a170c4d4aaa344a540ceckrik1");
+    assert_eq!(
+        ok.map(|u| a.event_at(&u).url),
+        Some(
+            "https://api.talkdeskapp.com/apps/app-1/events/3214155a170c4d4aaa344a540ceckrik1"
+                .into()
+        )
+    );
+    for refused in [
+        // Another region's root, another app, another resource, no id, two ids, a query.
+        "https://api.talkdeskapp.eu/apps/app-1/events/e1",
+        "https://api.talkdeskapp.com/apps/app-2/events/e1",
+        "https://api.talkdeskapp.com/apps/app-1/installations/e1",
+        "https://api.talkdeskapp.com/apps/app-1/events/",
+        "https://api.talkdeskapp.com/apps/app-1/events/e1/x",
+        "https://api.talkdeskapp.com/apps/app-1/events/e1?x=1",
+        "https://api.talkdeskapp.com/account",
+        "http://127.0.0.1:8790/apps/app-1/events/e1",
+    ] {
+        assert!(link(refused).is_none(), "{refused}");
+    }
+}
