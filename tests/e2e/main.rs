@@ -7,6 +7,7 @@
 mod bench;
 mod credentials;
 mod foundation;
+mod genuine;
 mod harness;
 mod hostile;
 mod inspect;

@@ -76,6 +76,7 @@ pub fn build(
         detail: None,
         incoming: None,
         self_href: event.links.self_link.clone(),
+        candidate: None,
     };
     let job = |kind: JobKind, installation_id: &str| Job {
         job_id: 0,
@@ -161,6 +162,16 @@ pub fn build(
     })
 }
 
+/// Jobs one installation may have waiting before more events for it are refused (429; Talkdesk
+/// retries after 5 and 10 minutes). Forged events that cannot be confirmed park after about half
+/// an hour, so a flood holds at most this many at a time and never blocks a genuine one for
+/// longer than that.
+pub const MAX_PENDING_PER_INSTALLATION: u64 = 100;
+/// Install events waiting to be proven for one account label (one Talkdesk ID host), whatever
+/// their installation ids: a cap on the token requests a flood of forged installs can aim at
+/// one customer's Talkdesk ID.
+pub const MAX_PENDING_INSTALLS_PER_ACCOUNT: u64 = 100;
+
 /// What storing an event came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
@@ -168,25 +179,62 @@ pub enum Received {
     New { run: Option<String> },
     /// This event id was already stored: nothing more is done.
     Duplicate,
+    /// Too much work is already waiting for this installation or account: nothing was stored.
+    Busy(String),
 }
 
-/// Stores an intake durably. A second `app.installed` for a known installation id (a
-/// redelivery under a new event id, or a forgery reusing a real id) is recorded but never
-/// replaces the stored credentials.
+/// Stores an intake durably. Every `app.installed` keeps its candidate on its event; the first
+/// one for an installation id also makes the installation row. A later one while the
+/// installation is still unproven (or was proven forged) is another candidate, proven on its
+/// own: a forgery that came first cannot pre-empt the genuine event. Once an installation is
+/// proven, a further install event is recorded and ignored.
 pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, PortError> {
-    if let Some(inst) = &intake.installation {
-        if p.store()
-            .installation(&inst.installation_id)
-            .await?
-            .is_some()
-        {
-            intake.installation = None;
-            intake.job = None;
-            intake.event.status = EventStatus::Ignored;
-            intake.event.detail = Some("installation already recorded; credentials kept".into());
+    if let Some(inst) = intake.installation.take() {
+        match p.store().installation(&inst.installation_id).await? {
+            None => {
+                intake.event.candidate = Some(Box::new(inst.clone()));
+                intake.installation = Some(inst);
+            }
+            Some(known)
+                if matches!(
+                    known.state,
+                    InstallationState::Received | InstallationState::Forged
+                ) =>
+            {
+                intake.event.candidate = Some(Box::new(inst));
+            }
+            Some(_) => {
+                intake.job = None;
+                intake.event.status = EventStatus::Ignored;
+                intake.event.detail =
+                    Some("installation already proven; its credentials are kept".into());
+            }
         }
     }
     let run = intake.job.as_ref().map(|j| j.installation_id.clone());
+    if let Some(id) = &run {
+        let account = intake
+            .event
+            .candidate
+            .as_ref()
+            .map(|c| c.account_name.as_str());
+        let (queued, installs) = p.store().pending_counts(id, account).await?;
+        let busy =
+            queued >= MAX_PENDING_PER_INSTALLATION || installs >= MAX_PENDING_INSTALLS_PER_ACCOUNT;
+        if busy && p.store().event(&intake.event.event_id).await?.is_some() {
+            return Ok(Received::Duplicate);
+        }
+        if queued >= MAX_PENDING_PER_INSTALLATION {
+            return Ok(Received::Busy(format!(
+                "{queued} events already wait for this installation"
+            )));
+        }
+        if installs >= MAX_PENDING_INSTALLS_PER_ACCOUNT {
+            return Ok(Received::Busy(format!(
+                "{installs} install events already wait for this account"
+            )));
+        }
+    }
     if p.store().intake(&intake).await? {
         Ok(Received::New { run })
     } else {

@@ -19,6 +19,9 @@ pub const FIRST_BACKOFF_MS: u64 = 30_000;
 pub const MAX_BACKOFF_MS: u64 = 60 * 60 * 1000;
 /// An event that waits on another (an update before its install) looks again after this.
 pub const WAIT_MS: u64 = 30_000;
+/// How long an installation proven forged is kept (for the operator to see) before the sweep
+/// deletes it with its users and cached tokens.
+pub const FORGED_KEEP_MS: u64 = 60 * 60 * 1000;
 /// Attempts at a job whose event cannot be confirmed (or whose token is refused) before it is
 /// parked as unconfirmed for the operator. With the backoff this is about half an hour, past
 /// Talkdesk ID's propagation delays, and it bounds what one forged event costs: this many
@@ -41,7 +44,8 @@ fn jitter() -> u64 {
     u64::from(u16::from_le_bytes(b)) % 1001
 }
 
-/// Runs the due jobs of one installation, in order, until one is not finished.
+/// Runs the due jobs of one installation, soonest due first, at most [`MAX_JOBS_PER_RUN`],
+/// until none is due or one waits for the install.
 pub async fn run_installation<P: Ports>(
     p: &P,
     s: &Settings<'_>,
@@ -68,8 +72,11 @@ pub async fn run_installation<P: Ports>(
             Ok(inst) => execute(&JobContext { p, s, job: &job }, inst).await,
             Err(e) => e.into(),
         };
+        // Waiting for the install holds every later job too; a job that failed and backs off
+        // holds none of them (the next head is whatever is due, if anything).
+        let waiting = matches!(outcome, Outcome::Wait(_));
         let finished = record_outcome(p, s, &mut job, &holder, outcome).await?;
-        if !finished {
+        if waiting || (!finished && job.state != JobState::Pending) {
             return Ok(());
         }
     }
@@ -241,6 +248,9 @@ pub async fn sweep<P: Ports>(
         }
     }
     p.store().purge_events(now).await?;
+    p.store()
+        .purge_forged(now.saturating_sub(s.scaled(FORGED_KEEP_MS)))
+        .await?;
     Ok(report)
 }
 

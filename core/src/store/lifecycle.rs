@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use super::records::{
-    AccountRecord, EventRecord, EventStatus, Installation, Intake, Job, JobKind, JobState, User,
+    AccountRecord, EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind,
+    JobState, User,
 };
 use super::rows::{columns, decode, EventRow, InstallationRow, JobRow};
 use crate::ports::{Database, PortError, SqlValue, Statement};
@@ -231,7 +232,8 @@ impl<'a, D: Database> Store<'a, D> {
             "finish event",
             "UPDATE events SET status = ?2, detail = ?3, \
              sealed_new_secret = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_secret END, \
-             sealed_new_key = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_key END \
+             sealed_new_key = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_key END, \
+             candidate = CASE WHEN ?2 IN (?4, ?5) THEN candidate END \
              WHERE event_id = ?1",
             vec![
                 event_id.into(),
@@ -263,12 +265,14 @@ impl<'a, D: Database> Store<'a, D> {
         row.map(Job::try_from).transpose()
     }
 
-    /// The next job of an installation to run: installs first, then in arrival order.
+    /// The next job of an installation to run: installs first, then the soonest due, in
+    /// arrival order. A job in backoff (an event Talkdesk cannot confirm yet, a forgery) so
+    /// never holds up one that is due.
     pub async fn head_job(&self, installation_id: &str) -> Result<Option<Job>, PortError> {
         self.job(Statement::new(
             "head job",
             "SELECT * FROM jobs WHERE installation_id = ?1 AND state = ?2 \
-             ORDER BY (kind = ?3) DESC, job_id LIMIT 1",
+             ORDER BY (kind = ?3) DESC, next_attempt_at, job_id LIMIT 1",
             vec![
                 installation_id.into(),
                 JobState::Pending.as_str().into(),
@@ -297,7 +301,7 @@ impl<'a, D: Database> Store<'a, D> {
                  WHERE j.state = ?3 AND j.next_attempt_at <= ?1 AND j.job_id = ( \
                    SELECT h.job_id FROM jobs h \
                    WHERE h.installation_id = j.installation_id AND h.state = ?3 \
-                   ORDER BY (h.kind = ?4) DESC, h.job_id LIMIT 1) \
+                   ORDER BY (h.kind = ?4) DESC, h.next_attempt_at, h.job_id LIMIT 1) \
                  ORDER BY j.next_attempt_at LIMIT ?2",
                 vec![
                     now_ms.into(),
@@ -450,6 +454,78 @@ impl<'a, D: Database> Store<'a, D> {
             ],
         );
         Ok(self.db.execute(&stmt).await? == 1)
+    }
+
+    /// Deletes installations proven forged before `before_ms` that have no pending work, with
+    /// their users and cached tokens: a forgery's row holds no secret and serves nobody.
+    /// Their events stay until purged like any other, so a redelivery is still recognised.
+    pub async fn purge_forged(&self, before_ms: u64) -> Result<(), PortError> {
+        let doomed = "SELECT i.installation_id FROM installations i \
+             WHERE i.state = ?1 AND i.updated_at < ?2 AND NOT EXISTS ( \
+               SELECT 1 FROM jobs j WHERE j.installation_id = i.installation_id AND j.state = ?3)";
+        let params = || {
+            vec![
+                InstallationState::Forged.as_str().into(),
+                before_ms.into(),
+                JobState::Pending.as_str().into(),
+            ]
+        };
+        let batch = [
+            Statement {
+                name: "purge forged tokens",
+                sql: format!(
+                    "DELETE FROM access_tokens WHERE substr(token_key, 7, \
+                     instr(substr(token_key, 7), ':') - 1) IN ({doomed})"
+                )
+                .into(),
+                params: params(),
+            },
+            Statement {
+                name: "purge forged users",
+                sql: format!("DELETE FROM installation_users WHERE installation_id IN ({doomed})")
+                    .into(),
+                params: params(),
+            },
+            Statement {
+                name: "purge forged installations",
+                sql: format!("DELETE FROM installations WHERE installation_id IN ({doomed})")
+                    .into(),
+                params: params(),
+            },
+        ];
+        self.db.batch(&batch).await
+    }
+
+    /// Pending jobs of an installation, and pending installs whose candidate names the
+    /// account label, for the caps on queued work.
+    pub async fn pending_counts(
+        &self,
+        installation_id: &str,
+        account_name: Option<&str>,
+    ) -> Result<(u64, u64), PortError> {
+        #[derive(Deserialize)]
+        struct Counts {
+            installation: u64,
+            account: u64,
+        }
+        let counts: Option<Counts> = self
+            .one(Statement::new(
+                "pending counts",
+                "SELECT \
+                   (SELECT COUNT(*) FROM jobs WHERE installation_id = ?1 AND state = ?3) \
+                     AS installation, \
+                   (SELECT COUNT(*) FROM jobs j JOIN events e ON e.event_id = j.event_id \
+                     WHERE j.state = ?3 AND j.kind = ?4 AND ?2 IS NOT NULL \
+                       AND json_extract(e.candidate, '$.account_name') = ?2) AS account",
+                vec![
+                    installation_id.into(),
+                    account_name.into(),
+                    JobState::Pending.as_str().into(),
+                    JobKind::Install.as_str().into(),
+                ],
+            ))
+            .await?;
+        Ok(counts.map_or((0, 0), |c| (c.installation, c.account)))
     }
 
     /// Deletes event records past their keep-until time, and finished jobs as old; pending and

@@ -248,6 +248,9 @@ pub struct EventRecord {
     pub incoming: Option<StoredCredentials>,
     /// `_links.self`: where Talkdesk serves its copy (allowlisted at intake).
     pub self_href: Option<String>,
+    /// `app.installed`: the installation this event would make, credentials sealed, until the
+    /// event is finished. Competing install events are proven each with its own.
+    pub candidate: Option<Box<Installation>>,
 }
 
 /// A unit of outbox work.

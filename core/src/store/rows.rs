@@ -255,6 +255,8 @@ pub struct EventRow {
     pub sealed_new_secret: Option<String>,
     pub sealed_new_key: Option<String>,
     pub self_href: Option<String>,
+    /// JSON of an [`InstallationRow`].
+    pub candidate: Option<String>,
 }
 
 impl From<&EventRecord> for EventRow {
@@ -277,6 +279,10 @@ impl From<&EventRecord> for EventRow {
             sealed_new_secret,
             sealed_new_key,
             self_href: e.self_href.clone(),
+            candidate: e
+                .candidate
+                .as_deref()
+                .map(|c| serde_json::to_string(&InstallationRow::from(c)).unwrap_or_default()),
         }
     }
 }
@@ -303,6 +309,14 @@ impl TryFrom<EventRow> for EventRecord {
             keep_until: r.keep_until,
             detail: r.detail,
             self_href: r.self_href,
+            candidate: match r.candidate {
+                None => None,
+                Some(json) => {
+                    let row: InstallationRow = serde_json::from_str(&json)
+                        .map_err(|e| PortError(format!("stored candidate: {e}")))?;
+                    Some(Box::new(Installation::try_from(row)?))
+                }
+            },
         })
     }
 }

@@ -727,3 +727,24 @@ async fn events_for_an_uninstalled_installation_are_ignored_and_call_nobody() {
         vec![approved("app.installed"), approved("app.uninstalled")]
     );
 }
+
+#[tokio::test]
+async fn a_queue_of_forged_events_does_not_hold_up_a_genuine_uninstall() {
+    let app = TestApp::new();
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
+    let id = &inst.installation_id;
+    for _ in 0..30 {
+        let forged = app.sim.forged_event(
+            "app.updated",
+            json!({"installation_id": id, "account_id": inst.account_id}),
+        );
+        app.deliver(&forged).await;
+    }
+    // Each forgery is in backoff after its first unanswered read; the genuine uninstall that
+    // arrives now is due at once and runs in the same pass.
+    app.sim.uninstall(id, "user", "bye").await.unwrap();
+    app.deliver_held().await;
+    let v = app.view(id).await;
+    assert_eq!(v["state"], "uninstalled", "{v}");
+    assert_eq!(v["credentials"]["stored"], false);
+}

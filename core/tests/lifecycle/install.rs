@@ -141,3 +141,94 @@ async fn an_installation_without_the_needed_scopes_is_rejected_with_the_reason()
     );
     assert_eq!(app.talkdesk_state(&inst.installation_id), "rejected");
 }
+
+#[tokio::test]
+async fn a_forged_install_sent_before_the_genuine_one_does_not_hold_it_up_or_take_its_place() {
+    let app = TestApp::new();
+    let genuine = app
+        .sim
+        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
+        .await
+        .unwrap();
+    // Installation ids are no secret: the forgery comes first, under another account label
+    // (another Talkdesk ID host) and credentials Talkdesk never issued.
+    let mut forged = genuine.event.clone();
+    forged["id"] = json!("forged-first");
+    forged["data"]["client_id"] = json!("client-nobody-issued");
+    forged["data"]["account_name"] = json!("evil");
+    app.deliver(&forged).await;
+    assert_eq!(
+        app.event_status("forged-first"),
+        "received",
+        "refused, to retry"
+    );
+
+    // The genuine event is proven at once, with its own credentials and host.
+    app.deliver(&genuine.event).await;
+    let v = app.view(&genuine.installation_id).await;
+    assert_eq!(v["state"], "active", "{v}");
+    assert_eq!(v["credentials"]["client_id"], genuine.client_id.as_str());
+    assert_eq!(v["account"]["name"], "acme");
+    assert_eq!(app.talkdesk_state(&genuine.installation_id), "approved");
+
+    // The forgery then finds the installation proven, and costs nothing more.
+    app.settle().await;
+    assert_eq!(app.event_status("forged-first"), "ignored");
+    let forged_tokens = app
+        .sim
+        .requests_to(Endpoint::Token)
+        .iter()
+        .filter(|r| r.body.to_string().contains("client-nobody-issued"))
+        .count();
+    assert!(
+        forged_tokens <= 1,
+        "{forged_tokens} token requests for the forgery"
+    );
+    assert_eq!(
+        app.view(&genuine.installation_id).await["credentials"]["client_id"],
+        genuine.client_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_genuine_install_after_a_forgery_was_judged_becomes_the_installation() {
+    let app = TestApp::new();
+    let genuine = app
+        .sim
+        .install_without_sending(InstallSpec::new("acme", Alg::PS256))
+        .await
+        .unwrap();
+    let mut forged = genuine.event.clone();
+    forged["id"] = json!("forged-first");
+    forged["data"]["client_id"] = json!("client-nobody-issued");
+    app.deliver(&forged).await;
+    app.settle().await;
+    assert_eq!(app.view(&genuine.installation_id).await["state"], "forged");
+
+    app.deliver(&genuine.event).await;
+    app.settle().await;
+    let v = app.view(&genuine.installation_id).await;
+    assert_eq!(v["state"], "active", "{v}");
+    assert_eq!(v["credentials"]["client_id"], genuine.client_id.as_str());
+    assert_eq!(v["credentials"]["stored"], true);
+}
+
+#[tokio::test]
+async fn an_install_whose_talkdesk_id_never_answers_is_parked_after_a_fixed_number_of_token_attempts(
+) {
+    use appconnect_core::lifecycle::events::install::UNPROVEN_TOKEN_ATTEMPTS;
+    let app = TestApp::new();
+    app.sim.fault(Endpoint::Token, Fault::status(500), 1000);
+    let inst = app.install(Alg::ES256).await;
+    for _ in 0..20 {
+        app.settle().await;
+    }
+    assert_eq!(
+        app.sim.requests_to(Endpoint::Token).len() as u64,
+        UNPROVEN_TOKEN_ATTEMPTS
+    );
+    assert_eq!(app.event_status(&inst.event_id), "unconfirmed");
+    // Its credentials stay, sealed on the event, for the operator.
+    let kept = app.ports.db.select("SELECT candidate FROM events");
+    assert!(kept[0]["candidate"].as_str().unwrap().contains("v1."));
+}

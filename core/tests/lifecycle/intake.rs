@@ -267,3 +267,80 @@ async fn the_operator_list_pages_by_cursor() {
     let text = format!("{first}{second}");
     assert!(!text.contains("sealed") && !text.contains("v1."), "{text}");
 }
+
+#[tokio::test]
+async fn events_for_an_installation_with_too_much_waiting_work_are_refused_429_and_not_stored() {
+    use appconnect_core::lifecycle::intake::MAX_PENDING_PER_INSTALLATION;
+    let app = TestApp::new();
+    let inst = app.active(Alg::ES256).await;
+    let id = &inst.installation_id;
+    // A flood has left the installation with a full queue.
+    for i in 0..MAX_PENDING_PER_INSTALLATION {
+        app.ports
+            .db
+            .raw()
+            .execute(
+                "INSERT INTO jobs (installation_id, event_id, kind, state, next_attempt_at, \
+                 deadline_at, created_at, updated_at) \
+                 VALUES (?1, ?2, 'update', 'pending', 9e15, 9e15, 0, 0)",
+                rusqlite_params(id, &format!("flood-{i}")),
+            )
+            .unwrap();
+    }
+    app.sim.trial_started(id).await.unwrap();
+    let event = crate::app::held_one(&app);
+    let before = rows(&app);
+    let (status, reply, run) = app.post(event.to_string().as_bytes()).await;
+    assert_eq!(status, 429, "{reply}");
+    assert_eq!(reply["error"], "too_many_pending");
+    assert_eq!(run, None);
+    assert_eq!(rows(&app), before, "nothing stored");
+    // Once the queue drains, the same event is taken.
+    app.ports
+        .db
+        .raw()
+        .execute("DELETE FROM jobs WHERE event_id LIKE 'flood-%'", [])
+        .unwrap();
+    assert_eq!(app.deliver(&event).await["status"], "accepted");
+}
+
+fn rusqlite_params<'a>(a: &'a str, b: &'a str) -> [&'a str; 2] {
+    [a, b]
+}
+
+#[tokio::test]
+async fn a_forged_installation_is_purged_with_its_tokens_an_hour_after_it_was_judged() {
+    let app = TestApp::new();
+    let genuine = app
+        .sim
+        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
+        .await
+        .unwrap();
+    let mut forged = genuine.event.clone();
+    forged["id"] = json!("forged-install");
+    forged["data"]["installation_id"] = json!("inst-forged");
+    forged["data"]["client_id"] = json!("client-nobody-issued");
+    app.deliver(&forged).await;
+    app.settle().await;
+    assert_eq!(app.view("inst-forged").await["state"], "forged");
+    // A stale token row, as a forged installation could leave behind.
+    app.ports
+        .db
+        .raw()
+        .execute(
+            "INSERT INTO access_tokens (token_key) VALUES ('token:inst-forged:c:apps:read')",
+            [],
+        )
+        .unwrap();
+    // An hour later (scaled: 3.6 s) the sweep deletes it; its event stays for dedupe.
+    tokio::time::sleep(std::time::Duration::from_millis(3700)).await;
+    appconnect_core::lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM installations WHERE installation_id = 'inst-forged'"),
+        0
+    );
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM access_tokens"), 0);
+    assert_eq!(app.event_status("forged-install"), "forged");
+}

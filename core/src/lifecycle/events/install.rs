@@ -1,5 +1,8 @@
-//! `app.installed`: prove the delivered credentials are Talkdesk's, check the installation read
-//! back, provision the account, its users and plan, then approve.
+//! `app.installed`: prove this event's candidate (its delivered credentials must mint a token at
+//! the account's Talkdesk ID host, and the installation read back with that token must be ours
+//! and the account's), make it the installation, provision the account, its users and plan, then
+//! approve. Competing install events for one installation id each prove their own candidate,
+//! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
@@ -14,39 +17,59 @@ use crate::talkdesk::token::DEFAULT_SCOPES;
 /// the backoff this is about half an hour.
 pub const REFUSALS_BEFORE_FORGED: u64 = 6;
 
+/// Attempts at minting with a candidate's credentials, whatever the error (an unreachable or
+/// erroring Talkdesk ID), before the candidate is parked unconfirmed with its credentials kept
+/// for the operator: with the backoff about four and a half hours. This bounds what a forged
+/// install costs: at most this many token requests.
+pub const UNPROVEN_TOKEN_ATTEMPTS: u64 = 10;
+
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
     let (p, s, job) = (cx.p, cx.s, cx.job);
-    if inst.install_event_id != job.event_id {
-        return Ok(done(
-            EventStatus::Ignored,
-            "a second install event for a known installation",
-        ));
+    let event = super::recorded(cx).await?;
+    let mine = inst.install_event_id == job.event_id;
+    match inst.state {
+        InstallationState::Received => {}
+        InstallationState::Forged if !mine => {}
+        // This event already made the installation and then stopped before it was recorded
+        // (a crash): run it again; approving twice is harmless.
+        InstallationState::Active | InstallationState::Attention if mine => {}
+        _ if mine => {
+            return Ok(done(
+                EventStatus::Ignored,
+                format!("the installation is {}", inst.state),
+            ))
+        }
+        _ => {
+            return Ok(done(
+                EventStatus::Ignored,
+                "another install event for this installation was proven first",
+            ))
+        }
     }
-    if inst.state.is_closed() {
-        return Ok(done(
-            EventStatus::Ignored,
-            format!("the installation is {}", inst.state),
-        ));
-    }
+    // This event's own candidate (events stored before candidates were kept: the row).
+    let mut candidate = event.candidate.map(|c| *c).unwrap_or_else(|| inst.clone());
+    candidate.install_event_id = job.event_id.clone();
+    candidate.created_at = inst.created_at;
+
     // 1. The delivered credentials must mint a token at the account's Talkdesk ID host.
-    let sess = match Session::open(p, s, &inst, DEFAULT_SCOPES).await {
+    let sess = match Session::open(p, s, &candidate, DEFAULT_SCOPES).await {
         Ok(sess) => sess,
         Err(Outcome::Refused { error, description }) if error == "invalid_scope" => {
             // Real credentials without the scopes we need: say no, with the reason.
-            let sess = Session::open(p, s, &inst, &[]).await?;
+            let sess = Session::open(p, s, &candidate, &[]).await?;
             let reason = "the installation lacks the scopes the app needs";
             sess.fetch(
                 p,
-                &inst,
+                &candidate,
                 "rejecting",
                 sess.api.reject(reason),
                 api::parse_state,
             )
             .await?;
-            inst.state = InstallationState::Rejected;
-            inst.last_error = Some(Outcome::Refused { error, description }.reason());
-            inst.updated_at = p.clock().now_ms();
-            p.store().save_installation(&inst).await?;
+            candidate.state = InstallationState::Rejected;
+            candidate.last_error = Some(Outcome::Refused { error, description }.reason());
+            candidate.updated_at = p.clock().now_ms();
+            p.store().save_installation(&candidate).await?;
             return Ok(done(EventStatus::Done, "rejected: missing scopes"));
         }
         Err(Outcome::Refused { error, .. }) if job.attempts + 1 < REFUSALS_BEFORE_FORGED => {
@@ -56,13 +79,12 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         }
         Err(refused @ Outcome::Refused { .. }) => {
             // Talkdesk does not know these credentials: a forged install costs only a record.
-            let why = refused.reason();
-            inst.state = InstallationState::Forged;
-            inst.last_error = Some(why.clone());
-            inst.destroy_secrets();
-            inst.updated_at = p.clock().now_ms();
-            p.store().save_installation(&inst).await?;
-            return Ok(done(EventStatus::Forged, why));
+            return forged(cx, &mut inst, mine, refused.reason()).await;
+        }
+        Err(Outcome::Retry(why)) if job.attempts + 1 >= UNPROVEN_TOKEN_ATTEMPTS => {
+            return Err(Outcome::Unconfirmed(format!(
+                "no token could be minted with the delivered credentials: {why}"
+            )));
         }
         Err(other) => return Err(other),
     };
@@ -70,23 +92,27 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     let info = sess
         .fetch(
             p,
-            &inst,
+            &candidate,
             "reading the installation",
             sess.api.installation(),
             api::parse_installation,
         )
         .await?;
-    if info.app_id != s.app_id.as_str() || info.account_id != inst.account_id {
-        inst.state = InstallationState::Forged;
-        inst.last_error =
-            Some("the installation read back belongs to another app or account".into());
-        inst.updated_at = p.clock().now_ms();
-        p.store().save_installation(&inst).await?;
-        return Ok(done(
-            EventStatus::Forged,
-            "installation does not match the event",
-        ));
+    if info.app_id != s.app_id.as_str() || info.account_id != candidate.account_id {
+        return forged(
+            cx,
+            &mut inst,
+            mine,
+            "the installation read back belongs to another app or account".into(),
+        )
+        .await;
     }
+    // Proven: this candidate is the installation.
+    let mut inst = candidate;
+    inst.state = InstallationState::Received;
+    inst.last_error = None;
+    inst.updated_at = p.clock().now_ms();
+    p.store().save_installation(&inst).await?;
     // 3. Provision: account, users, subscription.
     let account = sess
         .fetch(
@@ -122,4 +148,22 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         EventStatus::Done,
         "verified, provisioned and approved",
     ))
+}
+
+/// This candidate is not Talkdesk's. When the installation row is this candidate's, it is
+/// marked forged and its secrets go; another candidate's row is left alone.
+async fn forged<P: Ports>(
+    cx: &JobContext<'_, P>,
+    inst: &mut Installation,
+    mine: bool,
+    why: String,
+) -> Step<Outcome> {
+    if mine && inst.state == InstallationState::Received {
+        inst.state = InstallationState::Forged;
+        inst.last_error = Some(why.clone());
+        inst.destroy_secrets();
+        inst.updated_at = cx.p.clock().now_ms();
+        cx.p.store().save_installation(inst).await?;
+    }
+    Ok(done(EventStatus::Forged, why))
 }

@@ -2,7 +2,9 @@
 //! what is derived when a link is absent.
 
 use super::error::excerpt;
-use super::{AccountName, Allowlist, HostError, HostKind, Region, TalkdeskUrl, AUTHORIZE_PATH};
+use super::{
+    AccountName, Allowlist, HostError, HostKind, Region, TalkdeskUrl, AUTHORIZE_PATH, TOKEN_PATH,
+};
 
 /// The raw `href`s of an event's `_links` that name endpoints, exactly as received.
 ///
@@ -51,6 +53,12 @@ pub fn resolve_endpoints(
     links: &EventLinks<'_>,
 ) -> Result<Endpoints, HostError> {
     let api_root = allowlist.check(links.root).map_err(in_link(LINK_ROOT))?;
+    path_is(&api_root, "/", "the gateway's root `/`").map_err(in_link(LINK_ROOT))?;
+    if api_root.as_url().query().is_some() {
+        return Err(in_link(LINK_ROOT)(HostError::WrongPath {
+            expected: "the gateway's root `/`, with no query",
+        }));
+    }
     let mut region = match api_root.kind() {
         HostKind::Api(region) => Some(*region),
         HostKind::Extra => None,
@@ -70,6 +78,14 @@ pub fn resolve_endpoints(
     };
     let tokens = id_link(LINK_TOKENS, links.tokens)?;
     let authorization = id_link(LINK_AUTHORIZATION, links.authorization)?;
+    // An allowed host is not enough: a signed assertion goes only to the token endpoint, and a
+    // browser only to the authorize endpoint, at the paths the contract names.
+    if let Some(url) = &tokens {
+        path_is(url, TOKEN_PATH, TOKEN_PATH).map_err(in_link(LINK_TOKENS))?;
+    }
+    if let Some(url) = &authorization {
+        path_is(url, AUTHORIZE_PATH, AUTHORIZE_PATH).map_err(in_link(LINK_AUTHORIZATION))?;
+    }
     let token_url = match tokens {
         Some(url) => url,
         None => region.ok_or(HostError::NoRegion)?.token_url(account),
@@ -131,6 +147,15 @@ fn check_id_link(
 /// same Talkdesk ID host. For a built-in ID host this is exactly [`Region::authorize_url`].
 pub fn derive_authorize_url(token_url: &TalkdeskUrl) -> TalkdeskUrl {
     token_url.with_path(AUTHORIZE_PATH)
+}
+
+/// The URL's path is exactly `path`.
+fn path_is(url: &TalkdeskUrl, path: &str, expected: &'static str) -> Result<(), HostError> {
+    if url.as_url().path() == path {
+        Ok(())
+    } else {
+        Err(HostError::WrongPath { expected })
+    }
 }
 
 fn in_link(link: &'static str) -> impl Fn(HostError) -> HostError {

@@ -36,6 +36,8 @@ pub enum HostError {
     PathSegment { segment: String },
     /// An allowed host that is the wrong kind for the link it is in.
     WrongHost { expected: &'static str },
+    /// An allowed host, but not the path the contract names for this link.
+    WrongPath { expected: &'static str },
     /// A Talkdesk ID host of another account.
     AccountMismatch { host: String },
     /// A Talkdesk ID host of another region than the event's.
@@ -82,6 +84,7 @@ impl fmt::Display for HostError {
                 write!(f, "the path segment {segment:?} would not stay one segment")
             }
             HostError::WrongHost { expected } => write!(f, "the link is not on {expected}"),
+            HostError::WrongPath { expected } => write!(f, "the link's path is not {expected}"),
             HostError::AccountMismatch { host } => {
                 write!(f, "the host {host:?} belongs to another account")
             }

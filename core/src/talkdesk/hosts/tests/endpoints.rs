@@ -187,3 +187,57 @@ fn an_au_gateway_from_config_takes_its_region_from_the_tokens_link() {
         "{mixed:?}"
     );
 }
+
+#[test]
+fn links_on_allowed_hosts_but_other_paths_are_refused() {
+    for (root, tokens, authorization, link) in [
+        (
+            "https://api.talkdeskapp.com/anything",
+            None,
+            None,
+            "_links.root",
+        ),
+        (
+            "https://api.talkdeskapp.com/?x=1",
+            None,
+            None,
+            "_links.root",
+        ),
+        (
+            "https://api.talkdeskapp.com/",
+            Some("https://acme.talkdeskid.com/"),
+            None,
+            "_links.tokens",
+        ),
+        (
+            "https://api.talkdeskapp.com/",
+            Some("https://acme.talkdeskid.com/oauth/token/x"),
+            None,
+            "_links.tokens",
+        ),
+        (
+            "https://api.talkdeskapp.com/",
+            None,
+            Some("https://acme.talkdeskid.com/oauth/token"),
+            "_links.authorization",
+        ),
+    ] {
+        let e = resolve_endpoints(
+            &Allowlist::default(),
+            &acme(),
+            &EventLinks {
+                root,
+                tokens,
+                authorization,
+            },
+        )
+        .unwrap_err();
+        match e {
+            HostError::Link { link: l, cause } => {
+                assert_eq!(l, link, "{root} {tokens:?} {authorization:?}");
+                assert!(matches!(*cause, HostError::WrongPath { .. }), "{cause:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
