@@ -39,6 +39,7 @@ async fn token(w: &World, installation: &str) -> Result<SecretString, TokenFailu
         clock: &w.clock,
         signer: &OpenSslSigner,
         keys: &w.keys,
+        lease_ms: LEASE_MS,
     };
     let creds = Credentials {
         installation_id: installation,
@@ -46,6 +47,7 @@ async fn token(w: &World, installation: &str) -> Result<SecretString, TokenFailu
         key_id: "kid-1",
         key: &w.key,
         token_url: TOKEN_URL,
+        unproven: None,
     };
     access_token(&deps, &creds, SCOPES).await
 }

@@ -62,16 +62,6 @@ pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
         Ok(Received::Duplicate) => {
             Reply::json(200, &json!({"status": "duplicate", "event_id": event.id})).into()
         }
-        Ok(Received::Busy(why)) => {
-            p.log()
-                .info("event_refused_busy", &format!("event {}: {why}", event.id));
-            Reply::json(
-                429,
-                &json!({"error": "too_many_pending", "message": format!("{why}; try again later")}),
-            )
-            .with_header("retry-after", "300")
-            .into()
-        }
         Ok(Received::New { run }) => Handled {
             reply: Reply::json(200, &json!({"status": "accepted", "event_id": event.id})),
             run_installation: run,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::outcome::{Outcome, Step};
 use super::session::{api_failure, Session};
 use super::{Ports, Settings};
-use crate::store::records::{EventRecord, Installation};
+use crate::store::records::{stamped_before, EventRecord, Installation};
 use crate::talkdesk::api::{self, ApiError};
 use crate::talkdesk::hosts::HostError;
 use crate::talkdesk::http::HttpRequest;
@@ -107,48 +107,74 @@ pub async fn confirm<P: Ports>(
         }
         Err(e) => return Err(api_failure(p, inst, "reading the event back", e).await),
     };
-    Ok(judge(inst, event, copy))
+    judge(inst, event, copy).map_err(Outcome::Unconfirmed)
 }
 
-/// Talkdesk's copy against the delivered event.
-fn judge(inst: &Installation, event: &EventRecord, mut copy: Map<String, Value>) -> Confirmation {
+/// Talkdesk's copy against the delivered event. A field present in both and different is a
+/// contradiction; one the copy leaves out proves nothing either way (`Err`: unconfirmed).
+fn judge(
+    inst: &Installation,
+    event: &EventRecord,
+    mut copy: Map<String, Value>,
+) -> Result<Confirmation, String> {
     let data = match copy.remove("data") {
         Some(Value::Object(data)) => data,
         _ => Map::new(),
     };
     let text =
         |map: &Map<String, Value>, k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
-    let mut differs: Vec<&str> = Vec::new();
-    if text(&copy, "type").as_deref() != Some(event.event_type.as_str()) {
-        differs.push("type");
+    let mut expected: Vec<(&str, Option<String>, &str)> = vec![
+        ("type", text(&copy, "type"), event.event_type.as_str()),
+        (
+            "installation_id",
+            text(&data, "installation_id"),
+            inst.installation_id.as_str(),
+        ),
+    ];
+    if let Some(new) = &event.incoming {
+        expected.push((
+            "client_id",
+            text(&data, "client_id"),
+            new.client_id.as_str(),
+        ));
+        expected.push(("key_id", text(&data, "key_id"), new.key_id.as_str()));
     }
-    if text(&data, "installation_id").as_deref() != Some(inst.installation_id.as_str()) {
-        differs.push("installation_id");
-    }
-    // Every documented event names its account; a copy that names another is not this event.
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|(_, got, _)| got.is_none())
+        .map(|(name, _, _)| *name)
+        .collect();
+    let mut differs: Vec<&str> = expected
+        .iter()
+        .filter(|(_, got, want)| got.as_deref().is_some_and(|g| g != *want))
+        .map(|(name, _, _)| *name)
+        .collect();
+    // Optional in a copy, but a copy that names another account is not this event.
     if text(&data, "account_id").is_some_and(|a| a != inst.account_id) {
         differs.push("account_id");
     }
-    if text(&copy, "created_at").is_some_and(|c| c != event.created_at) {
-        differs.push("created_at");
-    }
-    if let Some(new) = &event.incoming {
-        if text(&data, "client_id").as_deref() != Some(new.client_id.as_str()) {
-            differs.push("client_id");
-        }
-        if text(&data, "key_id").as_deref() != Some(new.key_id.as_str()) {
-            differs.push("key_id");
+    // Stamps are compared only when both are written the same way (`…Z`, same precision):
+    // another rendering of the same instant is not a contradiction.
+    if let Some(stamp) = text(&copy, "created_at") {
+        if stamped_before(&stamp, &event.created_at) || stamped_before(&event.created_at, &stamp) {
+            differs.push("created_at");
         }
     }
     if !differs.is_empty() {
-        return Confirmation::Contradicted(format!(
+        return Ok(Confirmation::Contradicted(format!(
             "Talkdesk's copy of the event differs in {}",
             differs.join(", ")
+        )));
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "Talkdesk's copy of the event leaves out {}",
+            missing.join(", ")
         ));
     }
-    Confirmation::Confirmed(ConfirmedEvent {
+    Ok(Confirmation::Confirmed(ConfirmedEvent {
         event_type: event.event_type.clone(),
         created_at: text(&copy, "created_at"),
         data,
-    })
+    }))
 }

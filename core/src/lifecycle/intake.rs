@@ -162,14 +162,13 @@ pub fn build(
     })
 }
 
-/// Jobs one installation may have waiting before more events for it are refused (429; Talkdesk
-/// retries after 5 and 10 minutes). Forged events that cannot be confirmed park after about half
-/// an hour, so a flood holds at most this many at a time and never blocks a genuine one for
-/// longer than that.
+/// Jobs one installation may have waiting. Past this, a new event is still stored (Talkdesk
+/// sends credentials once, and a refusal could lose a genuine event) but parked unconfirmed at
+/// once, calling nobody: a flood costs rows, not calls, and the operator sees it.
 pub const MAX_PENDING_PER_INSTALLATION: u64 = 100;
 /// Install events waiting to be proven for one account label (one Talkdesk ID host), whatever
-/// their installation ids: a cap on the token requests a flood of forged installs can aim at
-/// one customer's Talkdesk ID.
+/// their installation ids, past which new ones are parked the same way: a cap on the token
+/// requests a flood of forged installs can aim at one customer's Talkdesk ID.
 pub const MAX_PENDING_INSTALLS_PER_ACCOUNT: u64 = 100;
 
 /// What storing an event came to.
@@ -179,8 +178,6 @@ pub enum Received {
     New { run: Option<String> },
     /// This event id was already stored: nothing more is done.
     Duplicate,
-    /// Too much work is already waiting for this installation or account: nothing was stored.
-    Busy(String),
 }
 
 /// Stores an intake durably. Every `app.installed` keeps its candidate on its event; the first
@@ -211,28 +208,32 @@ pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, Po
             }
         }
     }
-    let run = intake.job.as_ref().map(|j| j.installation_id.clone());
+    let mut run = intake.job.as_ref().map(|j| j.installation_id.clone());
     if let Some(id) = &run {
         let account = intake
             .event
             .candidate
             .as_ref()
-            .map(|c| c.account_name.as_str());
-        let (queued, installs) = p.store().pending_counts(id, account).await?;
-        let busy =
-            queued >= MAX_PENDING_PER_INSTALLATION || installs >= MAX_PENDING_INSTALLS_PER_ACCOUNT;
-        if busy && p.store().event(&intake.event.event_id).await?.is_some() {
-            return Ok(Received::Duplicate);
-        }
-        if queued >= MAX_PENDING_PER_INSTALLATION {
-            return Ok(Received::Busy(format!(
+            .map(|c| c.account_name.clone());
+        let (queued, installs) = p.store().pending_counts(id, account.as_deref()).await?;
+        let full = if queued >= MAX_PENDING_PER_INSTALLATION {
+            Some(format!(
                 "{queued} events already wait for this installation"
-            )));
-        }
-        if installs >= MAX_PENDING_INSTALLS_PER_ACCOUNT {
-            return Ok(Received::Busy(format!(
+            ))
+        } else if installs >= MAX_PENDING_INSTALLS_PER_ACCOUNT {
+            Some(format!(
                 "{installs} install events already wait for this account"
-            )));
+            ))
+        } else {
+            None
+        };
+        if let (Some(why), Some(job)) = (full, intake.job.as_mut()) {
+            let why = format!("parked on arrival: {why}");
+            job.state = JobState::Unconfirmed;
+            job.last_error = Some(why.clone());
+            intake.event.status = EventStatus::Unconfirmed;
+            intake.event.detail = Some(why);
+            run = None;
         }
     }
     if p.store().intake(&intake).await? {

@@ -89,4 +89,7 @@ pub struct JobContext<'a, P> {
     pub p: &'a P,
     pub s: &'a Settings<'a>,
     pub job: &'a crate::store::records::Job,
+    /// Set once Talkdesk confirmed the job's event in this attempt: until then a failure is a
+    /// failure to prove the event, which is bounded.
+    pub confirmed: std::cell::Cell<bool>,
 }

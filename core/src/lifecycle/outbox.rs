@@ -22,8 +22,12 @@ pub const WAIT_MS: u64 = 30_000;
 /// How long an installation proven forged is kept (for the operator to see) before the sweep
 /// deletes it with its users and cached tokens.
 pub const FORGED_KEEP_MS: u64 = 60 * 60 * 1000;
+/// Attempts at a later event that Talkdesk keeps failing to serve (timeouts, 5xx, its token
+/// endpoint down) before it is parked unconfirmed: with the backoff about five hours, past any
+/// ordinary outage, and a bound on what a forged event costs while Talkdesk is failing.
+pub const UNREAD_ATTEMPTS: u64 = 12;
 /// Attempts at a job whose event cannot be confirmed (or whose token is refused) before it is
-/// parked as unconfirmed for the operator. With the backoff this is about half an hour, past
+/// parked as unconfirmed for the operator. With the backoff this is about a quarter of an hour, past
 /// Talkdesk ID's propagation delays, and it bounds what one forged event costs: this many
 /// token requests and read-backs, and no other job of its installation waits longer.
 pub const UNPROVEN_ATTEMPTS: u64 = 6;
@@ -69,7 +73,15 @@ pub async fn run_installation<P: Ports>(
             return Ok(());
         };
         let outcome = match p.store().installation(installation_id).await {
-            Ok(inst) => execute(&JobContext { p, s, job: &job }, inst).await,
+            Ok(inst) => {
+                let cx = JobContext {
+                    p,
+                    s,
+                    job: &job,
+                    confirmed: std::cell::Cell::new(false),
+                };
+                execute(&cx, inst).await
+            }
             Err(e) => e.into(),
         };
         // Waiting for the install holds every later job too; a job that failed and backs off
@@ -116,6 +128,15 @@ async fn execute<P: Ports>(cx: &JobContext<'_, P>, inst: Option<Installation>) -
                 && cx.job.attempts + 1 < events::install::REFUSALS_BEFORE_FORGED =>
         {
             Outcome::Retry(format!("the token was refused ({error}); trying again"))
+        }
+        // Talkdesk unreachable or erroring before the event could be confirmed: also bounded,
+        // so a forged event cannot keep costing calls for the whole 7-day window.
+        Outcome::Retry(why)
+            if cx.job.kind != JobKind::Install
+                && !cx.confirmed.get()
+                && cx.job.attempts + 1 >= UNREAD_ATTEMPTS =>
+        {
+            Outcome::Unconfirmed(format!("the event could not be read back: {why}"))
         }
         other => other,
     }
@@ -207,10 +228,9 @@ async fn record_outcome<P: Ports>(
 /// confirmed uninstall destroys them (an unconfirmed one may be a forgery).
 async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
     if let Some(mut inst) = p.store().installation(&job.installation_id).await? {
-        if matches!(
-            inst.state,
-            InstallationState::Received | InstallationState::Active
-        ) {
+        // An unproven installation stays unproven: attention would let later events act on
+        // credentials no one has shown to be Talkdesk's.
+        if inst.state == InstallationState::Active {
             inst.state = InstallationState::Attention;
         }
         inst.last_error = Some(why.to_owned());

@@ -43,8 +43,27 @@ impl Session {
             CURRENT,
             inst.credentials.as_ref(),
         )?;
-        let token = mint(p, s, inst, &set, scopes).await?;
+        let token = mint(p, s, inst, &set, scopes, None).await?;
         Session::with_token(s, inst, token)
+    }
+
+    /// A session with the current credentials of `candidate`, an installation not proven yet:
+    /// its token is minted fresh and cached only for the event that delivered it.
+    pub async fn open_unproven<P: Ports>(
+        p: &P,
+        s: &Settings<'_>,
+        candidate: &Installation,
+        event_id: &str,
+        scopes: &[&str],
+    ) -> Step<Session> {
+        let set = open_set(
+            s.keys,
+            &candidate.installation_id,
+            CURRENT,
+            candidate.credentials.as_ref(),
+        )?;
+        let token = mint(p, s, candidate, &set, scopes, Some(event_id)).await?;
+        Session::with_token(s, candidate, token)
     }
 
     /// A session with a token already minted (a rotation's new set).
@@ -108,6 +127,7 @@ pub async fn mint<P: Ports>(
     inst: &Installation,
     set: &CredentialSet,
     scopes: &[&str],
+    unproven: Option<&str>,
 ) -> Step<SecretString> {
     let token_url = s
         .allowlist
@@ -121,6 +141,7 @@ pub async fn mint<P: Ports>(
         clock: p.clock(),
         signer: p.signer(),
         keys: s.keys,
+        lease_ms: s.scaled(tokens::LEASE_MS).max(tokens::MIN_LEASE_MS),
     };
     let creds = Credentials {
         installation_id: &inst.installation_id,
@@ -128,6 +149,7 @@ pub async fn mint<P: Ports>(
         key_id: &set.key_id,
         key: &set.private_key,
         token_url: token_url.as_str(),
+        unproven,
     };
     tokens::access_token(&deps, &creds, scopes)
         .await
@@ -150,6 +172,17 @@ pub async fn forget_tokens<P: Ports>(p: &P, inst: &Installation) {
     // Not fatal if it fails: a stale token is refused (401) and dropped again on the next try.
     let _ = p.tokens().forget_installation(&inst.installation_id).await;
     forget_cached(p, &inst.installation_id, inst.client_id()).await;
+}
+
+/// Forgets the tokens unproven credentials minted for their event, once the event is done
+/// with them (D1 row and KV copies): the installation's own cache takes over.
+pub async fn forget_unproven_tokens<P: Ports>(
+    p: &P,
+    installation_id: &str,
+    client_id: &str,
+    event_id: &str,
+) {
+    forget_set_tokens(p, installation_id, &format!("{client_id}#{event_id}")).await;
 }
 
 /// Forgets the tokens one credential set minted (a rotation's old set), in D1 and KV.

@@ -55,6 +55,7 @@ async fn token(s: &Setup, key: &PrivateKey) -> Result<SecretString, TokenFailure
         clock: &SystemClock,
         signer: &OpenSslSigner,
         keys: &s.keys,
+        lease_ms: crate::tokens::LEASE_MS,
     };
     let creds = Credentials {
         installation_id: &s.inst.installation_id,
@@ -62,6 +63,7 @@ async fn token(s: &Setup, key: &PrivateKey) -> Result<SecretString, TokenFailure
         key_id: &s.inst.key_id,
         key,
         token_url: &token_url,
+        unproven: None,
     };
     access_token(&deps, &creds, SCOPES).await
 }

@@ -311,7 +311,9 @@ async fn an_install_still_failing_when_the_7_day_window_closes_is_given_up_and_f
     app.settle().await;
     assert_eq!(app.pending_jobs(), 0);
     let v = app.view(&inst.installation_id).await;
-    assert_eq!(v["state"], "attention", "{v}");
+    // Never proven, so it stays unproven (later events never act on its credentials), with
+    // the reason for the operator.
+    assert_eq!(v["state"], "received", "{v}");
     assert!(
         v["last_error"]
             .as_str()

@@ -269,7 +269,8 @@ async fn the_operator_list_pages_by_cursor() {
 }
 
 #[tokio::test]
-async fn events_for_an_installation_with_too_much_waiting_work_are_refused_429_and_not_stored() {
+async fn events_for_an_installation_with_too_much_waiting_work_are_kept_but_parked_calling_nobody()
+{
     use appconnect_core::lifecycle::intake::MAX_PENDING_PER_INSTALLATION;
     let app = TestApp::new();
     let inst = app.active(Alg::ES256).await;
@@ -289,19 +290,26 @@ async fn events_for_an_installation_with_too_much_waiting_work_are_refused_429_a
     }
     app.sim.trial_started(id).await.unwrap();
     let event = crate::app::held_one(&app);
-    let before = rows(&app);
+    let calls = app.sim.requests().len();
     let (status, reply, run) = app.post(event.to_string().as_bytes()).await;
-    assert_eq!(status, 429, "{reply}");
-    assert_eq!(reply["error"], "too_many_pending");
+    // Stored (a refusal could lose a genuine event: Talkdesk retries only twice), parked at
+    // once, run by nobody.
+    assert_eq!(status, 200, "{reply}");
     assert_eq!(run, None);
-    assert_eq!(rows(&app), before, "nothing stored");
-    // Once the queue drains, the same event is taken.
-    app.ports
-        .db
-        .raw()
-        .execute("DELETE FROM jobs WHERE event_id LIKE 'flood-%'", [])
-        .unwrap();
-    assert_eq!(app.deliver(&event).await["status"], "accepted");
+    assert_eq!(
+        app.event_status(reply["event_id"].as_str().unwrap()),
+        "unconfirmed"
+    );
+    app.settle().await;
+    assert_eq!(app.sim.requests().len(), calls, "no call for it");
+    let v = app.view(id).await;
+    assert!(
+        v["unconfirmed"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("parked on arrival"),
+        "{v}"
+    );
 }
 
 fn rusqlite_params<'a>(a: &'a str, b: &'a str) -> [&'a str; 2] {
@@ -323,7 +331,9 @@ async fn a_forged_installation_is_purged_with_its_tokens_an_hour_after_it_was_ju
     app.deliver(&forged).await;
     app.settle().await;
     assert_eq!(app.view("inst-forged").await["state"], "forged");
-    // A stale token row, as a forged installation could leave behind.
+    // A stale token row, as a forged installation could leave behind, and the genuine
+    // installation's, which must survive.
+    app.deliver(&genuine.event).await;
     app.ports
         .db
         .raw()
@@ -332,6 +342,17 @@ async fn a_forged_installation_is_purged_with_its_tokens_an_hour_after_it_was_ju
             [],
         )
         .unwrap();
+    // A later event caches the genuine installation's token.
+    app.sim
+        .trial_started(&genuine.installation_id)
+        .await
+        .unwrap();
+    app.deliver_held().await;
+    let genuine_tokens = app.count(&format!(
+        "SELECT COUNT(*) AS n FROM access_tokens WHERE token_key LIKE 'token:{}:%'",
+        genuine.installation_id
+    ));
+    assert!(genuine_tokens >= 1);
     // An hour later (scaled: 3.6 s) the sweep deletes it; its event stays for dedupe.
     tokio::time::sleep(std::time::Duration::from_millis(3700)).await;
     appconnect_core::lifecycle::sweep(&app.ports, &app.settings(), 25)
@@ -341,6 +362,11 @@ async fn a_forged_installation_is_purged_with_its_tokens_an_hour_after_it_was_ju
         app.count("SELECT COUNT(*) AS n FROM installations WHERE installation_id = 'inst-forged'"),
         0
     );
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM access_tokens"), 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM access_tokens"),
+        genuine_tokens,
+        "only the forgery's tokens go"
+    );
+    assert_eq!(app.view(&genuine.installation_id).await["state"], "active");
     assert_eq!(app.event_status("forged-install"), "forged");
 }

@@ -5,7 +5,7 @@
 //! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
 use crate::lifecycle::outcome::{done, Outcome, Step};
-use crate::lifecycle::session::Session;
+use crate::lifecycle::session::{forget_unproven_tokens, Session};
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::Clock;
 use crate::store::records::{EventStatus, Installation, InstallationState};
@@ -14,12 +14,12 @@ use crate::talkdesk::token::DEFAULT_SCOPES;
 
 /// Token refusals (`invalid_client`, …) taken before new credentials are judged not
 /// Talkdesk's: a refusal can be a propagation delay, and the credentials come only once. With
-/// the backoff this is about half an hour.
+/// the backoff this is about a quarter of an hour.
 pub const REFUSALS_BEFORE_FORGED: u64 = 6;
 
 /// Attempts at minting with a candidate's credentials, whatever the error (an unreachable or
 /// erroring Talkdesk ID), before the candidate is parked unconfirmed with its credentials kept
-/// for the operator: with the backoff about four and a half hours. This bounds what a forged
+/// for the operator: with the backoff about three hours. This bounds what a forged
 /// install costs: at most this many token requests.
 pub const UNPROVEN_TOKEN_ATTEMPTS: u64 = 10;
 
@@ -52,11 +52,11 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     candidate.created_at = inst.created_at;
 
     // 1. The delivered credentials must mint a token at the account's Talkdesk ID host.
-    let sess = match Session::open(p, s, &candidate, DEFAULT_SCOPES).await {
+    let sess = match Session::open_unproven(p, s, &candidate, &job.event_id, DEFAULT_SCOPES).await {
         Ok(sess) => sess,
         Err(Outcome::Refused { error, description }) if error == "invalid_scope" => {
             // Real credentials without the scopes we need: say no, with the reason.
-            let sess = Session::open(p, s, &candidate, &[]).await?;
+            let sess = Session::open_unproven(p, s, &candidate, &job.event_id, &[]).await?;
             let reason = "the installation lacks the scopes the app needs";
             sess.fetch(
                 p,
@@ -144,6 +144,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.approved_at = Some(now);
     inst.updated_at = now;
     p.store().save_installation(&inst).await?;
+    forget_unproven_tokens(p, &inst.installation_id, inst.client_id(), &job.event_id).await;
     Ok(done(
         EventStatus::Done,
         "verified, provisioned and approved",

@@ -32,7 +32,10 @@ pub(super) async fn confirmed<P: Ports>(
     event: &EventRecord,
 ) -> Step<ConfirmedEvent> {
     match confirm(cx.p, cx.s, sess, inst, event).await? {
-        Confirmation::Confirmed(copy) => Ok(copy),
+        Confirmation::Confirmed(copy) => {
+            cx.confirmed.set(true);
+            Ok(copy)
+        }
         Confirmation::Contradicted(why) => Err(forged(why)),
     }
 }

@@ -9,7 +9,7 @@ use super::install::REFUSALS_BEFORE_FORGED;
 use super::{confirmed, recorded};
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::sealing::{open_set, seal_set, CURRENT, INCOMING, PREVIOUS};
-use crate::lifecycle::session::{forget_set_tokens, mint, Session};
+use crate::lifecycle::session::{forget_set_tokens, forget_unproven_tokens, mint, Session};
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::Clock;
 use crate::store::records::{stamped_before, EventStatus, Installation};
@@ -39,7 +39,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     } else {
         // After a compromise the old set may already be dead: only the new set proves it.
         let new_set = open_set(s.keys, &job.event_id, INCOMING, Some(incoming))?;
-        let token = match mint(p, s, &inst, &new_set, DEFAULT_SCOPES).await {
+        let token = match mint(p, s, &inst, &new_set, DEFAULT_SCOPES, Some(&job.event_id)).await {
             Ok(token) => token,
             Err(Outcome::Refused { error, description }) => {
                 let why =
@@ -94,6 +94,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.previous = None;
     inst.updated_at = p.clock().now_ms();
     p.store().save_installation(&inst).await?;
+    forget_unproven_tokens(p, &inst.installation_id, &new_client_id, &job.event_id).await;
     Ok(done(
         EventStatus::Done,
         "switched to the new credentials and acknowledged",

@@ -21,8 +21,8 @@ pub enum ApiError {
     /// token). A new token with the same credentials gets the same answer: permanent until
     /// the app version or the installation changes.
     Forbidden(String),
-    /// 404: no such app, installation, credentials or event. For an event read back this means
-    /// Talkdesk never sent the event: it was forged.
+    /// 404: no such app, installation, credentials or event. For an event read back this proves
+    /// nothing (where Talkdesk serves events is a known unknown): the event stays unconfirmed.
     NotFound,
     /// 409: the request conflicts with the installation's state (e.g. rejecting an uninstall).
     Conflict(String),
