@@ -74,7 +74,9 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::AdminInstallation(_)
         | Route::AdminVerify(_)
         | Route::AdminAccount(_)
-        | Route::AdminAccountSettings(_) => {
+        | Route::AdminAccountSettings(_)
+        | Route::AdminEventRetry(_)
+        | Route::AdminEventDiscard(_) => {
             (!admin::authorized(head.authorization.as_deref(), config.admin_token.expose()))
                 .then(|| ApiError::Unauthorized.reply())
         }
@@ -98,6 +100,8 @@ pub async fn handle<P: Ports>(
         Route::AdminVerify(id) => operator::verify(p, config, &id).await.into(),
         Route::AdminAccount(id) => operator::account(p, &id).await.into(),
         Route::AdminAccountSettings(id) => operator::put_settings(p, &id, body).await.into(),
+        Route::AdminEventRetry(id) => operator::retry_event(p, &id).await,
+        Route::AdminEventDiscard(id) => operator::discard_event(p, &id).await.into(),
         Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
             path: head.path.clone(),
         }

@@ -124,3 +124,36 @@ pub async fn put_settings<P: Ports>(p: &P, id: &str, body: &[u8]) -> Reply {
         Err(e) => internal(p, e),
     }
 }
+
+/// `POST /admin/events/{id}/retry`: an unconfirmed event is tried again from scratch (after a
+/// Talkdesk outage, or once its read path is fixed); its installation's jobs run after the
+/// answer.
+pub async fn retry_event<P: Ports>(p: &P, event_id: &str) -> super::Handled {
+    let now = p.clock().now_ms();
+    match p.store().requeue_unconfirmed(event_id, now).await {
+        Ok(Some(installation_id)) => super::Handled {
+            reply: Reply::json(200, &json!({"event_id": event_id, "status": "retrying"})),
+            run_installation: Some(installation_id),
+        },
+        Ok(None) => ApiError::NoSuch {
+            what: "unconfirmed event",
+        }
+        .reply()
+        .into(),
+        Err(e) => internal(p, e).into(),
+    }
+}
+
+/// `POST /admin/events/{id}/discard`: the operator judges an unconfirmed event not worth
+/// keeping; its sealed data goes.
+pub async fn discard_event<P: Ports>(p: &P, event_id: &str) -> Reply {
+    let now = p.clock().now_ms();
+    match p.store().discard_unconfirmed(event_id, now).await {
+        Ok(true) => Reply::json(200, &json!({"event_id": event_id, "status": "discarded"})),
+        Ok(false) => ApiError::NoSuch {
+            what: "unconfirmed event",
+        }
+        .reply(),
+        Err(e) => internal(p, e),
+    }
+}

@@ -50,6 +50,10 @@ pub enum Route {
     AdminAccount(String),
     /// `PUT /admin/accounts/{id}/settings`: the partner's settings, kept across reinstalls.
     AdminAccountSettings(String),
+    /// `POST /admin/events/{id}/retry`: an unconfirmed event is tried again from scratch.
+    AdminEventRetry(String),
+    /// `POST /admin/events/{id}/discard`: an unconfirmed event is dropped with its data.
+    AdminEventDiscard(String),
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].
@@ -78,6 +82,12 @@ fn resource(segments: &[&str]) -> Option<Resource> {
         }
         ["admin", "accounts", id, "settings"] if !id.is_empty() => r(&[Method::Put], |_, s| {
             Route::AdminAccountSettings(s[2].to_owned())
+        }),
+        ["admin", "events", id, "retry"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminEventRetry(s[2].to_owned())
+        }),
+        ["admin", "events", id, "discard"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminEventDiscard(s[2].to_owned())
         }),
         _ => None,
     }

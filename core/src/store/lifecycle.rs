@@ -246,6 +246,71 @@ impl<'a, D: Database> Store<'a, D> {
         self.db.execute(&stmt).await.map(|_| ())
     }
 
+    /// An operator's retry of an unconfirmed event: its job is pending again, due now, with its
+    /// attempts counted afresh. The installation id, or `None` when the event has no
+    /// unconfirmed job.
+    pub async fn requeue_unconfirmed(
+        &self,
+        event_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<String>, PortError> {
+        let job = self
+            .job(Statement::new(
+                "requeue unconfirmed job",
+                "UPDATE jobs SET state = ?3, attempts = 0, next_attempt_at = ?2, \
+                 last_error = NULL, updated_at = ?2, lease_holder = NULL, lease_until = 0 \
+                 WHERE event_id = ?1 AND state = ?4 RETURNING *",
+                vec![
+                    event_id.into(),
+                    now_ms.into(),
+                    JobState::Pending.as_str().into(),
+                    JobState::Unconfirmed.as_str().into(),
+                ],
+            ))
+            .await?;
+        if job.is_some() {
+            let stmt = Statement::new(
+                "requeue unconfirmed event",
+                "UPDATE events SET status = ?2, detail = NULL WHERE event_id = ?1",
+                vec![event_id.into(), EventStatus::Received.as_str().into()],
+            );
+            self.db.execute(&stmt).await?;
+        }
+        Ok(job.map(|j| j.installation_id))
+    }
+
+    /// An operator's decision to drop an unconfirmed event: its job fails and its data (a
+    /// rotation's sealed set, an install's candidate) goes. `false` when the event has no
+    /// unconfirmed job.
+    pub async fn discard_unconfirmed(
+        &self,
+        event_id: &str,
+        now_ms: u64,
+    ) -> Result<bool, PortError> {
+        let stmt = Statement::new(
+            "discard unconfirmed job",
+            "UPDATE jobs SET state = ?3, last_error = ?4, updated_at = ?2 \
+             WHERE event_id = ?1 AND state = ?5",
+            vec![
+                event_id.into(),
+                now_ms.into(),
+                JobState::Failed.as_str().into(),
+                "discarded by the operator".into(),
+                JobState::Unconfirmed.as_str().into(),
+            ],
+        );
+        if self.db.execute(&stmt).await? == 0 {
+            return Ok(false);
+        }
+        self.finish_event(
+            event_id,
+            EventStatus::Ignored,
+            Some("discarded by the operator"),
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// Records that Talkdesk confirmed the event, before acting on it.
     pub async fn mark_confirmed(&self, event_id: &str) -> Result<(), PortError> {
         let stmt = Statement::new(
@@ -456,18 +521,22 @@ impl<'a, D: Database> Store<'a, D> {
         Ok(self.db.execute(&stmt).await? == 1)
     }
 
-    /// Deletes installations proven forged before `before_ms` that have no pending work, with
-    /// their users and cached tokens: a forgery's row holds no secret and serves nobody.
-    /// Their events stay until purged like any other, so a redelivery is still recognised.
+    /// Deletes installations proven forged, or never proven and with no candidate left to
+    /// prove (every install event forged or discarded), last changed before `before_ms` and with
+    /// no pending or unconfirmed work, with their users and cached tokens: such a row serves
+    /// nobody. Their events stay until purged like any other, so a redelivery is recognised.
     pub async fn purge_forged(&self, before_ms: u64) -> Result<(), PortError> {
         let doomed = "SELECT i.installation_id FROM installations i \
-             WHERE i.state = ?1 AND i.updated_at < ?2 AND NOT EXISTS ( \
-               SELECT 1 FROM jobs j WHERE j.installation_id = i.installation_id AND j.state = ?3)";
+             WHERE i.state IN (?1, ?5) AND i.updated_at < ?2 AND NOT EXISTS ( \
+               SELECT 1 FROM jobs j WHERE j.installation_id = i.installation_id \
+                 AND j.state IN (?3, ?4))";
         let params = || {
             vec![
                 InstallationState::Forged.as_str().into(),
                 before_ms.into(),
                 JobState::Pending.as_str().into(),
+                JobState::Unconfirmed.as_str().into(),
+                InstallationState::Received.as_str().into(),
             ]
         };
         let batch = [

@@ -749,3 +749,78 @@ async fn a_queue_of_forged_events_does_not_hold_up_a_genuine_uninstall() {
     assert_eq!(v["state"], "uninstalled", "{v}");
     assert_eq!(v["credentials"]["stored"], false);
 }
+
+async fn operator(app: &TestApp, route: appconnect_core::http::Route) -> (u16, Value) {
+    let head = appconnect_core::app::Head::default();
+    let handled = appconnect_core::app::handle(&app.ports, &app.config, route, &head, b"").await;
+    if let Some(id) = handled.run_installation {
+        appconnect_core::lifecycle::run_installation(&app.ports, &app.settings(), &id)
+            .await
+            .unwrap();
+    }
+    (
+        handled.reply.status,
+        serde_json::from_str(&handled.reply.body).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn an_operator_can_retry_an_unconfirmed_event_once_talkdesk_serves_it_again() {
+    use appconnect_core::http::Route;
+    use talkdesk_sim::EventReads;
+    let app = TestApp::new();
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
+    let id = &inst.installation_id;
+    app.sim.set_event_reads(EventReads::Status(404));
+    let update = app
+        .sim
+        .update(
+            id,
+            UpdateSpec {
+                add_users: vec![a_new_user()],
+                ..UpdateSpec::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.deliver_held().await;
+    app.settle().await;
+    assert_eq!(app.event_status(&update.event_id), "unconfirmed");
+    assert_eq!(stored_users(&app, id).len(), 3);
+
+    // Talkdesk serves events again; the operator retries the parked one.
+    app.sim.set_event_reads(EventReads::ByResourceId);
+    let (status, v) = operator(&app, Route::AdminEventRetry(update.event_id.clone())).await;
+    assert_eq!(status, 200, "{v}");
+    app.settle().await;
+    assert_eq!(app.event_status(&update.event_id), "done");
+    assert_eq!(stored_users(&app, id).len(), 4);
+    // Only unconfirmed events can be retried.
+    let (status, _) = operator(&app, Route::AdminEventRetry(update.event_id.clone())).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_operator_can_discard_an_unconfirmed_event_and_its_sealed_data_goes() {
+    use appconnect_core::http::Route;
+    let app = TestApp::new();
+    let inst = app.active_spec(InstallSpec::new("acme", Alg::ES256)).await;
+    let id = &inst.installation_id;
+    app.sim.rotate(id).await.unwrap();
+    let mut event = held_one(&app);
+    event["data"]["client_id"] = json!("client-nobody-issued");
+    app.deliver(&event).await;
+    for _ in 0..5 {
+        app.settle().await;
+    }
+    let event_id = id_of(&event);
+    assert_eq!(app.event_status(&event_id), "unconfirmed");
+    let (status, v) = operator(&app, Route::AdminEventDiscard(event_id.clone())).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(app.event_status(&event_id), "ignored");
+    let kept = app.ports.db.select(&format!(
+        "SELECT sealed_new_key FROM events WHERE event_id = '{event_id}'"
+    ));
+    assert!(kept[0]["sealed_new_key"].is_null(), "{kept:?}");
+    assert_eq!(app.view(id).await["unconfirmed"], json!([]));
+}

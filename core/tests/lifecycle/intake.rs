@@ -370,3 +370,39 @@ async fn a_forged_installation_is_purged_with_its_tokens_an_hour_after_it_was_ju
     assert_eq!(app.view(&genuine.installation_id).await["state"], "active");
     assert_eq!(app.event_status("forged-install"), "forged");
 }
+
+#[tokio::test]
+async fn an_unproven_installation_with_no_candidate_left_is_purged_but_one_waiting_is_kept() {
+    let app = TestApp::new();
+    let kept = app.install(Alg::ES256).await;
+    let gone = app.install(Alg::ES256).await;
+    // Both never proven; one's last candidate was discarded, the other's is parked for the
+    // operator.
+    let raw = app.ports.db.raw();
+    raw.execute(
+        "UPDATE installations SET state = 'received', updated_at = 0",
+        [],
+    )
+    .unwrap();
+    raw.execute(
+        "UPDATE jobs SET state = 'failed' WHERE installation_id = ?1",
+        [&gone.installation_id],
+    )
+    .unwrap();
+    raw.execute(
+        "UPDATE jobs SET state = 'unconfirmed' WHERE installation_id = ?1",
+        [&kept.installation_id],
+    )
+    .unwrap();
+    appconnect_core::lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    let ids: Vec<String> = app
+        .ports
+        .db
+        .select("SELECT installation_id FROM installations")
+        .iter()
+        .map(|r| r["installation_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, vec![kept.installation_id.clone()]);
+}

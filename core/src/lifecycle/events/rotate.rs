@@ -30,6 +30,15 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         .credentials
         .as_ref()
         .is_some_and(|c| c.client_id == new_client_id);
+    let current_from = inst.credentials_event_at.as_deref().unwrap_or_default();
+    if !switched && stamped_before(&event.created_at, current_from) {
+        // A late delivery of an older rotation: nothing to prove, since ignoring it changes
+        // nothing (its set may be revoked already). Talkdesk's own stamp is checked again below.
+        return Ok(done(
+            EventStatus::Ignored,
+            "an older rotation than the credentials in use",
+        ));
+    }
     let sess = if switched {
         // Switched by an earlier attempt (or a delivery that names the set in use): the event
         // must still be Talkdesk's before anything is acknowledged.
@@ -56,7 +65,6 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         let copy = confirmed(cx, &sess, &inst, &event).await?;
         // Ordered by Talkdesk's stamp, from its copy.
         let stamp = copy.created_at().unwrap_or(&event.created_at).to_owned();
-        let current_from = inst.credentials_event_at.as_deref().unwrap_or_default();
         if stamped_before(&stamp, current_from) {
             return Ok(done(
                 EventStatus::Ignored,
