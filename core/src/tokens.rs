@@ -14,6 +14,7 @@ use crate::crypto::seal::{self, SealContext};
 use crate::ports::PortError;
 use crate::ports::{Cache, Clock, Signer, StoredToken, TalkdeskHttp, TokenStore, KV_MIN_TTL_SECS};
 use crate::secret::SecretString;
+use crate::store::tokens::token_prefix;
 use crate::talkdesk::assertion::{new_jti, signing_input, AssertionClaims};
 use crate::talkdesk::token::{parse_token_response, scope_key, token_request, TokenError};
 
@@ -71,7 +72,11 @@ pub enum TokenFailure {
 /// The cache key of a token: the installation, the credential set that minted it (so a new set
 /// after a rotation never finds the old set's token) and the scope set.
 pub fn token_key(installation_id: &str, client_id: &str, scopes: &[&str]) -> String {
-    format!("token:{installation_id}:{client_id}:{}", scope_key(scopes))
+    format!(
+        "{}{}",
+        token_prefix(installation_id, Some(client_id)),
+        scope_key(scopes)
+    )
 }
 
 fn seal_context<'a>(installation_id: &'a str) -> SealContext<'a> {

@@ -125,6 +125,13 @@ async fn a_forged_uninstall_destroys_nothing_while_talkdesk_answers_403_405_or_5
         assert_eq!(v["credentials"], before["credentials"], "{status}: {v}");
         assert_eq!(v["users_count"], before["users_count"], "{status}: {v}");
         assert_eq!(sim.installation(&id).unwrap().state, "approved", "{status}");
+        // The forgery was read, and Talkdesk answered what this case is about.
+        assert!(
+            sim.requests_to(talkdesk_sim::Endpoint::Event)
+                .iter()
+                .any(|r| r.status == Some(status)),
+            "{status}: no read answered {status}"
+        );
     }
 }
 

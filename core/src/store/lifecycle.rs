@@ -347,8 +347,9 @@ impl<'a, D: Database> Store<'a, D> {
         .await
     }
 
-    /// Installations whose next job (the one [`Store::head_job`] picks) is due by `now_ms`, the
-    /// longest-waiting first. A job queued behind a head in backoff must not make its
+    /// Installations whose next job (the one [`Store::head_job`] picks) is due by `now_ms`:
+    /// proven installations first, so unproven work (a flood of forged installs, each its own
+    /// installation) never takes a sweep's places from theirs; then the longest-waiting first. A job queued behind a head in backoff must not make its
     /// installation look due every minute.
     pub async fn due_installations(
         &self,
@@ -367,12 +368,16 @@ impl<'a, D: Database> Store<'a, D> {
                    SELECT h.job_id FROM jobs h \
                    WHERE h.installation_id = j.installation_id AND h.state = ?3 \
                    ORDER BY (h.kind = ?4) DESC, h.next_attempt_at, h.job_id LIMIT 1) \
-                 ORDER BY j.next_attempt_at LIMIT ?2",
+                 ORDER BY EXISTS (SELECT 1 FROM installations i \
+                   WHERE i.installation_id = j.installation_id AND i.state NOT IN (?5, ?6)) DESC, \
+                   j.next_attempt_at LIMIT ?2",
                 vec![
                     now_ms.into(),
                     u64::from(limit).into(),
                     JobState::Pending.as_str().into(),
                     JobKind::Install.as_str().into(),
+                    InstallationState::Received.as_str().into(),
+                    InstallationState::Forged.as_str().into(),
                 ],
             ))
             .await?;
@@ -544,7 +549,9 @@ impl<'a, D: Database> Store<'a, D> {
                 name: "purge forged tokens",
                 sql: format!(
                     "DELETE FROM access_tokens WHERE substr(token_key, 7, \
-                     instr(substr(token_key, 7), ':') - 1) IN ({doomed})"
+                     instr(substr(token_key, 7), ':') - 1) IN ( \
+                       SELECT replace(replace(d.installation_id, '%', '%25'), ':', '%3A') \
+                       FROM ({doomed}) d)"
                 )
                 .into(),
                 params: params(),

@@ -7,6 +7,21 @@ use serde::Deserialize;
 use super::rows::decode;
 use crate::ports::{Database, PortError, Statement, StoredToken, TokenStore};
 
+/// The start of every token key of an installation (and of one of its clients): ids may hold
+/// `:`, so each is written with `%` and `:` percent-encoded, and one installation's prefix is
+/// never the start of another's.
+pub fn token_prefix(installation_id: &str, client_id: Option<&str>) -> String {
+    match client_id {
+        None => format!("token:{}:", key_part(installation_id)),
+        Some(c) => format!("token:{}:{}:", key_part(installation_id), key_part(c)),
+    }
+}
+
+/// An id as written inside a token key.
+pub fn key_part(id: &str) -> String {
+    id.replace('%', "%25").replace(':', "%3A")
+}
+
 pub struct SqlTokens<'a, D> {
     db: &'a D,
 }
@@ -25,7 +40,7 @@ impl<'a, D: Database> SqlTokens<'a, D> {
         let stmt = Statement::new(
             "forget client tokens",
             "DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1",
-            vec![format!("token:{installation_id}:{client_id}:").into()],
+            vec![token_prefix(installation_id, Some(client_id)).into()],
         );
         self.db.execute(&stmt).await.map(|_| ())
     }
@@ -107,8 +122,22 @@ impl<D: Database> TokenStore for SqlTokens<'_, D> {
         let stmt = Statement::new(
             "forget tokens",
             "DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1",
-            vec![format!("token:{installation_id}:").into()],
+            vec![token_prefix(installation_id, None).into()],
         );
         self.db.execute(&stmt).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_prefix;
+
+    #[test]
+    fn one_installations_token_prefix_is_never_the_start_of_anothers() {
+        let a = token_prefix("a", None);
+        let ab = token_prefix("a:b", None);
+        assert!(!ab.starts_with(&a), "{ab} starts with {a}");
+        assert!(!token_prefix("a:b", Some("c")).starts_with(&token_prefix("a", Some("b:c"))));
+        assert_eq!(token_prefix("a%3Ab", None), "token:a%253Ab:");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use appconnect_core::lifecycle;
+use appconnect_core::lifecycle::{self, Ports};
 use talkdesk_sim::{Alg, Endpoint, Fault, InstallSpec, SimUser, UpdateSpec};
 
 use crate::app::{held_one, id_of, TestApp};
@@ -356,4 +356,35 @@ async fn an_uninstall_never_confirmed_when_the_window_closes_keeps_the_credentia
             .starts_with("confirmation window passed"),
         "{v}"
     );
+}
+
+#[tokio::test]
+async fn a_sweep_takes_proven_installations_before_unproven_ones() {
+    let app = TestApp::new();
+    let proven = app.active(Alg::ES256).await;
+    // An unproven installation whose retry has waited longer than the proven one's.
+    app.sim.fault(Endpoint::Token, Fault::status(503), 1);
+    let unproven = app.install(Alg::ES256).await;
+    app.sim
+        .trial_started(&proven.installation_id)
+        .await
+        .unwrap();
+    app.sim.fault(Endpoint::Event, Fault::status(503), 1);
+    app.deliver_held().await;
+    app.ports
+        .db
+        .raw()
+        .execute(
+            "UPDATE jobs SET next_attempt_at = CASE installation_id WHEN ?1 THEN 1 ELSE 2 END \
+             WHERE state = 'pending'",
+            [&unproven.installation_id],
+        )
+        .unwrap();
+    let due = app
+        .ports
+        .store()
+        .due_installations(u64::MAX / 2, 1)
+        .await
+        .unwrap();
+    assert_eq!(due, vec![proven.installation_id.clone()]);
 }
