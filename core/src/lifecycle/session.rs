@@ -37,14 +37,7 @@ impl Session {
         inst: &Installation,
         scopes: &[&str],
     ) -> Step<Session> {
-        let set = open_set(
-            s.keys,
-            &inst.installation_id,
-            CURRENT,
-            inst.credentials.as_ref(),
-        )?;
-        let token = mint(p, s, inst, &set, scopes, None).await?;
-        Session::with_token(s, inst, token)
+        Session::open_with(p, s, inst, scopes, None).await
     }
 
     /// A session with the current credentials of `candidate`, an installation not proven yet:
@@ -56,14 +49,24 @@ impl Session {
         event_id: &str,
         scopes: &[&str],
     ) -> Step<Session> {
+        Session::open_with(p, s, candidate, scopes, Some(event_id)).await
+    }
+
+    async fn open_with<P: Ports>(
+        p: &P,
+        s: &Settings<'_>,
+        inst: &Installation,
+        scopes: &[&str],
+        unproven: Option<&str>,
+    ) -> Step<Session> {
         let set = open_set(
             s.keys,
-            &candidate.installation_id,
+            &inst.installation_id,
             CURRENT,
-            candidate.credentials.as_ref(),
+            inst.credentials.as_ref(),
         )?;
-        let token = mint(p, s, candidate, &set, scopes, Some(event_id)).await?;
-        Session::with_token(s, candidate, token)
+        let token = mint(p, s, inst, &set, scopes, unproven).await?;
+        Session::with_token(s, inst, token)
     }
 
     /// A session with a token already minted (a rotation's new set).
