@@ -100,6 +100,14 @@ impl TestApp {
         }
     }
 
+    /// A genuine `app.installed` the simulator built for account `acme` and did not deliver.
+    pub async fn undelivered_install(&self, alg: Alg) -> Installed {
+        self.sim
+            .install_without_sending(InstallSpec::new("acme", alg))
+            .await
+            .expect("simulator installs")
+    }
+
     /// Installs in the simulator and delivers `app.installed` (jobs run once).
     pub async fn install(&self, alg: Alg) -> Installed {
         self.install_spec(InstallSpec::new("acme", alg)).await
@@ -185,4 +193,13 @@ pub fn held_one(app: &TestApp) -> Value {
 
 pub fn id_of(event: &Value) -> String {
     event["id"].as_str().unwrap().to_owned()
+}
+
+/// A copy of a genuine `app.installed` under `event_id`, carrying credentials Talkdesk never
+/// issued (the real key's shape, an unknown client id): Talkdesk ID refuses it.
+pub fn forged_install(genuine: &Value, event_id: &str) -> Value {
+    let mut forged = genuine.clone();
+    forged["id"] = serde_json::json!(event_id);
+    forged["data"]["client_id"] = serde_json::json!("client-nobody-issued");
+    forged
 }

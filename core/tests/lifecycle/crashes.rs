@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use appconnect_core::lifecycle::{self, Ports};
-use talkdesk_sim::{Alg, Endpoint, Fault, InstallSpec, SimUser, UpdateSpec};
+use talkdesk_sim::{Alg, Endpoint, Fault, SimUser, UpdateSpec};
 
 use crate::app::{held_one, id_of, TestApp};
 
@@ -23,11 +23,7 @@ async fn world(kind: Kind) -> (TestApp, String, String) {
     let app = TestApp::new();
     let event = match kind {
         Kind::Install => {
-            let inst = app
-                .sim
-                .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-                .await
-                .unwrap();
+            let inst = app.undelivered_install(Alg::ES256).await;
             inst.event
         }
         _ => {
@@ -225,11 +221,7 @@ async fn a_lost_answer_from_any_talkdesk_endpoint_only_delays_the_approval() {
 async fn a_runner_that_dies_holding_the_lease_blocks_others_until_it_lapses_then_the_job_finishes()
 {
     let app = TestApp::new();
-    let inst = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
+    let inst = app.undelivered_install(Alg::ES256).await;
     app.post(inst.event.to_string().as_bytes()).await;
     // The first runner is stuck on the approval and dies there (its future is dropped): the
     // job stays leased to it.
@@ -261,11 +253,7 @@ async fn a_runner_that_dies_holding_the_lease_blocks_others_until_it_lapses_then
 #[tokio::test]
 async fn a_runner_overtaken_after_its_lease_lapsed_does_not_undo_the_runner_that_finished() {
     let app = TestApp::new();
-    let inst = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
+    let inst = app.undelivered_install(Alg::ES256).await;
     app.post(inst.event.to_string().as_bytes()).await;
     // The first runner is still alive but slow: its approval takes longer than its lease.
     app.sim

@@ -3,7 +3,7 @@
 use serde_json::json;
 use talkdesk_sim::{Alg, Endpoint, Fault, InstallSpec};
 
-use crate::app::TestApp;
+use crate::app::{forged_install, TestApp};
 
 async fn installs_and_approves(alg: Alg) {
     let app = TestApp::new();
@@ -55,11 +55,7 @@ async fn an_install_takes_the_contracts_six_calls_and_no_more() {
 #[tokio::test]
 async fn a_duplicate_delivered_three_times_is_stored_once_and_approved_once() {
     let app = TestApp::new();
-    let inst = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
+    let inst = app.undelivered_install(Alg::ES256).await;
     let first = app.deliver(&inst.event).await;
     assert_eq!(first["status"], "accepted");
     for _ in 0..2 {
@@ -90,15 +86,9 @@ async fn a_second_install_event_for_a_known_installation_keeps_the_first_credent
 async fn a_forged_install_with_unknown_credentials_is_never_approved_and_keeps_no_secret() {
     let app = TestApp::new();
     // Real shape, real key, credentials Talkdesk never issued: the simulator refuses them.
-    let inst = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
-    let mut forged = inst.event.clone();
-    forged["id"] = json!("forged-install");
+    let inst = app.undelivered_install(Alg::ES256).await;
+    let mut forged = forged_install(&inst.event, "forged-install");
     forged["data"]["installation_id"] = json!("inst-forged");
-    forged["data"]["client_id"] = json!("client-nobody-issued");
     app.deliver(&forged).await;
     app.settle().await;
     let v = app.view("inst-forged").await;
@@ -145,16 +135,10 @@ async fn an_installation_without_the_needed_scopes_is_rejected_with_the_reason()
 #[tokio::test]
 async fn a_forged_install_sent_before_the_genuine_one_does_not_hold_it_up_or_take_its_place() {
     let app = TestApp::new();
-    let genuine = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
+    let genuine = app.undelivered_install(Alg::ES256).await;
     // Installation ids are no secret: the forgery comes first, under another account label
     // (another Talkdesk ID host) and credentials Talkdesk never issued.
-    let mut forged = genuine.event.clone();
-    forged["id"] = json!("forged-first");
-    forged["data"]["client_id"] = json!("client-nobody-issued");
+    let mut forged = forged_install(&genuine.event, "forged-first");
     forged["data"]["account_name"] = json!("evil");
     app.deliver(&forged).await;
     assert_eq!(
@@ -193,14 +177,8 @@ async fn a_forged_install_sent_before_the_genuine_one_does_not_hold_it_up_or_tak
 #[tokio::test]
 async fn a_genuine_install_after_a_forgery_was_judged_becomes_the_installation() {
     let app = TestApp::new();
-    let genuine = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::PS256))
-        .await
-        .unwrap();
-    let mut forged = genuine.event.clone();
-    forged["id"] = json!("forged-first");
-    forged["data"]["client_id"] = json!("client-nobody-issued");
+    let genuine = app.undelivered_install(Alg::PS256).await;
+    let forged = forged_install(&genuine.event, "forged-first");
     app.deliver(&forged).await;
     app.settle().await;
     assert_eq!(app.view(&genuine.installation_id).await["state"], "forged");

@@ -6,7 +6,7 @@ use appconnect_core::http::Route;
 use serde_json::{json, Value};
 use talkdesk_sim::{Alg, InstallSpec};
 
-use crate::app::{TestApp, ADMIN_TOKEN, CALLBACK_TOKEN};
+use crate::app::{forged_install, TestApp, ADMIN_TOKEN, CALLBACK_TOKEN};
 
 const TABLES: [&str; 6] = [
     "events",
@@ -319,15 +319,9 @@ fn rusqlite_params<'a>(a: &'a str, b: &'a str) -> [&'a str; 2] {
 #[tokio::test]
 async fn a_forged_installation_is_purged_with_its_tokens_an_hour_after_it_was_judged() {
     let app = TestApp::new();
-    let genuine = app
-        .sim
-        .install_without_sending(InstallSpec::new("acme", Alg::ES256))
-        .await
-        .unwrap();
-    let mut forged = genuine.event.clone();
-    forged["id"] = json!("forged-install");
+    let genuine = app.undelivered_install(Alg::ES256).await;
+    let mut forged = forged_install(&genuine.event, "forged-install");
     forged["data"]["installation_id"] = json!("inst-forged");
-    forged["data"]["client_id"] = json!("client-nobody-issued");
     app.deliver(&forged).await;
     app.settle().await;
     assert_eq!(app.view("inst-forged").await["state"], "forged");
