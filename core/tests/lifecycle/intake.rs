@@ -284,7 +284,7 @@ async fn events_for_an_installation_with_too_much_waiting_work_are_kept_but_park
                 "INSERT INTO jobs (installation_id, event_id, kind, state, next_attempt_at, \
                  deadline_at, created_at, updated_at) \
                  VALUES (?1, ?2, 'update', 'pending', 9e15, 9e15, 0, 0)",
-                rusqlite_params(id, &format!("flood-{i}")),
+                [id.as_str(), &format!("flood-{i}")],
             )
             .unwrap();
     }
@@ -310,10 +310,6 @@ async fn events_for_an_installation_with_too_much_waiting_work_are_kept_but_park
             .starts_with("parked on arrival"),
         "{v}"
     );
-}
-
-fn rusqlite_params<'a>(a: &'a str, b: &'a str) -> [&'a str; 2] {
-    [a, b]
 }
 
 #[tokio::test]
