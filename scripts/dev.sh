@@ -4,7 +4,7 @@
 # Extra arguments go to `wrangler dev` (e.g. --port 8788, --test-scheduled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+APPCONNECT_SETUP_BROWSER=${APPCONNECT_SETUP_BROWSER:-0} bash scripts/setup.sh
 . .tools/env.sh
 bash scripts/build.sh
 if [ ! -f .dev.vars ]; then

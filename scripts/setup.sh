@@ -44,6 +44,12 @@ done
 # 2. C libraries the Talkdesk simulator links (OpenSSL: an independent verifier of our JWTs).
 apt_install pkg-config libssl-dev
 
+# 2a. A real browser for the end-to-end tier's single sign-on tests (Debian's packages; no
+#     browser download). `make dev` does not need it: APPCONNECT_SETUP_BROWSER=0 skips it.
+if [ "${APPCONNECT_SETUP_BROWSER:-1}" = 1 ]; then
+  apt_install chromium chromium-driver
+fi
+
 # 2b. Node and npm, only to run npm once: the Node that runs wrangler (22) comes from npm itself.
 command -v npm >/dev/null || apt_install nodejs npm
 

@@ -47,6 +47,8 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         query: url.query_pairs().into_owned().collect(),
         content_type: header("content-type"),
         authorization: header("authorization"),
+        cookie: header("cookie"),
+        origin: header("origin"),
     };
     // 3. What is refused before reading the body; the routes the runtime answers itself.
     if let Some(refused) = app::precheck(&config, &route, &head) {

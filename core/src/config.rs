@@ -23,6 +23,25 @@ pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 /// Partner Project, so this keeps everyone else's events out before they cost anything.
 pub const CALLBACK_TOKEN: &str = "CALLBACK_TOKEN";
 
+/// The worker's public origin, `https://app.example.com` (var, optional): single sign-on's
+/// `redirect_uri` is this + `/oauth/callback`, and the app's forms post only to it. Without it
+/// the sign-in pages say single sign-on is not configured.
+pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
+/// Who may frame the app's pages (var, optional): CSP `frame-ancestors` sources separated by
+/// spaces. Default [`DEFAULT_FRAME_ANCESTORS`].
+pub const FRAME_ANCESTORS: &str = "FRAME_ANCESTORS";
+
+/// The app's name on its pages (var, optional, at most 60 characters). Default
+/// [`DEFAULT_APP_NAME`].
+pub const APP_NAME: &str = "APP_NAME";
+pub const DEFAULT_APP_NAME: &str = "AppConnect app";
+
+/// Inferred (Talkdesk documents no list): Talkdesk's web app runs on these hosts in each region
+/// and may show the app in a frame.
+pub const DEFAULT_FRAME_ANCESTORS: &str =
+    "'self' https://*.mytalkdesk.com https://*.mytalkdesk.eu \
+     https://*.mytalkdeskca.com https://*.mytalkdesk.au https://*.talkdeskapp.com";
+
 /// Multiplies the lifecycle's retry backoff, waits and job lease time (var, optional, a number
 /// in (0, 1], default 1). For local tests only, the way the simulator scales Talkdesk's retries.
 pub const LIFECYCLE_TIME_SCALE: &str = "LIFECYCLE_TIME_SCALE";
@@ -48,6 +67,12 @@ pub struct Config {
     pub callback_token: SecretString,
     pub bench_endpoints: bool,
     pub time_scale: f64,
+    /// `PUBLIC_BASE_URL`, when set.
+    pub public_base_url: Option<PublicBaseUrl>,
+    /// `FRAME_ANCESTORS`, checked: CSP source expressions separated by single spaces.
+    pub frame_ancestors: String,
+    /// `APP_NAME`.
+    pub app_name: String,
 }
 
 /// A setting that is missing or breaks its rule.
@@ -124,6 +149,25 @@ impl Config {
                 _ => return Err(err(LIFECYCLE_TIME_SCALE, "must be a number in (0, 1]")),
             },
         };
+        let public_base_url = get(PUBLIC_BASE_URL)
+            .map(|v| PublicBaseUrl::parse(&v).map_err(|why| err(PUBLIC_BASE_URL, why)))
+            .transpose()?;
+        let frame_ancestors = match get(FRAME_ANCESTORS) {
+            None => DEFAULT_FRAME_ANCESTORS.to_owned(),
+            Some(v) => frame_sources(&v).map_err(|why| err(FRAME_ANCESTORS, why))?,
+        };
+        let app_name = match get(APP_NAME) {
+            None => DEFAULT_APP_NAME.to_owned(),
+            Some(v) if v.chars().count() <= 60 && !v.chars().any(char::is_control) => {
+                v.trim().to_owned()
+            }
+            Some(_) => {
+                return Err(err(
+                    APP_NAME,
+                    "must be at most 60 characters with no control characters",
+                ))
+            }
+        };
         Ok(Config {
             app_id,
             allowlist: Allowlist::new(&extra_hosts),
@@ -133,6 +177,9 @@ impl Config {
             callback_token: SecretString::new(callback_token),
             bench_endpoints,
             time_scale,
+            public_base_url,
+            frame_ancestors,
+            app_name,
         })
     }
 }
@@ -160,6 +207,74 @@ impl AppId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The worker's public origin (`PUBLIC_BASE_URL`): `https://host[:port]` with no path, or plain
+/// `http` on a loopback host for local development. Kept without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    pub fn parse(value: &str) -> Result<PublicBaseUrl, String> {
+        let trimmed = value.trim().trim_end_matches('/');
+        let url = url::Url::parse(trimmed).map_err(|_| "is not an absolute URL".to_owned())?;
+        let host = url.host_str().unwrap_or_default();
+        let scheme_ok = url.scheme() == "https"
+            || (url.scheme() == "http" && crate::talkdesk::hosts::is_loopback(host));
+        if !scheme_ok {
+            return Err("must be https (plain http only on a loopback host)".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not hold a user name or password".into());
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err("must be an origin only, with no path, query or fragment".into());
+        }
+        // `Url` writes the origin back in canonical form (lower-case host, no default port).
+        Ok(PublicBaseUrl(url.origin().ascii_serialization()))
+    }
+
+    /// The origin, e.g. `https://app.example.com`.
+    pub fn origin(&self) -> &str {
+        &self.0
+    }
+
+    /// Single sign-on's `redirect_uri`, as registered in Partner Project.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/oauth/callback", self.0)
+    }
+
+    /// An absolute URL of the app's own `path` (which starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+/// Checks `FRAME_ANCESTORS`: each source is `'self'`, `'none'` or an `https://` host (optionally
+/// `*.`-prefixed); nothing that could end the CSP directive early.
+fn frame_sources(value: &str) -> Result<String, String> {
+    let sources: Vec<&str> = value.split_whitespace().collect();
+    for source in &sources {
+        let host = source
+            .strip_prefix("https://")
+            .map(|h| h.strip_prefix("*.").unwrap_or(h));
+        let ok = matches!(*source, "'self'" | "'none'")
+            || host.is_some_and(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':')
+            });
+        if !ok {
+            return Err(format!(
+                "source {} is not 'self', 'none' or https://[*.]host",
+                sources.iter().position(|s| s == source).unwrap_or(0) + 1
+            ));
+        }
+    }
+    if sources.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(sources.join(" "))
 }
 
 #[cfg(test)]

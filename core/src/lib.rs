@@ -23,6 +23,7 @@
 //! | [`store`] | the schema's records and every SQL statement, executed through [`ports::Database`] |
 //! | [`tokens`] | access tokens: sealed cache, one mint per installation (D1 lease) |
 //! | [`lifecycle`] | what each event does: intake, the outbox runner, the Talkdesk session, one file per event kind |
+//! | [`signin`] | single sign-on from Talkdesk: launch, callback, sessions and their cookies |
 //! | [`app`] | request handling: `/healthz`, `/events`, the operator API, from route to reply |
 //! | `testing` | (feature `testing`) fakes, the SQLite database built from `migrations/`, a test signer |
 
@@ -43,6 +44,8 @@ pub mod store;
 pub mod tokens;
 
 pub mod lifecycle;
+
+pub mod signin;
 
 pub mod app;
 

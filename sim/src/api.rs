@@ -7,6 +7,9 @@
 //! `Content-Type: application/json`, 400 for a body or query that breaks the call's rules, 404 for
 //! an unknown credential set).
 //!
+//! `GET /users/me` checks token (401), that it is a user token (403 `forbidden`: an app token
+//! names no user), scope `openid` (403), then answers `{id, sub, name, email}`.
+//!
 //! An event read (`GET /apps/{app_id}/events/{id}`) checks token (401), app id (404), then the
 //! read-path setting ([`EventReads::Status`] answers its status), the event (404: unknown, not
 //! genuine, or an envelope id under [`EventReads::ByResourceId`]), its installation (403
@@ -18,7 +21,11 @@ use crate::model::{Acknowledgement, Endpoint, EventReads, StateChange};
 use crate::state::{Core, State, TokenInfo};
 use serde_json::{json, Value};
 
-fn bearer<'a>(st: &'a State, authorization: Option<&str>) -> Result<&'a TokenInfo, Reply> {
+/// The token of an `Authorization: Bearer …` header, if the API accepts it.
+pub(crate) fn bearer<'a>(
+    st: &'a State,
+    authorization: Option<&str>,
+) -> Result<&'a TokenInfo, Reply> {
     let unauthorized = |d: &str| {
         let mut r = Reply::error(401, "invalid_token", d);
         r.headers
@@ -37,6 +44,11 @@ fn bearer<'a>(st: &'a State, authorization: Option<&str>) -> Result<&'a TokenInf
         .ok_or_else(|| unauthorized("unknown access token"))?;
     if info.expires_at_ms <= now_millis() {
         return Err(unauthorized("access token expired"));
+    }
+    if info.revoked {
+        return Err(unauthorized(
+            "access token revoked (its authorization code was used twice)",
+        ));
     }
     match st.by_client(&info.client_id) {
         Some((_, cred)) if !cred.revoked => {}
@@ -128,6 +140,9 @@ fn handle_authorized(
                 "created_at": inst.account_created_at,
             }),
         ));
+    }
+    if endpoint == Endpoint::UsersMe {
+        return users_me(st, token);
     }
     if segs.get(1) != Some(&app_id) {
         return Err(Reply::error(404, "not_found", "unknown app"));
@@ -301,8 +316,35 @@ fn handle_authorized(
             });
             Ok(Reply::empty(202))
         }
-        Endpoint::Token | Endpoint::Account | Endpoint::Event => unreachable!(),
+        Endpoint::Token
+        | Endpoint::Account
+        | Endpoint::Event
+        | Endpoint::UsersMe
+        | Endpoint::Authorize
+        | Endpoint::Jwks
+        | Endpoint::Widget => unreachable!(),
     }
+}
+
+/// `GET /users/me`: the user a user token acts for.
+fn users_me(st: &State, token: &TokenInfo) -> Result<Reply, Reply> {
+    let Some(user_id) = &token.user_id else {
+        return Err(Reply::error(
+            403,
+            "forbidden",
+            "not a user token: this is an app token (client_credentials), which names no user; \
+             use the token of the authorization_code grant",
+        ));
+    };
+    need_scope(token, "openid")?;
+    let user = st
+        .inst(&token.installation_id)
+        .and_then(|i| i.member(user_id))
+        .ok_or_else(|| Reply::error(404, "not_found", "the user is no longer a member"))?;
+    Ok(Reply::json(
+        200,
+        json!({"id": user.id, "sub": user.id, "name": user.name, "email": user.email}),
+    ))
 }
 
 /// `GET /apps/{app_id}/events/{id}` (app id already checked): the configured broken status, else
@@ -386,4 +428,29 @@ fn paging(query: &str) -> Result<(usize, usize), Reply> {
         }
     }
     Ok((page.unwrap_or(1), per_page.unwrap_or(50).min(100)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every user token carries openid (the authorize endpoint demands it), so only a token made
+    // by hand can show that `/users/me` checks it.
+    #[test]
+    fn users_me_needs_openid_even_for_a_user_token() {
+        let token = TokenInfo {
+            installation_id: "i".into(),
+            client_id: "c".into(),
+            scopes: vec!["account:read".into()],
+            expires_at_ms: i64::MAX,
+            user_id: Some("u".into()),
+            revoked: false,
+        };
+        let refused = users_me(&State::default(), &token).unwrap_err();
+        assert_eq!(refused.status, 403);
+        assert_eq!(
+            refused.error.as_deref(),
+            Some("insufficient_scope: this call needs scope openid")
+        );
+    }
 }

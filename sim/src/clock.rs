@@ -17,6 +17,12 @@ pub(crate) fn now_millis() -> i64 {
         .as_millis() as i64
 }
 
+/// Unix milliseconds `secs` seconds from now: when something issued now with that lifetime
+/// expires (honoured to the millisecond, not rounded down).
+pub(crate) fn millis_after(secs: u64) -> i64 {
+    now_millis().saturating_add((secs as i64).saturating_mul(1000))
+}
+
 /// Whole seconds, `Z`: the form of an event's `created_at` and a trial's dates.
 pub(crate) fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)

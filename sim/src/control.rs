@@ -4,10 +4,16 @@
 //!
 //! | route | body | answer |
 //! |---|---|---|
-//! | `GET /_sim/health` | | base URL, app id, callback |
-//! | `POST /_sim/config` | `{callback_url?, time_scale?, token_ttl_secs?, event_reads?, token_rate_limit?}` | settings |
+//! | `GET /_sim/health` | | base URL, app id, callback, SSO settings |
+//! | `POST /_sim/config` | `{callback_url?, time_scale?, token_ttl_secs?, event_reads?, token_rate_limit?, auto_sign_in?}` | settings |
+//! | `GET /_sim/redirect-uris` / `POST /_sim/redirect-uris` | `{uri}` | registered redirect URIs |
+//! | `POST /_sim/authorize-mode` | `{mode: normal\|refuse\|deny\|replay}` | |
+//! | `POST /_sim/id-token-fault` | `{fault: wrong_issuer\|wrong_audience\|expired\|wrong_nonce\|missing_nonce\|bad_signature}` | next `id_token` only |
 //! | `POST /_sim/install` | [`InstallSpec`] | [`crate::Installed`] |
 //! | `GET /_sim/installations[/{id}]` | | [`crate::InstallationView`]s |
+//! | `GET /_sim/installations/{id}/members` | | [`crate::SimUser`]s, licensed first |
+//! | `GET /_sim/installations/{id}/user-tokens` | | [`crate::IssuedUserToken`]s |
+//! | `POST /_sim/installations/{id}/codes/expire` | | |
 //! | `POST /_sim/installations/{id}/update` | [`UpdateSpec`] | [`crate::Sent`] |
 //! | `POST /_sim/installations/{id}/rotate` | `{algorithm?}` | [`crate::Rotated`] |
 //! | `POST /_sim/installations/{id}/uninstall` | `{type?, message?}` | [`crate::Sent`] |
@@ -26,6 +32,7 @@ use crate::error::SimError;
 use crate::http::Reply;
 use crate::jose::Alg;
 use crate::model::{Endpoint, EventReads, Fault, InstallSpec, TrialKind, TrialSpec, UpdateSpec};
+use crate::sso_model::{AuthorizeMode, IdTokenFault};
 use crate::state::Core;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -62,6 +69,27 @@ struct ConfigBody {
     /// Absent: unchanged; `null`: unlimited; a number: that many per account per second.
     #[serde(deserialize_with = "present")]
     token_rate_limit: Option<Option<u32>>,
+    auto_sign_in: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RedirectUriBody {
+    uri: String,
+}
+
+#[derive(Deserialize)]
+struct AuthorizeModeBody {
+    mode: AuthorizeMode,
+}
+
+#[derive(Deserialize)]
+struct IdTokenFaultBody {
+    fault: IdTokenFault,
+}
+
+/// A required JSON body.
+fn parse_required<T: DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| Reply::error(400, "invalid_request", e.to_string()))
 }
 
 /// A member that is present, even as `null` (with `#[serde(default)]`, absent stays `None`).
@@ -143,6 +171,8 @@ async fn handle_inner(
                 "ok": true, "base_url": core.base_url, "token_url": core.token_url(),
                 "app_id": s.app_id, "callback_url": s.callback_url, "time_scale": s.time_scale,
                 "event_reads": s.event_reads, "token_rate_limit": s.token_rate_limit,
+                "redirect_uris": s.redirect_uris, "auto_sign_in": s.auto_sign_in,
+                "authorize_mode": s.authorize_mode,
             }))
         }
         ("POST", ["config"]) => {
@@ -163,11 +193,32 @@ async fn handle_inner(
             if let Some(l) = b.token_rate_limit {
                 s.token_rate_limit = l;
             }
+            if let Some(a) = b.auto_sign_in {
+                s.auto_sign_in = a;
+            }
             ok(
                 json!({"callback_url": s.callback_url, "time_scale": s.time_scale,
                       "token_ttl_secs": s.token_ttl_secs, "event_reads": s.event_reads,
-                      "token_rate_limit": s.token_rate_limit}),
+                      "token_rate_limit": s.token_rate_limit, "auto_sign_in": s.auto_sign_in}),
             )
+        }
+        ("GET", ["redirect-uris"]) => ok(core.settings().redirect_uris),
+        ("POST", ["redirect-uris"]) => {
+            let b: RedirectUriBody = parse_required(body)?;
+            result(
+                core.register_redirect_uri(&b.uri)
+                    .map(|()| core.settings().redirect_uris),
+            )
+        }
+        ("POST", ["authorize-mode"]) => {
+            let b: AuthorizeModeBody = parse_required(body)?;
+            core.set_authorize_mode(b.mode);
+            ok(json!({"authorize_mode": b.mode}))
+        }
+        ("POST", ["id-token-fault"]) => {
+            let b: IdTokenFaultBody = parse_required(body)?;
+            core.tamper_next_id_token(b.fault);
+            ok(json!({"next_id_token_fault": b.fault}))
         }
         ("POST", ["install"]) => {
             let spec: InstallSpec = parse(body)?;
@@ -178,6 +229,12 @@ async fn handle_inner(
             core.installation(id)
                 .ok_or_else(|| SimError::UnknownInstallation(id.to_string())),
         ),
+        ("GET", ["installations", id, "members"]) => result(core.account_members(id)),
+        ("GET", ["installations", id, "user-tokens"]) => ok(core.issued_user_tokens(id)),
+        ("POST", ["installations", id, "codes", "expire"]) => {
+            core.expire_codes(id);
+            ok(json!({"ok": true}))
+        }
         ("POST", ["installations", id, "update"]) => {
             let spec: UpdateSpec = parse(body)?;
             result(core.update(id, spec).await)
@@ -212,8 +269,7 @@ async fn handle_inner(
         ("GET", ["requests"]) => ok(core.requests()),
         ("GET", ["deliveries"]) => ok(core.deliveries()),
         ("POST", ["faults"]) => {
-            let b: FaultBody = serde_json::from_slice(body)
-                .map_err(|e| Reply::error(400, "invalid_request", e.to_string()))?;
+            let b: FaultBody = parse_required(body)?;
             core.add_fault(b.endpoint, b.fault, b.times);
             ok(json!({"ok": true}))
         }

@@ -7,9 +7,9 @@
 //! `Retry-After` seconds a request goes through. Requests answered by an injected fault never
 //! reach the limit.
 
+use crate::client_auth;
 use crate::clock::now_millis;
 use crate::http::Reply;
-use crate::oauth;
 use crate::state::State;
 
 const WINDOW_MS: i64 = 1000;
@@ -22,7 +22,7 @@ pub fn admit(
     body: &[u8],
 ) -> Result<(), Reply> {
     let Some(limit) = limit else { return Ok(()) };
-    let installation_id = oauth::attribute(st, authorization, body);
+    let installation_id = client_auth::attribute(st, authorization, body);
     let account = installation_id
         .as_deref()
         .and_then(|i| st.inst(i))

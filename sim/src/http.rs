@@ -1,5 +1,6 @@
-//! What the HTTP handlers share: the [`Reply`] they build (with what the request log should say
-//! about it) and the checks of a request body's media type and JSON shape.
+//! What the HTTP handlers share: the [`Reply`] they build (JSON, or a page or script for a
+//! browser, with what the request log should say about it) and the checks of a request body's
+//! media type and JSON shape.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -12,6 +13,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Option<Value>,
     pub raw: Option<&'static str>,
+    /// A non-JSON body and its media type (an HTML page, a script).
+    pub text: Option<(&'static str, String)>,
     pub headers: Vec<(&'static str, String)>,
     pub installation_id: Option<String>,
     pub error: Option<String>,
@@ -23,6 +26,7 @@ impl Reply {
             status,
             body: Some(body),
             raw: None,
+            text: None,
             headers: vec![],
             installation_id: None,
             error: None,
@@ -34,6 +38,39 @@ impl Reply {
             body: None,
             ..Reply::json(status, Value::Null)
         }
+    }
+
+    /// A body for a browser: `content_type` (with its charset) and the text.
+    pub fn text(status: u16, content_type: &'static str, text: String) -> Reply {
+        Reply {
+            body: None,
+            text: Some((content_type, text)),
+            ..Reply::json(status, Value::Null)
+        }
+    }
+
+    /// An HTML page that cannot be framed, cached, or made to run anything (it needs neither
+    /// script nor style).
+    pub fn html(status: u16, page: String) -> Reply {
+        let mut r = Reply::text(status, "text/html; charset=utf-8", page);
+        r.headers.extend([
+            ("cache-control", "no-store".to_string()),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'".to_string(),
+            ),
+            ("x-content-type-options", "nosniff".to_string()),
+            ("referrer-policy", "no-referrer".to_string()),
+        ]);
+        r
+    }
+
+    /// `302 Found` to `location`, not cached (it may carry a code).
+    pub fn redirect(location: String) -> Reply {
+        let mut r = Reply::empty(302);
+        r.headers.push(("location", location));
+        r.headers.push(("cache-control", "no-store".to_string()));
+        r
     }
 
     /// An API error: `{"error", "error_description"}`.
@@ -49,7 +86,10 @@ impl Reply {
 
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let mut b = Response::builder().status(self.status);
-        let body = if let Some(raw) = self.raw {
+        let body = if let Some((content_type, text)) = self.text {
+            b = b.header("content-type", content_type);
+            Bytes::from(text)
+        } else if let Some(raw) = self.raw {
             b = b.header("content-type", "application/json");
             Bytes::from_static(raw.as_bytes())
         } else if let Some(v) = self.body {

@@ -1,7 +1,20 @@
-//! A strict Talkdesk simulator: Talkdesk ID (`POST /oauth/token`), the Apps/Accounts API and the
-//! Events sender, on one loopback HTTP server. It verifies every client assertion with OpenSSL
-//! (not the worker's crypto), rejects wrong scopes and foreign tokens, and can be told to fail,
-//! stall, answer garbage or drop the connection per endpoint.
+//! A strict Talkdesk simulator: Talkdesk ID (`POST /oauth/token`, single sign-on at
+//! `/oauth/authorize`), the Apps/Accounts/Users API, the header widget and the Events sender, on
+//! one loopback HTTP server. It verifies every client assertion with OpenSSL (not the worker's
+//! crypto), rejects wrong scopes and foreign tokens, and can be told to fail, stall, answer garbage
+//! or drop the connection per endpoint.
+//!
+//! # Endpoints
+//! | endpoint | what |
+//! |---|---|
+//! | `POST /oauth/token` | `client_credentials` (app token) and `authorization_code` (user token, `refresh_token`, `id_token`) |
+//! | `GET /oauth/authorize` | validates, then the sign-in page "Sign in to Talkdesk" (or an at-once redirect for a remembered sign-in, `prompt=none`, auto sign-in) |
+//! | `POST /oauth/authorize` | the sign-in form: `user_id` or `cancel=1`; 302 to `redirect_uri?code=…&state=…` |
+//! | `GET /oauth/jwks` | the JWK Set that verifies `id_token`s (RS256) |
+//! | `GET /users/me` | `{id, sub, name, email}` for a user token with `openid` |
+//! | `GET /account`, `/apps/{app_id}/…` | the Accounts and Apps API |
+//! | `GET /widget/header.js` | the header widget script |
+//! | `/_sim/…` | the control API (`control`) |
 //!
 //! # Layout
 //! Lowest layer first: each module uses only modules listed before it, so imports form no cycle.
@@ -9,16 +22,26 @@
 //! - `clock`, `random`: time in the contract's units; random ids, secrets and tokens
 //! - `jose`: key generation, JWS sign/verify on OpenSSL, JWT parsing
 //! - `model`: configuration, scripting inputs, inspection views (plain serde data)
+//! - `sso_model`: the single sign-on vocabulary (modes, `id_token` faults, user tokens, launch URL)
+//! - `sso_state`: authorization codes, sign-in sessions, user tokens
+//! - `id_token`: the simulator's signing key and the `id_token` it signs
 //! - `state`: installations, credentials, tokens, events, faults, the request log, and the shared
 //!   `Core` that holds them
+//! - `sso_core`: the single sign-on knobs and inspection on `Core`
 //! - `delivery`: sending events with Talkdesk's retry schedule; holding and releasing them
 //! - `scripts`: the lifecycle (install, update, rotate, uninstall, trial, logout, forge)
 //! - `http`: the `Reply` handlers answer with; media type and JSON body checks
-//! - `oauth`: the token endpoint and its verification rules
+//! - `client_auth`: client authentication (assertion or Basic) and the shared OAuth form rules
+//! - `code_grant`: the `authorization_code` grant (code, redirect URI, PKCE, `id_token`)
+//! - `oauth`: the token endpoint: form, grant type, then one of the grants
+//! - `pages`: the HTML sign-in and error pages
+//! - `authorize_request`: what makes an authorize request valid (shown on a page or redirected)
+//! - `authorize`: the authorization endpoint (sign-in page, sessions, codes, modes)
+//! - `widget`: the header widget script
 //! - `flood`: the token endpoint's per-account rate limit (429 `slow_down`)
-//! - `api`: the Apps and Accounts API
+//! - `api`: the Apps and Accounts API, and `/users/me`
 //! - `control`: the `/_sim/…` JSON control API the CLI uses
-//! - `server`: the hyper server, fault injection, the request log; routes to the three above
+//! - `server`: the hyper server, fault injection, the request log; routes to the handlers above
 //! - `simulator`: the [`Simulator`] handle tests and the CLI hold
 //!
 //! # Use from tests
@@ -44,23 +67,35 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+mod authorize;
+mod authorize_request;
+mod client_auth;
 mod clock;
+mod code_grant;
 mod control;
 mod delivery;
 mod error;
 mod flood;
 mod http;
+mod id_token;
 pub mod jose;
 mod model;
 mod oauth;
+mod pages;
 mod random;
 mod scripts;
 mod server;
 mod simulator;
+mod sso_core;
+mod sso_model;
+mod sso_state;
 mod state;
+mod widget;
 
+pub use client_auth::JWT_BEARER;
 pub use error::{SimError, SimResult};
 pub use jose::{sign_jwt, Alg, KeyPair};
 pub use model::*;
-pub use oauth::JWT_BEARER;
 pub use simulator::Simulator;
+pub use sso_model::*;
+pub use widget::HEADER_SCRIPT;

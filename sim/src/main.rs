@@ -1,10 +1,17 @@
 //! `talkdesk-sim`: run the simulator beside `wrangler dev`, and script it from another terminal.
 //! Every subcommand but `serve` is a thin client of the `/_sim/…` control API.
+//!
+//! Single sign-on: `serve --redirect-uri URL` (repeatable) registers the app's redirect URIs and
+//! `--auto-sign-in` signs the `login_hint` member in without the page; `launch INSTALLATION
+//! [--user ID_OR_EMAIL] [--worker URL]` prints the URL Talkdesk opens to launch the app.
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::time::Duration;
-use talkdesk_sim::{EventReads, SimConfig, Simulator};
+use talkdesk_sim::{
+    launch_url, EventReads, InstallationView, SimConfig, Simulator, DEFAULT_REDIRECT_URI,
+    DEFAULT_WORKER_URL,
+};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +55,14 @@ enum Cmd {
         /// unlimited).
         #[arg(long)]
         token_rate_limit: Option<u32>,
+        /// A redirect URI registered for the app's sign-in (repeatable; /oauth/authorize accepts
+        /// exactly these).
+        #[arg(long = "redirect-uri", default_value = DEFAULT_REDIRECT_URI)]
+        redirect_uri: Vec<String>,
+        /// Sign the member named by login_hint in at once instead of showing the sign-in page
+        /// (for headless runs).
+        #[arg(long)]
+        auto_sign_in: bool,
     },
     /// Install the app in an account (sends app.installed).
     Install {
@@ -55,8 +70,12 @@ enum Cmd {
         alg: String,
         #[arg(long, default_value = "acme")]
         account: String,
+        /// Users holding a licence for the app.
         #[arg(long, default_value_t = 3)]
         users: usize,
+        /// Members of the account without a licence (listed on the sign-in page only).
+        #[arg(long, default_value_t = 1)]
+        unlicensed_users: usize,
         /// Space-separated scopes (default: apps:read apps:write account:read users:read openid).
         #[arg(long)]
         scopes: Option<String>,
@@ -97,6 +116,18 @@ enum Cmd {
     Status { installation: Option<String> },
     /// Every request the simulator received.
     Requests,
+    /// Print the URL Talkdesk opens to launch the app for a user:
+    /// {worker}/launch?talkdesk_installation_id=…&talkdesk_user_id=…
+    Launch {
+        installation: String,
+        /// Id or email of a member of the account, licensed or not (default: the first licensed
+        /// user).
+        #[arg(long)]
+        user: Option<String>,
+        /// The app's origin.
+        #[arg(long, default_value = DEFAULT_WORKER_URL)]
+        worker: String,
+    },
 }
 
 fn main() {
@@ -109,6 +140,8 @@ fn main() {
         delivery_timeout,
         event_reads,
         token_rate_limit,
+        redirect_uri,
+        auto_sign_in,
     } = cli.cmd
     {
         let sim = Simulator::try_start(SimConfig {
@@ -121,12 +154,18 @@ fn main() {
             control_api: true,
             event_reads,
             token_rate_limit,
+            redirect_uris: redirect_uri.clone(),
+            auto_sign_in,
         })
-        .unwrap_or_else(|e| fail(&format!("cannot listen on 127.0.0.1:{}: {e}", cli.port)));
+        .unwrap_or_else(|e| fail(&format!("cannot start on 127.0.0.1:{}: {e}", cli.port)));
         println!("talkdesk-sim listening on {}", sim.base_url());
         println!("  token URL  {}", sim.token_url());
         println!("  app id     {app_id}");
         println!("  callback   {callback}");
+        println!("  authorize  {}", sim.authorize_url());
+        for uri in &redirect_uri {
+            println!("  redirect   {uri}");
+        }
         println!("  control    {}/_sim/…", sim.base_url());
         sim.wait();
         return;
@@ -242,9 +281,13 @@ async fn client(port: u16, cmd: Cmd) {
             alg,
             account,
             users,
+            unlicensed_users,
             scopes,
         } => {
-            let mut spec = json!({"account_name": account, "algorithm": alg.to_ascii_uppercase(), "users": users});
+            let mut spec = json!({
+                "account_name": account, "algorithm": alg.to_ascii_uppercase(),
+                "users": users, "unlicensed_users": unlicensed_users,
+            });
             if let Some(s) = scopes {
                 spec["scopes"] = json!(s.split_whitespace().collect::<Vec<_>>());
             }
@@ -379,6 +422,19 @@ async fn client(port: u16, cmd: Cmd) {
             }
             for i in list {
                 print_status(&i);
+            }
+        }
+        Cmd::Launch {
+            installation,
+            user,
+            worker,
+        } => {
+            let view = call(port, "GET", &format!("installations/{installation}"), None).await;
+            let view: InstallationView = serde_json::from_value(view)
+                .unwrap_or_else(|e| fail(&format!("unexpected installation answer: {e}")));
+            match launch_url(&worker, &view, user.as_deref()) {
+                Ok(url) => println!("{url}"),
+                Err(e) => fail(&e.to_string()),
             }
         }
         Cmd::Requests => {

@@ -45,6 +45,13 @@ pub struct SimConfig {
     /// At most this many token requests per account per second (Talkdesk ID is one host per
     /// account); more answer 429 `slow_down` with `Retry-After`. `None`: unlimited.
     pub token_rate_limit: Option<u32>,
+    /// The app's registered redirect URIs (the Partner Project setting): `/oauth/authorize`
+    /// accepts exactly these strings. Default none; see [`crate::DEFAULT_REDIRECT_URI`].
+    pub redirect_uris: Vec<String>,
+    /// When `/oauth/authorize` would show the sign-in page and `login_hint` names a member of the
+    /// account (id or email), sign that member in at once, as if they had clicked (for headless
+    /// runs). Default off.
+    pub auto_sign_in: bool,
 }
 
 impl Default for SimConfig {
@@ -59,6 +66,8 @@ impl Default for SimConfig {
             control_api: true,
             event_reads: EventReads::default(),
             token_rate_limit: None,
+            redirect_uris: vec![],
+            auto_sign_in: false,
         }
     }
 }
@@ -151,7 +160,13 @@ pub struct InstallSpec {
     pub account_name: String,
     pub account_id: Option<String>,
     pub algorithm: Alg,
+    /// The account's users who hold a licence for the app (the installation users API lists
+    /// these).
     pub users: Users,
+    /// Members of the account who hold no licence for the app: they can sign in to Talkdesk (the
+    /// sign-in page lists them), but the app must not let them in. Generated ones get ids and
+    /// emails (`member{k}@…`) distinct from the licensed users'. Default one.
+    pub unlicensed_users: Users,
     pub scopes: Vec<String>,
     /// `None`: a paid "Standard" plan with one licence per user.
     pub subscription: Option<Subscription>,
@@ -164,6 +179,7 @@ impl Default for InstallSpec {
             account_id: None,
             algorithm: Alg::ES256,
             users: Users::default(),
+            unlicensed_users: Users::Count(1),
             scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             subscription: None,
         }
@@ -190,8 +206,9 @@ pub struct PlanChange {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateSpec {
+    /// Users to license: new members, or unlicensed members (by id) who now get a licence.
     pub add_users: Vec<SimUser>,
-    /// User ids to remove.
+    /// User ids whose licence is removed; they stay members of the account, unlicensed.
     pub remove_users: Vec<String>,
     pub subscription: Option<PlanChange>,
 }
@@ -237,6 +254,14 @@ pub enum Endpoint {
     CredentialsState,
     Account,
     Event,
+    /// `GET` and `POST /oauth/authorize` (Talkdesk ID).
+    Authorize,
+    /// `GET /users/me`.
+    UsersMe,
+    /// `GET /oauth/jwks`: the key `id_token`s are signed with.
+    Jwks,
+    /// `GET /widget/header.js`: the Talkdesk header widget.
+    Widget,
 }
 
 impl std::str::FromStr for Endpoint {
@@ -328,7 +353,10 @@ pub struct Installed {
     pub algorithm: Alg,
     /// base64 DER PKCS#8, as in the event.
     pub private_key: String,
+    /// The licensed users.
     pub users: Vec<SimUser>,
+    /// Members of the account without a licence for the app.
+    pub unlicensed_users: Vec<SimUser>,
     pub event: Value,
     pub delivery: DeliveryOutcome,
 }
@@ -387,7 +415,11 @@ pub struct InstallationView {
     /// True once an uninstall was confirmed (or forced): its tokens no longer work.
     pub removed: bool,
     pub scopes: Vec<String>,
+    /// The licensed users (what the installation users API lists).
     pub users: Vec<SimUser>,
+    /// Members of the account without a licence for the app (the sign-in page lists them too).
+    #[serde(default)]
+    pub unlicensed_users: Vec<SimUser>,
     pub subscription: Subscription,
     pub history: Vec<StateChange>,
     pub acknowledgements: Vec<Acknowledgement>,

@@ -35,6 +35,22 @@ fn cred_data(cred: &Cred) -> Map<String, Value> {
     m
 }
 
+/// The users a [`Users`] names: the list, or `n` generated ones (`{prefix}{k}@{account}.example`,
+/// "{Name} {k}", random ids).
+fn generate(users: Users, prefix: &str, name: &str, account: &str) -> Vec<SimUser> {
+    match users {
+        Users::List(list) => list,
+        Users::Count(n) => (1..=n)
+            .map(|k| SimUser {
+                id: random_hex(12),
+                email: format!("{prefix}{k}@{account}.example"),
+                name: format!("{name} {k}"),
+                active: true,
+            })
+            .collect(),
+    }
+}
+
 fn unknown(id: &str) -> SimError {
     SimError::UnknownInstallation(id.to_string())
 }
@@ -43,6 +59,8 @@ impl Core {
     /// The envelope Talkdesk wraps an event's `data` in, its `_links` pointing at this simulator.
     /// `self` ends in the event's resource id: its own random id, or the envelope id under
     /// [`EventReads::ByEnvelopeId`].
+    ///
+    /// `app.installed` also links the header widget (`widget_url`), as in Talkdesk's example.
     fn envelope(&self, ty: &str, installation_id: &str, data: Map<String, Value>) -> Value {
         let settings = self.settings();
         let app_id = settings.app_id;
@@ -52,7 +70,7 @@ impl Core {
             EventReads::ByResourceId | EventReads::Status(_) => random_hex(16),
         };
         let root = &self.base_url;
-        json!({
+        let mut event = json!({
             "id": id,
             "created_at": rfc3339(now_secs()),
             "api_version": "1",
@@ -69,7 +87,11 @@ impl Core {
                 "installation": {"href": format!("{root}/apps/{app_id}/installations/{installation_id}")},
                 "userinfo": {"href": format!("{root}/users/me")},
             }
-        })
+        });
+        if ty == "app.installed" {
+            event["_links"]["widget_url"] = json!({"href": format!("{root}/widget/header.js")});
+        }
+        event
     }
 
     /// Builds an installation and its `app.installed` event, records both, and (if `send`) sends
@@ -81,17 +103,22 @@ impl Core {
         let cred = Cred::generate(spec.algorithm);
         let id = random_hex(12);
         let account_id = spec.account_id.clone().unwrap_or_else(|| random_hex(12));
-        let users = match spec.users {
-            Users::List(list) => list,
-            Users::Count(n) => (1..=n)
-                .map(|k| SimUser {
-                    id: random_hex(12),
-                    email: format!("user{k}@{}.example", spec.account_name),
-                    name: format!("User {k}"),
-                    active: true,
-                })
-                .collect(),
-        };
+        let users = generate(spec.users, "user", "User", &spec.account_name);
+        let unlicensed = generate(
+            spec.unlicensed_users,
+            "member",
+            "Member",
+            &spec.account_name,
+        );
+        if let Some(u) = unlicensed
+            .iter()
+            .find(|m| users.iter().any(|u| u.id == m.id || u.email == m.email))
+        {
+            return Err(SimError::InvalidSpec(format!(
+                "unlicensed user {} has the id or email of a licensed user",
+                u.id
+            )));
+        }
         let subscription = spec.subscription.unwrap_or(Subscription {
             kind: "paid".into(),
             license_type: "per_user".into(),
@@ -116,6 +143,7 @@ impl Core {
             algorithm: spec.algorithm,
             private_key: cred.keys.private_b64(),
             users: users.clone(),
+            unlicensed_users: unlicensed.clone(),
             event: event.clone(),
             delivery: DeliveryOutcome {
                 held: false,
@@ -136,6 +164,7 @@ impl Core {
                 state_updated_at: now,
                 removed: false,
                 users,
+                unlicensed,
                 subscription,
                 history: vec![],
                 acks: vec![],
@@ -180,7 +209,15 @@ impl Core {
             if !spec.remove_users.is_empty() {
                 users.insert("removing".into(), json!(spec.remove_users));
             }
-            inst.users.retain(|u| !spec.remove_users.contains(&u.id));
+            // A licence removed leaves a member of the account; a licence added to a member moves
+            // them from the unlicensed to the licensed users.
+            let (removed, kept) = std::mem::take(&mut inst.users)
+                .into_iter()
+                .partition(|u| spec.remove_users.contains(&u.id));
+            inst.users = kept;
+            inst.unlicensed
+                .retain(|m| !spec.add_users.iter().any(|a| a.id == m.id));
+            inst.unlicensed.extend::<Vec<SimUser>>(removed);
             inst.users.extend(spec.add_users.iter().cloned());
             if !users.is_empty() {
                 data.insert("users".into(), Value::Object(users));
@@ -329,24 +366,28 @@ impl Core {
         Ok(self.send_genuine(event).await)
     }
 
-    /// Sends `user.logout` for a user named by id or email.
+    /// Sends `user.logout` for a member (licensed or not) named by id or email, and ends their
+    /// sign-in sessions in the account.
     pub async fn logout(self: &Arc<Self>, id: &str, user: &str) -> SimResult<Sent> {
         let event = {
-            let st = self.state();
+            let mut st = self.state();
             let inst = st.inst(id).ok_or_else(|| unknown(id))?;
+            // Any member of the account can log out of Talkdesk, licensed or not.
             let u = inst
-                .users
-                .iter()
-                .find(|u| u.id == user || u.email == user)
+                .member(user)
                 .ok_or_else(|| SimError::UnknownUser {
                     installation_id: id.to_string(),
                     user: user.to_string(),
-                })?;
+                })?
+                .clone();
+            let account_id = inst.account_id.clone();
             let mut data = Map::new();
             data.insert("account_id".into(), json!(inst.account_id));
             data.insert("user_id".into(), json!(u.id));
             data.insert("user_email".into(), json!(u.email));
             data.insert("installation_id".into(), json!(inst.id));
+            // The user left Talkdesk: a browser signed in as them must sign in again.
+            st.sso.sign_out(&account_id, &u.id);
             drop(st);
             let event = self.envelope("user.logout", id, data);
             self.state().record_genuine(id, &event);

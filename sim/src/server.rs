@@ -1,15 +1,19 @@
-//! The HTTP server: one loopback listener playing Talkdesk ID (`/oauth/token`), the API gateway
-//! (`/apps/…`, `/account`) and, when enabled, the `/_sim/…` control API. It is the top of the
-//! crate: it routes to the handlers (`oauth`, `api`, `control`), which never call back into it.
+//! The HTTP server: one loopback listener playing Talkdesk ID (`/oauth/token`, `/oauth/authorize`,
+//! `/oauth/jwks`), the API gateway (`/apps/…`, `/account`, `/users/me`), the header widget
+//! (`/widget/header.js`) and, when enabled, the `/_sim/…` control API. It is the top of the crate:
+//! it routes to the handlers (`oauth`, `authorize`, `api`, `widget`, `control`), which never call
+//! back into it.
 //! Faults are applied here, before routing, then the token endpoint's flood limit (`flood`); every
 //! non-control request is recorded with its status, whatever answered it (a handler, a refusal, a
 //! fault, the flood limit, an unreadable body); a dropped connection is recorded without one.
 
+use crate::client_auth;
 use crate::clock::now_rfc3339;
 use crate::http::Reply;
 use crate::model::{Endpoint, Fault, RequestRecord};
+use crate::oauth::TokenContext;
 use crate::state::Core;
-use crate::{api, control, flood, oauth};
+use crate::{api, authorize, control, flood, oauth, widget};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -33,6 +37,10 @@ pub fn classify(method: &str, path: &str) -> Option<Endpoint> {
     }
     Some(match (method, segs.as_slice()) {
         ("POST", ["oauth", "token"]) => Endpoint::Token,
+        ("GET" | "POST", ["oauth", "authorize"]) => Endpoint::Authorize,
+        ("GET", ["oauth", "jwks"]) => Endpoint::Jwks,
+        ("GET", ["users", "me"]) => Endpoint::UsersMe,
+        ("GET", ["widget", "header.js"]) => Endpoint::Widget,
         ("GET", ["account"]) => Endpoint::Account,
         ("GET", ["apps", _, "events", _]) => Endpoint::Event,
         ("GET", ["apps", _, "installations", _]) => Endpoint::Installation,
@@ -105,6 +113,7 @@ async fn handle(
     };
     let content_type = header("content-type");
     let authorization = header("authorization");
+    let cookie = header("cookie");
     let body = match Limited::new(req.into_body(), 1 << 20).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
@@ -119,7 +128,13 @@ async fn handle(
                     endpoint,
                     status: Some(reply.status),
                     body: Value::Null,
-                    installation_id: attribute(&core, endpoint, authorization.as_deref(), &[]),
+                    installation_id: attribute(
+                        &core,
+                        endpoint,
+                        authorization.as_deref(),
+                        &query,
+                        &[],
+                    ),
                     error: reply.error.clone(),
                     fault: None,
                 });
@@ -139,8 +154,12 @@ async fn handle(
 
     let endpoint = classify(&method, &path);
     let fault = endpoint.and_then(|e| core.state().take_fault(e));
-    let log_body = if endpoint == Some(Endpoint::Token) {
-        oauth::loggable_form(&body)
+    let log_body = if matches!(endpoint, Some(Endpoint::Token | Endpoint::Authorize)) {
+        if body.is_empty() {
+            Value::Null
+        } else {
+            client_auth::loggable_form(&body)
+        }
     } else if body.is_empty() {
         Value::Null
     } else {
@@ -160,10 +179,20 @@ async fn handle(
         fault: fault.clone(),
     };
 
+    let incoming = Req {
+        method: &method,
+        path: &path,
+        query: &query,
+        content_type: content_type.as_deref(),
+        authorization: authorization.as_deref(),
+        cookie: cookie.as_deref(),
+        body: &body,
+    };
     let reply = match fault {
         Some(Fault::Drop) => {
             record.error = Some("fault: connection dropped".into());
-            record.installation_id = attribute(&core, endpoint, authorization.as_deref(), &body);
+            record.installation_id =
+                attribute(&core, endpoint, authorization.as_deref(), &query, &body);
             core.record_request(record);
             return Err(DropConnection);
         }
@@ -182,45 +211,32 @@ async fn handle(
         },
         Some(Fault::Stall { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
-            route(
-                &core,
-                endpoint,
-                &path,
-                &query,
-                &content_type,
-                &authorization,
-                &body,
-            )
+            route(&core, endpoint, &incoming)
         }
-        None => route(
-            &core,
-            endpoint,
-            &path,
-            &query,
-            &content_type,
-            &authorization,
-            &body,
-        ),
+        None => route(&core, endpoint, &incoming),
     };
     record.status = Some(reply.status);
     record.installation_id = reply
         .installation_id
         .clone()
-        .or_else(|| attribute(&core, endpoint, authorization.as_deref(), &body));
+        .or_else(|| attribute(&core, endpoint, authorization.as_deref(), &query, &body));
     record.error = record.error.or(reply.error.clone());
     core.record_request(record);
     Ok(reply.into_response())
 }
 
-fn route(
-    core: &Core,
-    endpoint: Option<Endpoint>,
-    path: &str,
-    query: &str,
-    content_type: &Option<String>,
-    authorization: &Option<String>,
-    body: &[u8],
-) -> Reply {
+/// What the handlers need of a request.
+struct Req<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    content_type: Option<&'a str>,
+    authorization: Option<&'a str>,
+    cookie: Option<&'a str>,
+    body: &'a [u8],
+}
+
+fn route(core: &Core, endpoint: Option<Endpoint>, req: &Req) -> Reply {
     let settings = core.settings();
     match endpoint {
         Some(Endpoint::Token) => {
@@ -228,45 +244,61 @@ fn route(
             if let Err(slow_down) = flood::admit(
                 &mut st,
                 settings.token_rate_limit,
-                authorization.as_deref(),
-                body,
+                req.authorization,
+                req.body,
             ) {
                 return slow_down;
             }
-            oauth::token(
-                &mut st,
-                content_type.as_deref(),
-                authorization.as_deref(),
-                body,
-                &core.token_url(),
-                settings.token_ttl_secs,
-            )
+            let token_url = core.token_url();
+            let ctx = TokenContext {
+                token_url: &token_url,
+                issuer: &core.base_url,
+                ttl: settings.token_ttl_secs,
+                id_key: &core.id_key_cell,
+            };
+            oauth::token(&mut st, req.content_type, req.authorization, req.body, &ctx)
         }
+        Some(Endpoint::Authorize) => authorize::handle(
+            core,
+            req.method,
+            req.query,
+            req.content_type,
+            req.cookie,
+            req.body,
+        ),
+        Some(Endpoint::Jwks) => Reply::json(200, core.id_key().jwks()),
+        Some(Endpoint::Widget) => widget::header_script(),
         Some(ep) => api::handle(
             core,
             ep,
-            path,
-            query,
-            content_type.as_deref(),
-            authorization.as_deref(),
-            body,
+            req.path,
+            req.query,
+            req.content_type,
+            req.authorization,
+            req.body,
         ),
-        None => Reply::error(404, "not_found", format!("no such resource: {path}")),
+        None => Reply::error(404, "not_found", format!("no such resource: {}", req.path)),
     }
 }
 
 /// Best-effort attribution of a request the handlers did not attribute (refused early, or
-/// answered by a fault): a token request to the client it names, any other request (an API call,
-/// or a path that addresses nothing) to the installation owning its bearer token (valid or not).
+/// answered by a fault): a token request to the client (or code) it names, an authorize request to
+/// the client its query or form names, any other request (an API call, or a path that addresses
+/// nothing) to the installation owning its bearer token (valid or not).
 fn attribute(
     core: &Core,
     endpoint: Option<Endpoint>,
     authorization: Option<&str>,
+    query: &str,
     body: &[u8],
 ) -> Option<String> {
     let st = core.state();
     match endpoint {
-        Some(Endpoint::Token) => oauth::attribute(&st, authorization, body),
+        Some(Endpoint::Token) => client_auth::attribute(&st, authorization, body),
+        Some(Endpoint::Authorize) => form_urlencoded::parse(query.as_bytes())
+            .chain(form_urlencoded::parse(body))
+            .filter(|(k, _)| k == "client_id")
+            .find_map(|(_, v)| st.by_client(&v).map(|(inst, _)| inst.id.clone())),
         _ => {
             let (scheme, token) = authorization?.split_once(' ')?;
             if !scheme.eq_ignore_ascii_case("bearer") {

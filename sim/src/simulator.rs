@@ -3,11 +3,15 @@
 
 use crate::error::{SimError, SimResult};
 use crate::jose::Alg;
+use crate::model::SimUser;
 use crate::model::{
     DeliveryAttempt, DeliveryOutcome, Endpoint, EventReads, Fault, InstallSpec, InstallationView,
     Installed, RequestRecord, Rotated, Sent, SimConfig, TrialKind, TrialSpec, UpdateSpec,
 };
 use crate::server;
+use crate::sso_model::{
+    launch_url, validate_redirect_uri, AuthorizeMode, IdTokenFault, IssuedUserToken,
+};
 use crate::state::Core;
 use serde_json::Value;
 use std::future::Future;
@@ -31,7 +35,14 @@ impl Simulator {
         Simulator::try_start(config).expect("start the Talkdesk simulator")
     }
 
+    /// Fails if the port cannot be bound or a configured redirect URI is not an absolute http(s)
+    /// URL without a fragment.
     pub fn try_start(config: SimConfig) -> std::io::Result<Simulator> {
+        for uri in &config.redirect_uris {
+            validate_redirect_uri(uri).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            })?;
+        }
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0)))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
@@ -118,6 +129,84 @@ impl Simulator {
         self.core.settings.lock().unwrap().token_rate_limit = per_second;
     }
 
+    // ---- single sign-on (Talkdesk ID) -------------------------------------------------------
+
+    /// `http://127.0.0.1:PORT/oauth/authorize` (also the events' `_links.authorization`).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth/authorize", self.core.base_url)
+    }
+    /// The `iss` of every genuine `id_token`: [`Simulator::base_url`], no trailing slash.
+    pub fn issuer(&self) -> String {
+        self.core.base_url.clone()
+    }
+    /// `http://127.0.0.1:PORT/oauth/jwks`: the JWK Set that verifies `id_token`s.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/oauth/jwks", self.core.base_url)
+    }
+    /// The JWK Set served at [`Simulator::jwks_url`].
+    pub fn jwks(&self) -> Value {
+        self.core.id_key().jwks()
+    }
+    /// `http://127.0.0.1:PORT/widget/header.js` (`app.installed`'s `_links.widget_url`).
+    pub fn widget_url(&self) -> String {
+        format!("{}/widget/header.js", self.core.base_url)
+    }
+    /// Registers a redirect URI (the Partner Project setting), in addition to
+    /// [`SimConfig::redirect_uris`]. Refused unless an absolute http(s) URL without a fragment;
+    /// matched byte for byte.
+    pub fn register_redirect_uri(&self, uri: &str) -> SimResult<()> {
+        self.core.register_redirect_uri(uri)
+    }
+    pub fn redirect_uris(&self) -> Vec<String> {
+        self.core.settings().redirect_uris
+    }
+    /// See [`SimConfig::auto_sign_in`].
+    pub fn set_auto_sign_in(&self, on: bool) {
+        self.core.set_auto_sign_in(on);
+    }
+    /// How `/oauth/authorize` answers from now on, until set again; see [`AuthorizeMode`].
+    pub fn set_authorize_mode(&self, mode: AuthorizeMode) {
+        self.core.set_authorize_mode(mode);
+    }
+    /// The next `id_token` issued (and only that one) carries `fault`; see [`IdTokenFault`].
+    pub fn tamper_next_id_token(&self, fault: IdTokenFault) {
+        self.core.tamper_next_id_token(fault);
+    }
+    /// Every member of the installation's account, as the sign-in page lists them: the licensed
+    /// users, then those without a licence for the app.
+    pub fn account_members(&self, installation_id: &str) -> SimResult<Vec<SimUser>> {
+        self.core.account_members(installation_id)
+    }
+    /// What each successful code exchange for the installation issued, oldest first (access,
+    /// refresh and id tokens in plaintext, the user, whether revoked). App tokens are in
+    /// [`Simulator::issued_tokens`] instead.
+    pub fn issued_user_tokens(&self, installation_id: &str) -> Vec<IssuedUserToken> {
+        self.core.issued_user_tokens(installation_id)
+    }
+    /// How many fresh authorization codes were issued for the installation (replayed ones are
+    /// not counted).
+    pub fn codes_issued(&self, installation_id: &str) -> usize {
+        self.core.codes_issued(installation_id)
+    }
+    /// Makes every code issued so far for the installation expire now.
+    pub fn expire_codes(&self, installation_id: &str) {
+        self.core.expire_codes(installation_id);
+    }
+    /// The URL Talkdesk opens to launch the app:
+    /// `{worker}/launch?talkdesk_installation_id=…&talkdesk_user_id=…`, for `user` (id or email
+    /// of a member, licensed or not) or, if `None`, the first licensed user.
+    pub fn launch_url(
+        &self,
+        installation_id: &str,
+        user: Option<&str>,
+        worker: &str,
+    ) -> SimResult<String> {
+        let view = self
+            .installation(installation_id)
+            .ok_or_else(|| SimError::UnknownInstallation(installation_id.to_string()))?;
+        launch_url(worker, &view, user)
+    }
+
     // ---- lifecycle scripts ------------------------------------------------------------------
 
     /// Creates an installation (state `pending`) with fresh credentials and sends `app.installed`.
@@ -194,7 +283,8 @@ impl Simulator {
     pub async fn trial_ended(&self, installation_id: &str, spec: TrialSpec) -> SimResult<Sent> {
         self.trial(installation_id, TrialKind::Ended, spec).await
     }
-    /// Sends `user.logout` for a user named by id or email.
+    /// Sends `user.logout` for a member (licensed or not) named by id or email, and ends their
+    /// sign-in sessions in the account (a later authorize request shows the sign-in page).
     pub async fn logout(&self, installation_id: &str, user: &str) -> SimResult<Sent> {
         let (id, u) = (installation_id.to_string(), user.to_string());
         self.run(|c| async move { c.logout(&id, &u).await }).await
@@ -290,13 +380,15 @@ impl Simulator {
     pub fn event_resource_id(&self, event_id: &str) -> Option<String> {
         self.core.event_resource_id(event_id)
     }
-    /// The plaintext access tokens issued for the installation, oldest first, whether still valid
-    /// or not (expired, revoked, uninstalled), e.g. to check that none appears in the worker's
-    /// storage or logs. Also in [`InstallationView::issued_tokens`].
+    /// The plaintext app access tokens (`client_credentials`) issued for the installation, oldest
+    /// first, whether still valid or not (expired, revoked, uninstalled), e.g. to check that none
+    /// appears in the worker's storage or logs. Also in [`InstallationView::issued_tokens`]. User
+    /// tokens are in [`Simulator::issued_user_tokens`].
     pub fn issued_tokens(&self, installation_id: &str) -> Vec<String> {
         self.core.state().issued_tokens(installation_id)
     }
-    /// Makes every access token issued so far for the installation expire now.
+    /// Makes every access token issued so far for the installation (app and user tokens) expire
+    /// now.
     pub fn expire_tokens(&self, installation_id: &str) {
         let mut st = self.core.state();
         for t in st.tokens.values_mut() {

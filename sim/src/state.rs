@@ -6,15 +6,18 @@
 //! (`scripts`) and event delivery (`delivery`) add their methods to `Core` in their own modules.
 
 use crate::clock::now_rfc3339;
+use crate::id_token::IdTokenKey;
 use crate::jose::{Alg, KeyPair};
 use crate::model::{
     Acknowledgement, CredentialView, DeliveryAttempt, Endpoint, EventReads, Fault,
     InstallationView, RequestRecord, SimConfig, SimUser, StateChange, Subscription,
 };
 use crate::random::{random_hex, random_token};
+use crate::sso_model::AuthorizeMode;
+use crate::sso_state::Sso;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// One credential set of an installation (the first from the install, one more per rotation).
@@ -51,7 +54,10 @@ pub(crate) struct Inst {
     pub reason: Option<String>,
     pub state_updated_at: String,
     pub removed: bool,
+    /// Licensed users.
     pub users: Vec<SimUser>,
+    /// Members of the account without a licence for the app.
+    pub unlicensed: Vec<SimUser>,
     pub subscription: Subscription,
     pub history: Vec<StateChange>,
     pub acks: Vec<Acknowledgement>,
@@ -66,11 +72,27 @@ impl Inst {
     pub fn alg(&self) -> Alg {
         self.creds.last().unwrap().keys.alg
     }
+
+    /// Every member of the account: the licensed users, then the unlicensed ones.
+    pub fn members(&self) -> impl Iterator<Item = &SimUser> {
+        self.users.iter().chain(&self.unlicensed)
+    }
+
+    /// The member named by id or email.
+    pub fn member(&self, id_or_email: &str) -> Option<&SimUser> {
+        self.members()
+            .find(|u| u.id == id_or_email || u.email == id_or_email)
+    }
+
+    /// Users can sign in to the app: not removed, and no uninstall in progress.
+    pub fn live(&self) -> bool {
+        !self.removed && self.state != "uninstalled"
+    }
 }
 
 /// An access token the simulator issued. Tokens are never forgotten: the API refuses them once
-/// expired, once the credential set that minted them is revoked, or once the installation is
-/// removed.
+/// expired, once the credential set that minted them is revoked, once the installation is
+/// removed, or (user tokens) once the code they came from was used again.
 #[derive(Clone)]
 pub(crate) struct TokenInfo {
     pub installation_id: String,
@@ -79,6 +101,10 @@ pub(crate) struct TokenInfo {
     pub scopes: Vec<String>,
     /// Unix milliseconds: `expires_in` is honoured to the millisecond, not rounded down.
     pub expires_at_ms: i64,
+    /// The user a user token (authorization code grant) acts for; `None` for an app token.
+    pub user_id: Option<String>,
+    /// Revoked because its authorization code was presented again (RFC 6749 §4.1.2).
+    pub revoked: bool,
 }
 
 /// A genuine event as a resource of the API: `GET /apps/{app_id}/events/{resource id}`.
@@ -114,6 +140,8 @@ pub(crate) struct State {
     faults: Vec<FaultRule>,
     pub hold: bool,
     pub held: Vec<Value>,
+    /// Codes, sign-in sessions and user tokens (single sign-on).
+    pub sso: Sso,
 }
 
 impl State {
@@ -189,6 +217,7 @@ impl State {
             removed: inst.removed,
             scopes: inst.scopes.clone(),
             users: inst.users.clone(),
+            unlicensed_users: inst.unlicensed.clone(),
             subscription: inst.subscription.clone(),
             history: inst.history.clone(),
             acknowledgements: inst.acks.clone(),
@@ -228,12 +257,18 @@ pub(crate) struct Settings {
     pub control_api: bool,
     pub event_reads: EventReads,
     pub token_rate_limit: Option<u32>,
+    pub redirect_uris: Vec<String>,
+    pub auto_sign_in: bool,
+    pub authorize_mode: AuthorizeMode,
 }
 
 pub(crate) struct Core {
     pub base_url: String,
     pub settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Signs `id_token`s; generated on first use (an RSA key takes a moment, and most tests never
+    /// sign anyone in).
+    pub id_key_cell: OnceLock<IdTokenKey>,
     /// Sends events to the callback URL (`delivery`).
     pub http: reqwest::Client,
 }
@@ -251,8 +286,12 @@ impl Core {
                 control_api: cfg.control_api,
                 event_reads: cfg.event_reads,
                 token_rate_limit: cfg.token_rate_limit,
+                redirect_uris: cfg.redirect_uris.clone(),
+                auto_sign_in: cfg.auto_sign_in,
+                authorize_mode: AuthorizeMode::Normal,
             }),
             state: Mutex::new(State::default()),
+            id_key_cell: OnceLock::new(),
             http: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -272,6 +311,11 @@ impl Core {
 
     pub fn token_url(&self) -> String {
         format!("{}/oauth/token", self.base_url)
+    }
+
+    /// The key `id_token`s are signed with (published at `GET /oauth/jwks`).
+    pub fn id_key(&self) -> &IdTokenKey {
+        self.id_key_cell.get_or_init(IdTokenKey::generate)
     }
 
     pub fn app_id(&self) -> String {

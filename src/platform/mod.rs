@@ -29,8 +29,9 @@ pub mod bindings {
 pub fn into_response(reply: Reply) -> Response {
     let build = || -> worker::Result<Response> {
         let headers = Headers::new();
+        // `append`: a reply may set several cookies.
         for (name, value) in &reply.headers {
-            headers.set(name, value)?;
+            headers.append(name, value)?;
         }
         Ok(Response::ok(reply.body.clone())?
             .with_status(reply.status)

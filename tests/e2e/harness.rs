@@ -84,8 +84,15 @@ pub fn shared() -> &'static Worker {
 }
 
 impl Worker {
-    pub fn start(options: Options) -> Worker {
+    pub fn start(mut options: Options) -> Worker {
         check_build_is_fresh();
+        // Single sign-on sends the browser back to the worker's own origin, so it must know its
+        // port before it starts.
+        let port = free_port();
+        options
+            .vars
+            .entry("PUBLIC_BASE_URL".into())
+            .or_insert_with(|| format!("http://127.0.0.1:{port}"));
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = root().join("target/e2e").join(format!(
             "{}-{}",
@@ -106,7 +113,7 @@ impl Worker {
         if w.options.migrate {
             w.migrate();
         }
-        w.launch(free_port());
+        w.launch(port);
         w
     }
 
@@ -234,7 +241,7 @@ pub fn group_alive(pgid: u32) -> bool {
         .unwrap_or(false)
 }
 
-fn stop_group(pgid: u32, child: &mut Child) {
+pub fn stop_group(pgid: u32, child: &mut Child) {
     let signal = |sig: &str| {
         let _ = Command::new("kill")
             .args([sig, "--", &format!("-{pgid}")])
@@ -257,7 +264,7 @@ fn stop_group(pgid: u32, child: &mut Child) {
 
 /// A process in its own group that waits for the test process to end, then stops the worker's
 /// group and removes its directory. Stopped by [`Worker::stop`] in the normal case.
-fn spawn_watchdog(pgid: u32, dir: &Path) -> Child {
+pub fn spawn_watchdog(pgid: u32, dir: &Path) -> Child {
     // POSIX sh's `kill` takes a negative pid as a process group (dash has no `--`).
     let script = r#"
         while kill -0 "$0" 2>/dev/null; do sleep 0.3; done

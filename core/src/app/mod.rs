@@ -9,6 +9,8 @@ pub mod admin;
 pub mod events;
 pub mod health;
 pub mod operator;
+pub mod pages;
+pub mod signin;
 
 use crate::config::Config;
 use crate::http::{ApiError, Reply, Route};
@@ -26,6 +28,10 @@ pub struct Head {
     pub query: Vec<(String, String)>,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
+    /// The `Cookie` header (single sign-on's session and binding cookies).
+    pub cookie: Option<String>,
+    /// The `Origin` header (checked on the app's forms).
+    pub origin: Option<String>,
 }
 
 /// A handled request: the answer, and the installation whose jobs should run after it.
@@ -49,7 +55,7 @@ impl From<Reply> for Handled {
 pub fn needs_body(route: &Route) -> bool {
     matches!(
         route,
-        Route::Events(_) | Route::AdminAccountSettings(_) | Route::BenchAssertion
+        Route::Events(_) | Route::AdminAccountSettings(_) | Route::BenchAssertion | Route::Logout
     )
 }
 
@@ -80,8 +86,25 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
             (!admin::authorized(head.authorization.as_deref(), config.admin_token.expose()))
                 .then(|| ApiError::Unauthorized.reply())
         }
-        Route::Healthz | Route::BenchAssertion => None,
+        Route::Logout => {
+            (!is_form(head.content_type.as_deref())).then(|| signin::not_a_form(config))
+        }
+        Route::Healthz
+        | Route::BenchAssertion
+        | Route::Launch
+        | Route::OAuthCallback
+        | Route::AppHome => None,
     }
+}
+
+/// Whether a media type is an HTML form's (`application/x-www-form-urlencoded`).
+fn is_form(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// Answers a routed request whose [`precheck`] passed. `/healthz` and the benchmark route are
@@ -102,6 +125,10 @@ pub async fn handle<P: Ports>(
         Route::AdminAccountSettings(id) => operator::put_settings(p, &id, body).await.into(),
         Route::AdminEventRetry(id) => operator::retry_event(p, &id).await,
         Route::AdminEventDiscard(id) => operator::discard_event(p, &id).await.into(),
+        Route::Launch => signin::launch(p, config, head).await.into(),
+        Route::OAuthCallback => signin::callback(p, config, head).await.into(),
+        Route::AppHome => signin::home(p, config, head).await.into(),
+        Route::Logout => signin::logout(p, config, head, body).await.into(),
         Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
             path: head.path.clone(),
         }

@@ -14,6 +14,18 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// SHA-256 of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// A fresh random value of `N` bytes as base64url text: session ids, state ids, nonces, PKCE
+/// verifiers (32 bytes give 43 characters, RFC 7636's shortest verifier).
+pub(crate) fn random_text<const N: usize>() -> String {
+    b64url(&random_bytes::<N>())
+}
+
 /// base64url without padding, as JOSE uses.
 pub(crate) fn b64url(bytes: &[u8]) -> String {
     use base64::Engine;

@@ -54,6 +54,24 @@ pub enum Route {
     AdminEventRetry(String),
     /// `POST /admin/events/{id}/discard`: an unconfirmed event is dropped with its data.
     AdminEventDiscard(String),
+    /// `GET /launch`: Talkdesk opens the app here; single sign-on starts.
+    Launch,
+    /// `GET /oauth/callback`: Talkdesk ID sends the browser back with a code.
+    OAuthCallback,
+    /// `GET /app`: the signed-in agent's first page.
+    AppHome,
+    /// `POST /logout`: the agent signs out (a form with its CSRF token).
+    Logout,
+}
+
+impl Route {
+    /// Whether the route answers a person in a browser (HTML pages), not a program (JSON).
+    pub fn is_page(&self) -> bool {
+        matches!(
+            self,
+            Route::Launch | Route::OAuthCallback | Route::AppHome | Route::Logout
+        )
+    }
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].
@@ -89,6 +107,10 @@ fn resource(segments: &[&str]) -> Option<Resource> {
         ["admin", "events", id, "discard"] if !id.is_empty() => r(&[Method::Post], |_, s| {
             Route::AdminEventDiscard(s[2].to_owned())
         }),
+        ["launch"] => r(&[Method::Get], |_, _| Route::Launch),
+        ["oauth", "callback"] => r(&[Method::Get], |_, _| Route::OAuthCallback),
+        ["app"] => r(&[Method::Get], |_, _| Route::AppHome),
+        ["logout"] => r(&[Method::Post], |_, _| Route::Logout),
         _ => None,
     }
 }

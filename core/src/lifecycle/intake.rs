@@ -121,6 +121,14 @@ pub fn build(
                 api_root: endpoints.api_root.as_str().to_owned(),
                 token_url: endpoints.token_url.as_str().to_owned(),
                 authorize_url: endpoints.authorize_url.as_str().to_owned(),
+                // The header script is cosmetic: one that is not on the allowlist is dropped,
+                // never a reason to refuse the install.
+                widget_url: event
+                    .links
+                    .widget_url
+                    .as_deref()
+                    .and_then(|href| allowlist.check(href).ok())
+                    .map(|url| url.as_str().to_owned()),
                 credentials: Some(seal_set(keys, installation_id, CURRENT, credentials)),
                 previous: None,
                 credentials_event_at: Some(event.created_at.clone()),

@@ -52,6 +52,11 @@ pub trait Ports {
         Store::new(self.db())
     }
 
+    /// Agents' sessions and used sign-in states.
+    fn sessions(&self) -> crate::store::Sessions<'_, Self::Db> {
+        crate::store::Sessions::new(self.db())
+    }
+
     /// The access-token table.
     fn tokens(&self) -> SqlTokens<'_, Self::Db> {
         SqlTokens::new(self.db())

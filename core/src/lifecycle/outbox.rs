@@ -268,6 +268,7 @@ pub async fn sweep<P: Ports>(
         }
     }
     p.store().purge_events(now).await?;
+    p.sessions().purge(now).await?;
     p.store()
         .purge_forged(now.saturating_sub(s.scaled(FORGED_KEEP_MS)))
         .await?;

@@ -136,7 +136,8 @@ impl<'a, D: Database> Store<'a, D> {
         self.db.execute(&stmt).await.map(|_| ())
     }
 
-    /// Replaces the installation's users and its `users_count`, in one transaction.
+    /// Replaces the installation's users and its `users_count`, and ends the sessions of users
+    /// who lost their licence, in one transaction.
     pub async fn replace_users(
         &self,
         installation_id: &str,
@@ -168,16 +169,20 @@ impl<'a, D: Database> Store<'a, D> {
              WHERE installation_id = ?1",
             vec![installation_id.into()],
         ));
+        batch.push(super::sessions::end_unlicensed(installation_id));
         self.db.batch(&batch).await
     }
 
+    /// Deletes the installation's users and ends every session it has (uninstall).
     pub async fn delete_users(&self, installation_id: &str) -> Result<(), PortError> {
-        let stmt = Statement::new(
+        let users = Statement::new(
             "delete users",
             "DELETE FROM installation_users WHERE installation_id = ?1",
             vec![installation_id.into()],
         );
-        self.db.execute(&stmt).await.map(|_| ())
+        self.db
+            .batch(&[users, super::sessions::end_installation(installation_id)])
+            .await
     }
 
     /// The installation's users, by id.
@@ -570,6 +575,45 @@ impl<'a, D: Database> Store<'a, D> {
             },
         ];
         self.db.batch(&batch).await
+    }
+
+    /// Whether an `app.installed` for this installation id is still being worked on (its
+    /// installation row is written once it is proven).
+    pub async fn install_in_progress(&self, installation_id: &str) -> Result<bool, PortError> {
+        let rows = self
+            .db
+            .query(&Statement::new(
+                "install in progress",
+                "SELECT 1 AS found FROM jobs WHERE installation_id = ?1 AND kind = ?2                  AND state = ?3 LIMIT 1",
+                vec![
+                    installation_id.into(),
+                    JobKind::Install.as_str().into(),
+                    JobState::Pending.as_str().into(),
+                ],
+            ))
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The latest event of the installation that Talkdesk confirmed and the app applied:
+    /// its type and when it arrived (ms).
+    pub async fn last_applied(
+        &self,
+        installation_id: &str,
+    ) -> Result<Option<(String, u64)>, PortError> {
+        #[derive(Deserialize)]
+        struct Last {
+            event_type: String,
+            received_at: u64,
+        }
+        let last: Option<Last> = self
+            .one(Statement::new(
+                "last applied event",
+                "SELECT event_type, received_at FROM events                  WHERE installation_id = ?1 AND status = ?2                  ORDER BY received_at DESC LIMIT 1",
+                vec![installation_id.into(), EventStatus::Done.as_str().into()],
+            ))
+            .await?;
+        Ok(last.map(|l| (l.event_type, l.received_at)))
     }
 
     /// Pending jobs of an installation, and pending installs whose candidate names the

@@ -6,7 +6,9 @@
 pub mod lifecycle;
 pub mod records;
 pub mod rows;
+pub mod sessions;
 pub mod tokens;
 
 pub use lifecycle::{Store, KEEP_EVENTS_MS};
+pub use sessions::Sessions;
 pub use tokens::SqlTokens;

@@ -179,6 +179,9 @@ pub struct Installation {
     pub api_root: String,
     pub token_url: String,
     pub authorize_url: String,
+    /// Talkdesk's header script for the app's pages (`_links.widget_url`), when an allowed one
+    /// came with the install.
+    pub widget_url: Option<String>,
     /// The set in use.
     pub credentials: Option<StoredCredentials>,
     /// The set a rotation replaced, kept until the new one is acknowledged.

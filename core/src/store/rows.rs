@@ -100,7 +100,7 @@ fn flatten(set: &Option<StoredCredentials>) -> Flat {
     }
 }
 
-/// `installations` (migrations 0003, 0004).
+/// `installations` (migrations 0003, 0004, 0007).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstallationRow {
     pub installation_id: String,
@@ -110,6 +110,7 @@ pub struct InstallationRow {
     pub api_root: String,
     pub token_url: String,
     pub authorize_url: String,
+    pub widget_url: Option<String>,
     pub client_id: Option<String>,
     pub key_id: Option<String>,
     pub key_algorithm: Option<String>,
@@ -153,6 +154,7 @@ impl From<&Installation> for InstallationRow {
             api_root: i.api_root.clone(),
             token_url: i.token_url.clone(),
             authorize_url: i.authorize_url.clone(),
+            widget_url: i.widget_url.clone(),
             client_id,
             key_id,
             key_algorithm,
@@ -211,6 +213,7 @@ impl TryFrom<InstallationRow> for Installation {
             api_root: r.api_root,
             token_url: r.token_url,
             authorize_url: r.authorize_url,
+            widget_url: r.widget_url,
             credentials_event_at: r.credentials_event_at,
             company_name: r.company_name,
             timezone: r.timezone,

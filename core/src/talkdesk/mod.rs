@@ -8,4 +8,5 @@ pub mod assertion;
 pub mod events;
 pub mod hosts;
 pub mod http;
+pub mod oidc;
 pub mod token;

@@ -29,6 +29,8 @@ impl TestApp {
         let sim = Simulator::start(SimConfig::default());
         // Events are built and recorded by the simulator but handed to us, not POSTed.
         sim.hold_events();
+        sim.register_redirect_uri(&format!("{}/oauth/callback", super::sso::BASE))
+            .expect("a valid redirect URI");
         let app_id = sim.app_id();
         let config = Config::from_lookup(|name| {
             Some(match name {
@@ -38,6 +40,7 @@ impl TestApp {
                 "ADMIN_TOKEN" => ADMIN_TOKEN.into(),
                 "CALLBACK_TOKEN" => CALLBACK_TOKEN.into(),
                 "LIFECYCLE_TIME_SCALE" => TIME_SCALE.into(),
+                "PUBLIC_BASE_URL" => super::sso::BASE.into(),
                 _ => return None,
             })
         })

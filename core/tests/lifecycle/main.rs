@@ -9,3 +9,5 @@ mod events;
 mod install;
 mod intake;
 mod rotation;
+mod signin;
+mod sso;

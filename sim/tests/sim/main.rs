@@ -8,4 +8,8 @@ mod flood;
 mod helpers;
 mod inspection;
 mod reads;
+mod sso_authorize;
+mod sso_helpers;
+mod sso_token;
+mod sso_users;
 mod token;

@@ -346,7 +346,7 @@ async fn malformed_requests_are_invalid_requests() {
         ),
         (
             vec![
-                ("grant_type", "authorization_code"),
+                ("grant_type", "password"),
                 ("client_assertion_type", JWT_BEARER),
                 ("client_assertion", &jwt),
             ],

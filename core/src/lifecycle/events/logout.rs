@@ -1,5 +1,5 @@
-//! `user.logout`: confirmed and recorded. (Ending the user's sessions comes with single
-//! sign-on.)
+//! `user.logout`: once Talkdesk confirms it, every session of that user in this installation
+//! ends (a forged logout ends nothing).
 
 use super::{confirmed, recorded};
 use crate::lifecycle::outcome::{done, Outcome, Step};
@@ -11,6 +11,16 @@ use crate::talkdesk::token::DEFAULT_SCOPES;
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, inst: Installation) -> Step<Outcome> {
     let event = recorded(cx).await?;
     let sess = Session::open(cx.p, cx.s, &inst, DEFAULT_SCOPES).await?;
-    confirmed(cx, &sess, &inst, &event).await?;
-    Ok(done(EventStatus::Done, "confirmed and recorded"))
+    let copy = confirmed(cx, &sess, &inst, &event).await?;
+    let Some(user_id) = copy.text("user_id") else {
+        return Ok(done(EventStatus::Done, "confirmed; it names no user"));
+    };
+    let ended =
+        cx.p.sessions()
+            .end_user(&inst.installation_id, &user_id)
+            .await?;
+    Ok(done(
+        EventStatus::Done,
+        format!("confirmed; {ended} session(s) of the user ended"),
+    ))
 }

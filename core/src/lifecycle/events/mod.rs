@@ -46,6 +46,25 @@ pub(super) async fn provision_users_and_plan<P: Ports>(
     sess: &Session,
     inst: &mut Installation,
 ) -> Step<()> {
+    inst.users_count = reread_users(p, sess, inst).await?.len() as u64;
+    let sub = sess
+        .fetch(
+            p,
+            inst,
+            "reading the subscription",
+            sess.api.subscription(),
+            api::parse_subscription,
+        )
+        .await?;
+    inst.plan.name = sub.name;
+    inst.plan.kind = sub.kind;
+    inst.plan.total_licenses = sub.total_licenses;
+    Ok(())
+}
+
+/// Reads the installation's licensed users from Talkdesk (every page) and stores them in
+/// place of the old list, ending the sessions of users who lost their licence.
+pub async fn reread_users<P: Ports>(p: &P, sess: &Session, inst: &Installation) -> Step<Vec<User>> {
     let mut users: Vec<User> = Vec::new();
     for page in 1..=api::MAX_USER_PAGES {
         let req = sess.api.users(page, api::USERS_PER_PAGE);
@@ -65,18 +84,5 @@ pub(super) async fn provision_users_and_plan<P: Ports>(
     p.store()
         .replace_users(&inst.installation_id, &users)
         .await?;
-    inst.users_count = users.len() as u64;
-    let sub = sess
-        .fetch(
-            p,
-            inst,
-            "reading the subscription",
-            sess.api.subscription(),
-            api::parse_subscription,
-        )
-        .await?;
-    inst.plan.name = sub.name;
-    inst.plan.kind = sub.kind;
-    inst.plan.total_licenses = sub.total_licenses;
-    Ok(())
+    Ok(users)
 }

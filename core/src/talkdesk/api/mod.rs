@@ -21,6 +21,11 @@ pub use answers::*;
 pub use calls::InstallationApi;
 pub use failure::ApiError;
 
+/// `Ok` for a 2xx answer, otherwise its [`ApiError`] (for parsers outside this module).
+pub fn check_status(resp: &crate::talkdesk::http::HttpResponse) -> Result<(), ApiError> {
+    failure::classify(resp)
+}
+
 /// Users asked for per page when paging through an installation's users. 100 is the largest
 /// page the simulator serves (a common cap for paged APIs); Talkdesk does not document one.
 pub const USERS_PER_PAGE: u32 = 100;

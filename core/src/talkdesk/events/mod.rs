@@ -52,6 +52,8 @@ pub struct Links {
     pub self_link: Option<String>,
     pub tokens: Option<String>,
     pub authorization: Option<String>,
+    /// Talkdesk's header script for the app's pages (`app.installed`).
+    pub widget_url: Option<String>,
 }
 
 /// A complete credential set (`app.installed`, `app.credentials_rotated`).
@@ -318,6 +320,7 @@ pub fn parse_event(body: &[u8]) -> Result<UnverifiedEvent, EventError> {
         self_link: link(links_obj, "self")?,
         tokens: link(links_obj, "tokens")?,
         authorization: link(links_obj, "authorization")?,
+        widget_url: link(links_obj, "widget_url")?,
     };
     let d = object(get(top, "data"), "data")?;
     let inst = || id(get(d, "installation_id"), "data.installation_id");

@@ -16,6 +16,7 @@ fn a_complete_envelope_parses_to_its_typed_fields() {
             self_link: Some("https://api.talkdeskapp.com/apps/app-123/events/evt-1".into()),
             tokens: Some("https://acme.talkdeskid.com/oauth/token".into()),
             authorization: Some("https://acme.talkdeskid.com/oauth/authorize".into()),
+            widget_url: None,
         }
     );
 }

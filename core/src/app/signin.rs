@@ -1,0 +1,112 @@
+//! The person-facing routes: `/launch`, `/oauth/callback`, `/app` and `/logout`, from request to
+//! page or redirect. The flow itself is in [`crate::signin`]; this turns its answers into HTML.
+
+use super::pages::{self, home, notices, Page};
+use super::Head;
+use crate::config::Config;
+use crate::http::Reply;
+use crate::lifecycle::Ports;
+use crate::ports::{Clock, Log};
+use crate::signin::session::{sign_out, visitor, Visitor};
+use crate::signin::{self, Refusal, SignIn};
+
+fn page(config: &Config, p: &Page) -> Reply {
+    pages::render(p, &config.app_name, &config.frame_ancestors)
+}
+
+fn refusal(config: &Config, r: &Refusal) -> Reply {
+    let reply = page(config, &notices::refusal(r));
+    match r {
+        Refusal::Installing => reply.with_header("retry-after", "30"),
+        _ => reply,
+    }
+}
+
+pub async fn launch<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
+    let Some(s) = SignIn::from_config(config) else {
+        return refusal(config, &Refusal::NotConfigured);
+    };
+    match signin::launch(p, &s, &head.query, head.cookie.as_deref()).await {
+        Ok(r) => pages::redirect(&r.location, r.set_cookies),
+        Err(r) => refusal(config, &r),
+    }
+}
+
+pub async fn callback<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
+    let Some(s) = SignIn::from_config(config) else {
+        return refusal(config, &Refusal::NotConfigured);
+    };
+    match signin::callback(p, &s, &head.query, head.cookie.as_deref()).await {
+        Ok(signed_in) => pages::redirect(&s.base.join("/app"), signed_in.set_cookies),
+        Err(r) => refusal(config, &r),
+    }
+}
+
+pub async fn home<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
+    let Some(s) = SignIn::from_config(config) else {
+        return refusal(config, &Refusal::NotConfigured);
+    };
+    let agent = match visitor(p, head.cookie.as_deref()).await {
+        Ok(Visitor::SignedIn(agent)) => agent,
+        // Signing in again is one redirect away while the agent's Talkdesk session lives.
+        Ok(Visitor::Expired { installation_id }) => {
+            let mut launch = url::Url::parse(&s.base.join("/launch")).expect("an absolute URL");
+            launch
+                .query_pairs_mut()
+                .append_pair("talkdesk_installation_id", &installation_id);
+            return pages::redirect(launch.as_str(), Vec::new());
+        }
+        Ok(Visitor::Anonymous) => return page(config, &notices::sign_in_required()),
+        Err(e) => {
+            p.log().error("session_lookup_failed", &e.0);
+            return page(config, &notices::internal());
+        }
+    };
+    let store = p.store();
+    let view = async {
+        let inst = store.installation(&agent.installation_id).await?;
+        let last = store.last_applied(&agent.installation_id).await?;
+        let (pending, _) = store.pending_counts(&agent.installation_id, None).await?;
+        Ok::<_, crate::ports::PortError>((inst, last, pending))
+    };
+    match view.await {
+        Ok((Some(inst), last_applied, pending)) => page(
+            config,
+            &home::page(&home::Home {
+                agent: &agent,
+                inst: &inst,
+                last_applied,
+                pending,
+                now_ms: p.clock().now_ms(),
+            }),
+        ),
+        Ok((None, ..)) => page(config, &notices::sign_in_required()),
+        Err(e) => {
+            p.log().error(
+                "home_read_failed",
+                &format!("{}: {}", agent.installation_id, e.0),
+            );
+            page(config, &notices::internal())
+        }
+    }
+}
+
+pub async fn logout<P: Ports>(p: &P, config: &Config, head: &Head, body: &[u8]) -> Reply {
+    let Some(s) = SignIn::from_config(config) else {
+        return refusal(config, &Refusal::NotConfigured);
+    };
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    match sign_out(p, &s, head.cookie.as_deref(), head.origin.as_deref(), &form).await {
+        Ok(Ok(clear)) => page(config, &notices::signed_out()).with_header("set-cookie", clear),
+        Ok(Err(refused)) => page(config, &notices::form_refused(refused)),
+        Err(e) => {
+            p.log().error("sign_out_failed", &e.0);
+            page(config, &notices::internal())
+        }
+    }
+}
+
+/// A sign-out form must come as a form.
+pub fn not_a_form(config: &Config) -> Reply {
+    page(config, &notices::not_a_form())
+}
