@@ -637,6 +637,15 @@ impl Element {
         v.as_str().unwrap_or_default().to_owned()
     }
 
+    /// [`Element::text`], or the error (a stale element: the page it was on is gone).
+    pub async fn try_text(&self) -> Result<String, WebDriverError> {
+        let v = self
+            .session
+            .send(Method::GET, &format!("/element/{}/text", self.id), None)
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_owned())
+    }
+
     /// Clicks the element's centre (scrolling it into view), as a user would.
     pub async fn click(&self) {
         self.session

@@ -13,3 +13,4 @@ mod harness;
 mod hostile;
 mod inspect;
 mod lifecycle;
+mod sso;

@@ -54,7 +54,8 @@ header.bar .name{font-weight:700;color:var(--brand)}\
 main{max-width:56rem;margin:0 auto;padding:1.5rem}\
 h1{font-size:1.6rem;margin:.25rem 0 1rem}\
 h2{font-size:1.1rem;margin:0 0 .5rem}\
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem}\
+.top{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:flex-start;gap:1rem}\
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem;margin:1rem 0}\
 .card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:1rem 1.25rem}\
 dl{margin:0;display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}\
 dt{color:var(--muted)}dd{margin:0;font-weight:600}\
@@ -124,7 +125,9 @@ pub fn render(page: &Page, app_name: &str, frame_ancestors: &str) -> Reply {
             ),
             ("cache-control", "no-store".to_owned()),
             ("x-content-type-options", "nosniff".to_owned()),
-            ("referrer-policy", "no-referrer".to_owned()),
+            // Not `no-referrer`: with it a browser sends `Origin: null` on the page's own forms,
+            // and the form check needs the real origin. Other origins still get nothing.
+            ("referrer-policy", "same-origin".to_owned()),
         ],
         body,
     }
@@ -198,7 +201,7 @@ mod tests {
             reply.header("content-type"),
             Some("text/html; charset=utf-8")
         );
-        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(reply.header("referrer-policy"), Some("same-origin"));
         assert!(reply.header("content-security-policy").is_some());
         assert!(reply
             .body

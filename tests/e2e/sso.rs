@@ -1,0 +1,186 @@
+//! Single sign-on in a real browser: Debian's chromium (over WebDriver) opens the app's launch
+//! URL, signs in on the simulator's Talkdesk ID page, and lands on `/app` served by the release
+//! wasm in workerd. Screenshots go to `target/e2e/screenshots/`.
+
+use std::time::{Duration, Instant};
+
+use talkdesk_sim::{Alg, InstallSpec, Installed, Simulator};
+
+use crate::browser::Browser;
+use crate::harness::{root, shared, Worker};
+use crate::lifecycle::{sim_for, sweep, wait_view, WAIT};
+
+/// A simulator for `w` with the worker's callback registered as a redirect URI, and an active
+/// installation in account `account`.
+async fn installed(w: &Worker, account: &str) -> (Simulator, Installed) {
+    let sim = sim_for(w);
+    sim.register_redirect_uri(&w.url("/oauth/callback"))
+        .unwrap();
+    let inst = sim
+        .install(InstallSpec::new(account, Alg::ES256))
+        .await
+        .unwrap();
+    wait_view(w, &inst.installation_id, |v| v["state"] == "active").await;
+    (sim, inst)
+}
+
+async fn screenshot(b: &Browser, name: &str) {
+    b.screenshot(root().join(format!("target/e2e/screenshots/{name}.png")))
+        .await;
+}
+
+/// Opens the launch URL as `user` and signs in on the simulator's page.
+async fn sign_in(b: &Browser, w: &Worker, sim: &Simulator, inst: &Installed, user: &str) {
+    let launch = sim
+        .launch_url(&inst.installation_id, Some(user), &w.base_url)
+        .unwrap();
+    b.goto(&launch).await;
+    // Talkdesk ID shows its sign-in page unless this browser is signed in there already.
+    if let Some(button) = b
+        .try_find(&format!("button[name=user_id][value=\"{user}\"]"))
+        .await
+    {
+        button.click().await;
+    }
+}
+
+/// The text of the page's `h1` once it satisfies `pred` (a click's navigation may still be on
+/// its way).
+async fn heading_until(b: &Browser, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(h1) = b.try_find("h1").await {
+            // The element may belong to the page being left.
+            if let Ok(text) = h1.try_text().await {
+                if pred(&text) {
+                    return text;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out; the page shows:\n{}",
+            b.page_source().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Loads `/app` (running the cron sweep between looks) until `pred` holds of its source.
+async fn app_until(b: &Browser, w: &Worker, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        b.goto(&w.url("/app")).await;
+        let source = b.page_source().await;
+        if pred(&source) {
+            return source;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out; /app shows:\n{source}"
+        );
+        sweep(w).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_from_talkdesk_in_a_real_browser_and_sees_their_first_page() {
+    let w = shared();
+    let (sim, inst) = installed(w, "acme").await;
+    let agent = &inst.users[0];
+    let b = Browser::start().await;
+    b.watch_csp_violations().await;
+    sign_in(&b, w, &sim, &inst, &agent.id).await;
+    let url = b
+        .wait_for_url(|u| u.ends_with("/app"), Duration::from_secs(20))
+        .await;
+    assert_eq!(url, w.url("/app"), "no code or state is left in the URL");
+    assert_eq!(b.find("#agent-name").await.text().await, agent.name);
+    assert_eq!(b.find("#account-name").await.text().await, "acme");
+    assert_eq!(
+        b.find("#licensed-users")
+            .await
+            .text()
+            .await
+            .split(' ')
+            .next(),
+        Some("3")
+    );
+    assert_eq!(b.find("#health").await.text().await, "Connected");
+    // Talkdesk's header script loaded under the page's CSP, and nothing was blocked.
+    assert!(b
+        .find("#talkdesk-header")
+        .await
+        .text()
+        .await
+        .contains("Talkdesk"));
+    let violations = b.csp_violations().await;
+    assert!(violations.is_empty(), "{violations:?}");
+    screenshot(&b, "sso-home").await;
+
+    // The session cookie as the browser holds it.
+    let session = b
+        .all_cookies()
+        .await
+        .into_iter()
+        .find(|c| c.name == "__Host-appconnect_session")
+        .expect("a session cookie");
+    assert!(session.http_only && session.secure, "{session:?}");
+    assert_eq!(session.same_site, "None");
+    assert!(session.partition.is_some(), "{session:?}");
+
+    // Signing out ends the session: the page is gone.
+    b.find("#sign-out").await.click().await;
+    heading_until(&b, |h| h.contains("signed out")).await;
+    screenshot(&b, "sso-signed-out").await;
+    b.goto(&w.url("/app")).await;
+    assert!(b.try_find("#agent-name").await.is_none());
+    assert!(b.page_source().await.contains("Open the app from Talkdesk"));
+}
+
+#[tokio::test]
+async fn an_unlicensed_user_sees_the_licence_page() {
+    let w = shared();
+    let (sim, inst) = installed(w, "initech").await;
+    let outsider = &inst.unlicensed_users[0];
+    let b = Browser::start().await;
+    sign_in(&b, w, &sim, &inst, &outsider.id).await;
+    heading_until(&b, |h| h == "You don't have a licence for this app").await;
+    assert!(b
+        .page_source()
+        .await
+        .contains("Ask your Talkdesk admin for a licence"));
+    screenshot(&b, "sso-unlicensed").await;
+    b.goto(&w.url("/app")).await;
+    assert!(b.try_find("#agent-name").await.is_none());
+}
+
+#[tokio::test]
+async fn a_user_logout_event_and_an_uninstall_each_end_the_session() {
+    let w = shared();
+    let (sim, inst) = installed(w, "umbrella").await;
+    let agent = inst.users[1].clone();
+    let b = Browser::start().await;
+    sign_in(&b, w, &sim, &inst, &agent.id).await;
+    app_until(&b, w, |s| s.contains("id=\"agent-name\"")).await;
+
+    sim.logout(&inst.installation_id, &agent.id).await.unwrap();
+    app_until(&b, w, |s| !s.contains("id=\"agent-name\"")).await;
+
+    // Signed in again (Talkdesk signs in at once after its own logout page), then uninstalled.
+    sign_in(&b, w, &sim, &inst, &agent.id).await;
+    app_until(&b, w, |s| s.contains("id=\"agent-name\"")).await;
+    sim.uninstall(&inst.installation_id, "user", "done")
+        .await
+        .unwrap();
+    let page = app_until(&b, w, |s| !s.contains("id=\"agent-name\"")).await;
+    assert!(page.contains("Open the app from Talkdesk"), "{page}");
+    // And launching again says the app is gone.
+    b.goto(
+        &sim.launch_url(&inst.installation_id, Some(&agent.id), &w.base_url)
+            .unwrap(),
+    )
+    .await;
+    heading_until(&b, |h| h == "The app was uninstalled").await;
+}
