@@ -184,3 +184,65 @@ async fn a_user_logout_event_and_an_uninstall_each_end_the_session() {
     .await;
     heading_until(&b, |h| h == "The app was uninstalled").await;
 }
+
+/// Time from opening the launch URL to a rendered `/app` (load event), for an agent already
+/// signed in to Talkdesk ID (as when they click the app inside Talkdesk), and the page's bytes.
+/// Opt-in: `make bench`.
+#[tokio::test]
+#[ignore = "benchmark: make bench"]
+async fn bench_sso_launch_to_rendered_app() {
+    let w = shared();
+    let (sim, inst) = installed(w, "benchco").await;
+    let agent = &inst.users[0];
+    let b = Browser::start().await;
+    // The first sign-in picks the user on Talkdesk ID's page; later launches go straight through.
+    sign_in(&b, w, &sim, &inst, &agent.id).await;
+    b.wait_for_url(|u| u.ends_with("/app"), Duration::from_secs(20))
+        .await;
+    let launch = sim
+        .launch_url(&inst.installation_id, Some(&agent.id), &w.base_url)
+        .unwrap();
+    let mut navigation = Vec::new();
+    let mut wall = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        b.goto(&launch).await;
+        b.find("#agent-name").await;
+        wall.push(started.elapsed().as_secs_f64() * 1000.0);
+        navigation.push(b.navigation_ms().await);
+    }
+    let bytes = b
+        .execute(
+            "const [n] = performance.getEntriesByType('navigation'); return n.decodedBodySize;",
+            &[],
+        )
+        .await;
+    let gzip = {
+        use std::io::Write;
+        let html = b.page_source().await;
+        let mut gz = std::process::Command::new("gzip")
+            .arg("-9c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        gz.stdin.take().unwrap().write_all(html.as_bytes()).unwrap();
+        gz.wait_with_output().unwrap().stdout.len()
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let table = format!(
+        "| measure | value |\n|---|---|\n\
+         | `/launch` → Talkdesk ID → `/oauth/callback` → rendered `/app`, median of 15 (Navigation Timing, load event end) | {:.0} ms |\n\
+         | the same, wall clock seen by the test (WebDriver round trips included) | {:.0} ms |\n\
+         | `/app` HTML | {bytes} bytes ({gzip} gzip), one stylesheet inline, one script (Talkdesk's header) |",
+        median(navigation),
+        median(wall),
+    );
+    println!("\n{table}\n");
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("sso.md"), format!("{table}\n")).unwrap();
+}
