@@ -250,29 +250,37 @@ impl PublicBaseUrl {
     }
 }
 
-/// Checks `FRAME_ANCESTORS`: each source is `'self'`, `'none'` or an `https://` host (optionally
-/// `*.`-prefixed); nothing that could end the CSP directive early.
+/// Checks `FRAME_ANCESTORS`: each source is `'self'`, `'none'`, an `https://` host (optionally
+/// `*.`-prefixed, with a port), or plain `http://` to a loopback host (local tests); nothing
+/// that could end the CSP directive early.
 fn frame_sources(value: &str) -> Result<String, String> {
+    let host_ok = |h: &str| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':')
+    };
     let sources: Vec<&str> = value.split_whitespace().collect();
-    for source in &sources {
-        let host = source
-            .strip_prefix("https://")
-            .map(|h| h.strip_prefix("*.").unwrap_or(h));
-        let ok = matches!(*source, "'self'" | "'none'")
-            || host.is_some_and(|h| {
-                !h.is_empty()
-                    && h.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':')
-            });
-        if !ok {
-            return Err(format!(
-                "source {} is not 'self', 'none' or https://[*.]host",
-                sources.iter().position(|s| s == source).unwrap_or(0) + 1
-            ));
-        }
-    }
     if sources.is_empty() {
         return Err("is empty".into());
+    }
+    for (i, source) in sources.iter().enumerate() {
+        let ok = match *source {
+            "'self'" | "'none'" => true,
+            s => match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
+                (Some(h), _) => host_ok(h.strip_prefix("*.").unwrap_or(h)),
+                (_, Some(h)) => {
+                    host_ok(h)
+                        && crate::talkdesk::hosts::is_loopback(h.split(':').next().unwrap_or(h))
+                }
+                _ => false,
+            },
+        };
+        if !ok {
+            return Err(format!(
+                "source {} is not 'self', 'none', https://[*.]host or http://<loopback>",
+                i + 1
+            ));
+        }
     }
     Ok(sources.join(" "))
 }

@@ -181,3 +181,56 @@ fn a_short_or_non_path_safe_callback_token_is_refused_without_echoing_it() {
     }
     assert!(load(&settings(&[(CALLBACK_TOKEN, "Abc_123-Abc_123-Abc_123-")])).is_ok());
 }
+
+#[test]
+fn the_public_base_url_is_an_https_origin_or_loopback_http() {
+    let base = |v: &str| load(&settings(&[(PUBLIC_BASE_URL, v)])).map(|c| c.public_base_url);
+    let ok = base("https://App.Example.com/").unwrap().unwrap();
+    assert_eq!(ok.origin(), "https://app.example.com");
+    assert_eq!(ok.redirect_uri(), "https://app.example.com/oauth/callback");
+    assert_eq!(
+        base("http://127.0.0.1:8787").unwrap().unwrap().origin(),
+        "http://127.0.0.1:8787"
+    );
+    for bad in [
+        "http://app.example.com",
+        "https://app.example.com/sub",
+        "https://app.example.com/?q",
+        "https://user@app.example.com",
+        "app.example.com",
+    ] {
+        assert_eq!(base(bad).unwrap_err().setting, PUBLIC_BASE_URL, "{bad}");
+    }
+    assert_eq!(load(&settings(&[])).unwrap().public_base_url, None);
+}
+
+#[test]
+fn frame_ancestors_take_only_sources_that_cannot_break_the_policy() {
+    let fa = |v: &str| load(&settings(&[(FRAME_ANCESTORS, v)])).map(|c| c.frame_ancestors);
+    assert_eq!(
+        load(&settings(&[])).unwrap().frame_ancestors,
+        DEFAULT_FRAME_ANCESTORS
+    );
+    assert_eq!(
+        fa("'self'  https://*.mytalkdesk.com http://localhost:9000").unwrap(),
+        "'self' https://*.mytalkdesk.com http://localhost:9000"
+    );
+    for bad in [
+        "*",
+        "https://a.com;script-src *",
+        "http://talkdesk.com",
+        "'unsafe-inline'",
+        "data:",
+    ] {
+        assert_eq!(fa(bad).unwrap_err().setting, FRAME_ANCESTORS, "{bad}");
+    }
+}
+
+#[test]
+fn the_app_name_is_short_plain_text() {
+    let name = |v: &str| load(&settings(&[(APP_NAME, v)])).map(|c| c.app_name);
+    assert_eq!(load(&settings(&[])).unwrap().app_name, DEFAULT_APP_NAME);
+    assert_eq!(name("Acme Helpdesk").unwrap(), "Acme Helpdesk");
+    assert!(name(&"x".repeat(61)).is_err());
+    assert!(name("a\nb").is_err());
+}

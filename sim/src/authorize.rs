@@ -146,7 +146,15 @@ fn show(
         .iter()
         .map(|(k, v)| (*k, v.as_str()))
         .collect();
-    Reply::html(200, pages::sign_in(&inst.account_name, &members, &hidden))
+    let mut reply = Reply::html(200, pages::sign_in(&inst.account_name, &members, &hidden));
+    if let Some(framers) = &settings.sign_in_framers {
+        for (name, value) in reply.headers.iter_mut() {
+            if *name == "content-security-policy" {
+                *value = format!("default-src 'none'; frame-ancestors {framers}");
+            }
+        }
+    }
+    reply
 }
 
 /// A POST from the sign-in page: the chosen member signs in, or the user cancels.

@@ -164,6 +164,12 @@ impl Simulator {
     pub fn set_auto_sign_in(&self, on: bool) {
         self.core.set_auto_sign_in(on);
     }
+    /// Lets pages of `origin` show the sign-in page in a frame. Whether Talkdesk ID may be
+    /// framed is not documented; by default its page refuses every frame (`frame-ancestors
+    /// 'none'`), the stricter choice. Tests of an app framed inside Talkdesk turn this on.
+    pub fn allow_sign_in_framing(&self, origin: &str) {
+        self.core.allow_sign_in_framing(origin);
+    }
     /// How `/oauth/authorize` answers from now on, until set again; see [`AuthorizeMode`].
     pub fn set_authorize_mode(&self, mode: AuthorizeMode) {
         self.core.set_authorize_mode(mode);

@@ -23,6 +23,10 @@ impl Core {
         self.settings.lock().unwrap().auto_sign_in = on;
     }
 
+    pub fn allow_sign_in_framing(&self, origin: &str) {
+        self.settings.lock().unwrap().sign_in_framers = Some(origin.to_owned());
+    }
+
     pub fn set_authorize_mode(&self, mode: AuthorizeMode) {
         self.settings.lock().unwrap().authorize_mode = mode;
     }

@@ -260,6 +260,8 @@ pub(crate) struct Settings {
     pub redirect_uris: Vec<String>,
     pub auto_sign_in: bool,
     pub authorize_mode: AuthorizeMode,
+    /// Who may frame the sign-in page (CSP `frame-ancestors`); `None`: nobody.
+    pub sign_in_framers: Option<String>,
 }
 
 pub(crate) struct Core {
@@ -289,6 +291,7 @@ impl Core {
                 redirect_uris: cfg.redirect_uris.clone(),
                 auto_sign_in: cfg.auto_sign_in,
                 authorize_mode: AuthorizeMode::Normal,
+                sign_in_framers: None,
             }),
             state: Mutex::new(State::default()),
             id_key_cell: OnceLock::new(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use talkdesk_sim::{Alg, InstallSpec, Installed, Simulator};
 
 use crate::browser::Browser;
-use crate::harness::{root, shared, Worker};
+use crate::harness::{free_port, root, shared, Options, Worker};
 use crate::lifecycle::{sim_for, sweep, wait_view, WAIT};
 
 /// A simulator for `w` with the worker's callback registered as a redirect URI, and an active
@@ -183,6 +183,99 @@ async fn a_user_logout_event_and_an_uninstall_each_end_the_session() {
     )
     .await;
     heading_until(&b, |h| h == "The app was uninstalled").await;
+}
+
+/// A page on another site (`http://localhost:{port}`, as Talkdesk's web app is to the app)
+/// that shows `src` in a frame. Serves until the test process ends.
+fn framing_page_on(port: u16, src: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let html = format!(
+        "<!doctype html><title>Talkdesk</title><h1>Talkdesk</h1>\
+         <iframe id=\"app\" src=\"{src}\" width=\"1200\" height=\"700\"></iframe>"
+    );
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                html.len()
+            );
+        }
+    });
+    format!("http://localhost:{port}")
+}
+
+#[tokio::test]
+async fn sign_in_also_works_framed_inside_another_site() {
+    // The app's own worker, allowing the framing site; Talkdesk's page is at another site
+    // (localhost), so the app is a third party in the frame.
+    let mut options = Options::default();
+    // The framing site's port goes into the worker's settings before either starts.
+    let frame_port = free_port();
+    options.vars.insert(
+        "FRAME_ANCESTORS".into(),
+        format!("'self' http://localhost:{frame_port}"),
+    );
+    let w = Worker::start(options);
+    let (sim, inst) = installed(&w, "framed").await;
+    let agent = &inst.users[0];
+    let launch = sim
+        .launch_url(&inst.installation_id, Some(&agent.id), &w.base_url)
+        .unwrap();
+    let top = framing_page_on(frame_port, &launch);
+    sim.allow_sign_in_framing(&top);
+    let b = Browser::start().await;
+    b.goto(&top).await;
+    let frame = b.find("#app").await;
+    b.command(
+        reqwest::Method::POST,
+        "/frame",
+        Some(serde_json::json!({ "id": frame.as_arg() })),
+    )
+    .await
+    .unwrap();
+    b.find(&format!("button[name=user_id][value=\"{}\"]", agent.id))
+        .await
+        .click()
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let name = loop {
+        if let Some(el) = b.try_find("#agent-name").await {
+            if let Ok(text) = el.try_text().await {
+                break text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the frame shows:\n{}",
+            b.page_source().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(name, agent.name);
+    b.command(
+        reqwest::Method::POST,
+        "/frame/parent",
+        Some(serde_json::json!({})),
+    )
+    .await
+    .unwrap();
+    screenshot(&b, "sso-framed").await;
+    // The session lives in the framing site's partition only.
+    let session = b
+        .all_cookies()
+        .await
+        .into_iter()
+        .find(|c| c.name == "__Host-appconnect_session")
+        .expect("a session cookie");
+    assert_eq!(
+        session.partition.as_deref(),
+        Some("http://localhost"),
+        "{session:?}"
+    );
 }
 
 /// Time from opening the launch URL to a rendered `/app` (load event), for an agent already

@@ -27,9 +27,9 @@ pub fn page(h: &Home<'_>) -> Page {
         .as_deref()
         .map_or_else(String::new, |e| format!(" as {}", esc(e)));
     let main = format!(
-        "<div class=\"top\"><h1>Welcome, <span id=\"agent-name\">{name}</span></h1>\
+        "<div class=\"top\"><div><h1>Welcome, <span id=\"agent-name\">{name}</span></h1>\
          <p class=\"muted\">Signed in with Talkdesk{signed_in_as} · \
-         <span id=\"account-name\">{account}</span></p>\
+         <span id=\"account-name\">{account}</span></p></div>\
          <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" \
          value=\"{csrf}\"><button type=\"submit\" id=\"sign-out\">Sign out</button></form></div>\
          <div class=\"cards\">{account_card}{plan_card}{health_card}</div>\
