@@ -73,6 +73,8 @@ pub enum IdTokenFault {
     MissingNonce,
     /// Claims are right but the signature does not verify with the published key.
     BadSignature,
+    /// `sub` names someone else than the user who signed in (whom `/users/me` names).
+    OtherSubject,
 }
 
 impl std::str::FromStr for IdTokenFault {
@@ -81,7 +83,7 @@ impl std::str::FromStr for IdTokenFault {
     fn from_str(s: &str) -> Result<Self, SimError> {
         serde_json::from_value(Value::String(s.replace('-', "_"))).map_err(|_| {
             SimError::InvalidSpec(format!(
-                "id_token fault: {s:?} is not wrong_issuer, wrong_audience, expired, wrong_nonce, missing_nonce or bad_signature"
+                "id_token fault: {s:?} is not wrong_issuer, wrong_audience, expired, wrong_nonce, missing_nonce, bad_signature or other_subject"
             ))
         })
     }

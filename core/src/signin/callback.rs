@@ -14,7 +14,7 @@ use crate::lifecycle::outcome::Outcome;
 use crate::lifecycle::sealing::{open_set, CURRENT};
 use crate::lifecycle::session::{api_root, Session};
 use crate::lifecycle::Ports;
-use crate::ports::{Clock, Log, PortError, TalkdeskHttp};
+use crate::ports::{Cache, Clock, Log, PortError, TalkdeskHttp};
 use crate::secret::SecretString;
 use crate::store::records::Installation;
 use crate::store::sessions::NewSession;
@@ -237,8 +237,18 @@ async fn identify<P: Ports>(
     Ok(me)
 }
 
+/// At most one re-read of an installation's users per this many seconds (KV's shortest TTL),
+/// however many unlicensed members try to sign in: each re-read pages through every user.
+pub const REREAD_EVERY_SECS: u64 = crate::ports::KV_MIN_TTL_SECS;
+
+/// The KV key that marks a recent re-read of the installation's users.
+fn reread_key(installation_id: &str) -> String {
+    format!("users-reread:{installation_id}")
+}
+
 /// Whether the user holds a licence of the installation: from the stored users, re-read from
-/// Talkdesk once when the user is not among them (a licence granted since the last update).
+/// Talkdesk once when the user is not among them (a licence granted since the last update),
+/// unless they were re-read within the last [`REREAD_EVERY_SECS`].
 async fn licensed<P: Ports>(
     p: &P,
     s: &SignIn<'_>,
@@ -253,6 +263,12 @@ async fn licensed<P: Ports>(
     if stored {
         return Ok(true);
     }
+    let key = reread_key(&inst.installation_id);
+    if matches!(p.cache().get(&key).await, Ok(Some(_))) {
+        return Ok(false);
+    }
+    // Marked before reading, so sign-ins arriving meanwhile do not start their own.
+    let _ = p.cache().put(&key, "1", REREAD_EVERY_SECS).await;
     let reread = async {
         let sess = Session::open(p, &s.lifecycle, inst, DEFAULT_SCOPES).await?;
         reread_users(p, &sess, inst).await

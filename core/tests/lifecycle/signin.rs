@@ -188,9 +188,19 @@ async fn a_state_is_single_use() {
     let binding = jar.clone();
     assert_eq!(app.come_back(&mut jar, &back).await.status, 303);
     let mut again = binding;
+    let exchanges = code_exchanges(&app);
     let reply = app.come_back(&mut again, &back).await;
     assert_eq!(reply.status, 400);
-    assert!(reply.body.contains("used already"), "{}", reply.body);
+    assert!(
+        reply.body.contains("This sign-in link was used already."),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        code_exchanges(&app),
+        exchanges,
+        "refused before Talkdesk is asked"
+    );
     assert_eq!(app.sessions(), 1);
 }
 
@@ -255,12 +265,17 @@ async fn every_bad_id_token_claim_is_refused() {
         IdTokenFault::Expired,
         IdTokenFault::WrongNonce,
         IdTokenFault::MissingNonce,
+        IdTokenFault::OtherSubject,
     ] {
         let (app, inst) = active().await;
         app.sim.tamper_next_id_token(fault);
         let (reply, _) = app.sign_in(&inst.installation_id, &first_user(&inst)).await;
         assert_eq!(reply.status, 400, "{fault:?}: {}", reply.body);
-        assert!(reply.body.contains("did not check out"), "{fault:?}");
+        assert!(
+            reply.body.contains("did not check out"),
+            "{fault:?}: {}",
+            reply.body
+        );
         assert_eq!(app.sessions(), 0, "{fault:?}");
     }
 }
@@ -277,6 +292,30 @@ async fn an_unlicensed_user_gets_a_403_page_and_no_session() {
         reply.body
     );
     assert_eq!(app.sessions(), 0);
+}
+
+fn user_reads(app: &TestApp) -> usize {
+    app.sim.requests_to(Endpoint::Users).len()
+}
+
+#[tokio::test]
+async fn unlicensed_sign_ins_reread_the_users_at_most_once_a_minute() {
+    let (app, inst) = active().await;
+    let outsider = inst.unlicensed_users[0].id.clone();
+    let before = user_reads(&app);
+    for _ in 0..3 {
+        let (reply, _) = app.sign_in(&inst.installation_id, &outsider).await;
+        assert_eq!(reply.status, 403);
+    }
+    assert_eq!(user_reads(&app), before + 1);
+    // A minute later the mark has expired (KV drops it).
+    app.ports
+        .cache
+        .values
+        .borrow_mut()
+        .retain(|k, _| !k.starts_with("users-reread:"));
+    app.sign_in(&inst.installation_id, &outsider).await;
+    assert_eq!(user_reads(&app), before + 2);
 }
 
 #[tokio::test]
@@ -374,6 +413,15 @@ async fn signing_out_needs_the_pages_csrf_token_and_ends_the_session() {
         .visit(&mut jar, Route::Logout, vec![], b"csrf=not-the-token")
         .await;
     assert_eq!(forged.status, 403);
+    let elsewhere = app
+        .post_form_from(&mut jar, "https://evil.example", &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(elsewhere.status, 403);
+    assert!(
+        elsewhere.body.contains("another site"),
+        "{}",
+        elsewhere.body
+    );
     assert_eq!(
         app.home(&mut jar).await.status,
         200,
@@ -416,6 +464,7 @@ async fn a_genuine_user_logout_ends_that_users_sessions_and_a_forged_one_ends_no
     app.sim.logout(&inst.installation_id, &user).await.unwrap();
     app.deliver_held().await;
     app.settle().await;
+    assert_eq!(app.sessions(), 0, "the event itself ended the session");
     let after = app.home(&mut jar).await;
     assert_eq!(after.status, 401, "{}", after.body);
     assert_eq!(app.sessions(), 0);
@@ -431,8 +480,8 @@ async fn an_uninstall_ends_every_session() {
         .unwrap();
     app.deliver_held().await;
     app.settle().await;
+    assert_eq!(app.sessions(), 0, "the uninstall itself ended the session");
     assert_eq!(app.home(&mut jar).await.status, 401);
-    assert_eq!(app.sessions(), 0);
 }
 
 #[tokio::test]
@@ -453,6 +502,11 @@ async fn a_removed_licence_ends_that_users_sessions() {
         .unwrap();
     app.deliver_held().await;
     app.settle().await;
+    assert_eq!(
+        app.sessions(),
+        1,
+        "the update itself ended the removed user's session"
+    );
     assert_eq!(app.home(&mut removed_jar).await.status, 401);
     assert_eq!(app.home(&mut kept_jar).await.status, 200);
 }

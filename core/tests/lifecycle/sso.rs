@@ -93,6 +93,27 @@ impl TestApp {
         reply
     }
 
+    /// `POST /logout` with `form`, as sent by a page of `origin`.
+    pub async fn post_form_from(&self, jar: &mut Jar, origin: &str, form: &str) -> Reply {
+        let head = Head {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            cookie: jar.header(),
+            origin: Some(origin.to_owned()),
+            ..Head::default()
+        };
+        let reply = app::handle(
+            &self.ports,
+            &self.config,
+            Route::Logout,
+            &head,
+            form.as_bytes(),
+        )
+        .await
+        .reply;
+        jar.take(&reply);
+        reply
+    }
+
     /// `GET /launch?talkdesk_installation_id=…&talkdesk_user_id=…`.
     pub async fn launch(&self, jar: &mut Jar, installation_id: &str) -> Reply {
         let query = vec![
