@@ -461,6 +461,7 @@ async fn each_id_token_fault_spoils_the_next_token_only() {
         IdTokenFault::WrongNonce,
         IdTokenFault::MissingNonce,
         IdTokenFault::BadSignature,
+        IdTokenFault::OtherSubject,
     ];
     for fault in faults {
         sim.tamper_next_id_token(fault);
@@ -487,6 +488,7 @@ async fn each_id_token_fault_spoils_the_next_token_only() {
             }
             IdTokenFault::MissingNonce => assert!(c.get("nonce").is_none()),
             IdTokenFault::BadSignature => assert!(!signed),
+            IdTokenFault::OtherSubject => assert_ne!(c["sub"], json!(inst.users[0].id)),
         }
         if fault != IdTokenFault::BadSignature {
             assert!(signed, "{fault:?}: every other defect is signed properly");
