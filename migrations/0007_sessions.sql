@@ -18,7 +18,10 @@ CREATE INDEX sessions_user ON sessions (installation_id, user_id);
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 CREATE TABLE sso_states (
-    state_id   TEXT PRIMARY KEY NOT NULL,        -- the sealed state's random id
-    expires_at INTEGER NOT NULL                  -- ms; purged after
+    state_id        TEXT PRIMARY KEY NOT NULL,   -- the sealed state's random id
+    installation_id TEXT NOT NULL,
+    used_at         INTEGER NOT NULL,            -- ms; sign-ins per minute are capped by it
+    expires_at      INTEGER NOT NULL             -- ms; purged after
 ) STRICT;
 CREATE INDEX sso_states_expiry ON sso_states (expires_at);
+CREATE INDEX sso_states_installation ON sso_states (installation_id, used_at);

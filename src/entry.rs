@@ -9,7 +9,7 @@ use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledE
 use crate::platform::{self, log, ports::WorkerPorts};
 use appconnect_core::app::{self, health, Head, MAX_BODY_BYTES};
 use appconnect_core::config::Config;
-use appconnect_core::http::{route, ApiError, Reply, Route};
+use appconnect_core::http::{self, route, ApiError, Reply, Route};
 use appconnect_core::lifecycle::{self, Settings};
 
 /// Installations the cron sweep works on per run.
@@ -17,7 +17,14 @@ const SWEEP_LIMIT: u32 = 25;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    Ok(platform::into_response(handle(req, env, ctx).await))
+    let for_a_person = http::is_page_path(&req.path());
+    let reply = handle(req, env, ctx).await;
+    // A person's path answers in HTML whatever went wrong before its handler ran.
+    Ok(platform::into_response(if for_a_person {
+        app::signin::as_page(reply)
+    } else {
+        reply
+    }))
 }
 
 async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {

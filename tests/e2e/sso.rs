@@ -339,3 +339,30 @@ async fn bench_sso_launch_to_rendered_app() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("sso.md"), format!("{table}\n")).unwrap();
 }
+
+#[tokio::test]
+async fn the_persons_paths_answer_errors_as_html_pages() {
+    let w = shared();
+    let client = reqwest::Client::new();
+    let wrong_method = client.get(w.url("/logout")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["allow"], "POST");
+    assert!(wrong_method.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let body = wrong_method.text().await.unwrap();
+    assert!(body.contains("This page cannot be used that way"), "{body}");
+    let not_a_form = client
+        .post(w.url("/logout"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_a_form.status(), 415);
+    assert!(not_a_form.text().await.unwrap().contains("<h1>"));
+    // The API paths keep answering JSON.
+    let api = client.get(w.url("/events/x")).send().await.unwrap();
+    assert_eq!(api.headers()["content-type"], "application/json");
+}

@@ -18,6 +18,7 @@ fn refusal(config: &Config, r: &Refusal) -> Reply {
     let reply = page(config, &notices::refusal(r));
     match r {
         Refusal::Installing => reply.with_header("retry-after", "30"),
+        Refusal::Busy => reply.with_header("retry-after", "60"),
         _ => reply,
     }
 }
@@ -104,6 +105,27 @@ pub async fn logout<P: Ports>(p: &P, config: &Config, head: &Head, body: &[u8]) 
             page(config, &notices::internal())
         }
     }
+}
+
+/// An error answered on a person's path as JSON (a wrong method, a broken deployment, a body
+/// too large, bindings missing) becomes the same status as an HTML page. The settings may be
+/// what is broken, so the defaults dress it.
+pub fn as_page(reply: Reply) -> Reply {
+    let json = reply
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"));
+    if !json || reply.status < 400 {
+        return reply;
+    }
+    let mut page = pages::render(
+        &notices::for_status(reply.status),
+        crate::config::DEFAULT_APP_NAME,
+        crate::config::DEFAULT_FRAME_ANCESTORS,
+    );
+    if let Some(allow) = reply.header("allow") {
+        page = page.with_header("allow", allow.to_owned());
+    }
+    page
 }
 
 /// A sign-out form must come as a form.

@@ -64,14 +64,12 @@ pub enum Route {
     Logout,
 }
 
-impl Route {
-    /// Whether the route answers a person in a browser (HTML pages), not a program (JSON).
-    pub fn is_page(&self) -> bool {
-        matches!(
-            self,
-            Route::Launch | Route::OAuthCallback | Route::AppHome | Route::Logout
-        )
-    }
+/// The paths a person opens in a browser: every answer there is an HTML page, errors included
+/// (a wrong method, a broken deployment), never JSON.
+pub const PAGE_PATHS: &[&str] = &["/launch", "/oauth/callback", "/app", "/logout"];
+
+pub fn is_page_path(path: &str) -> bool {
+    PAGE_PATHS.contains(&path)
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].

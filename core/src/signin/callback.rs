@@ -9,8 +9,7 @@ use super::session::session_hash;
 use super::state::LoginState;
 use super::{single, Refusal, SignIn, StateProblem, SESSION_TTL_MS};
 use crate::crypto::random_text;
-use crate::lifecycle::events::reread_users;
-use crate::lifecycle::outcome::Outcome;
+use crate::lifecycle::events::find_user;
 use crate::lifecycle::sealing::{open_set, CURRENT};
 use crate::lifecycle::session::{api_root, Session};
 use crate::lifecycle::Ports;
@@ -26,6 +25,10 @@ use crate::talkdesk::oidc::{
 };
 use crate::talkdesk::token::{TokenError, DEFAULT_SCOPES};
 use crate::tokens::sign_assertion;
+
+/// The most sign-ins one installation completes per minute: far above a contact center's shift
+/// start, far below what would spend the account's token-endpoint budget.
+pub const MAX_SIGN_INS_PER_MINUTE: u64 = 120;
 
 /// A signed-in agent: the cookies to set, then on to `/app`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,13 +54,26 @@ pub async fn callback<P: Ports>(
         now,
     )
     .map_err(Refusal::State)?;
-    let used = p
-        .sessions()
-        .use_state(&state.id, state.expires_at)
+    let sessions = p.sessions();
+    let used = sessions
+        .use_state(&state.id, &state.installation_id, now, state.expires_at)
         .await
         .map_err(|e| internal(p, &state.installation_id, e))?;
     if !used {
         return Err(Refusal::State(StateProblem::Replayed));
+    }
+    // Anyone can launch and come back with a junk code, and each exchange costs a call to the
+    // account's token endpoint, whose rate limit the lifecycle needs too.
+    let recent = sessions
+        .sign_ins_since(&state.installation_id, now.saturating_sub(60_000))
+        .await
+        .map_err(|e| internal(p, &state.installation_id, e))?;
+    if recent > MAX_SIGN_INS_PER_MINUTE {
+        p.log().info(
+            "sign_in_busy",
+            &format!("{}: {recent} sign-ins in a minute", state.installation_id),
+        );
+        return Err(Refusal::Busy);
     }
     if let Some(error) = single(query, "error")? {
         return Err(Refusal::Denied {
@@ -102,10 +118,9 @@ pub async fn callback<P: Ports>(
     Ok(SignedIn {
         installation_id: inst.installation_id,
         user_id: me.id,
-        set_cookies: vec![
-            cookies.set(SESSION, &session_id, SESSION_TTL_MS / 1000),
-            cookies.clear(BINDING),
-        ],
+        // The binding cookie stays until its own expiry: another tab of this browser may be
+        // signing in with it right now.
+        set_cookies: vec![cookies.set(SESSION, &session_id, SESSION_TTL_MS / 1000)],
     })
 }
 
@@ -237,18 +252,18 @@ async fn identify<P: Ports>(
     Ok(me)
 }
 
-/// At most one re-read of an installation's users per this many seconds (KV's shortest TTL),
-/// however many unlicensed members try to sign in: each re-read pages through every user.
+/// At most one look through an installation's users per this many seconds (KV's shortest
+/// TTL), however many unlicensed members try to sign in: a look may page through every user.
 pub const REREAD_EVERY_SECS: u64 = crate::ports::KV_MIN_TTL_SECS;
 
-/// The KV key that marks a recent re-read of the installation's users.
+/// The KV key that marks a recent look through the installation's users.
 fn reread_key(installation_id: &str) -> String {
     format!("users-reread:{installation_id}")
 }
 
-/// Whether the user holds a licence of the installation: from the stored users, re-read from
-/// Talkdesk once when the user is not among them (a licence granted since the last update),
-/// unless they were re-read within the last [`REREAD_EVERY_SECS`].
+/// Whether the user holds a licence of the installation: from the stored users, or else from
+/// Talkdesk's list, read once (a licence granted since the last update), unless an unlicensed
+/// sign-in looked within the last [`REREAD_EVERY_SECS`].
 async fn licensed<P: Ports>(
     p: &P,
     s: &SignIn<'_>,
@@ -267,19 +282,20 @@ async fn licensed<P: Ports>(
     if matches!(p.cache().get(&key).await, Ok(Some(_))) {
         return Ok(false);
     }
-    // Marked before reading, so sign-ins arriving meanwhile do not start their own.
-    let _ = p.cache().put(&key, "1", REREAD_EVERY_SECS).await;
-    let reread = async {
+    let look = async {
         let sess = Session::open(p, &s.lifecycle, inst, DEFAULT_SCOPES).await?;
-        reread_users(p, &sess, inst).await
+        find_user(p, &sess, inst, user_id).await
     };
-    match reread.await {
-        Ok(users) => Ok(users.iter().any(|u| u.user_id == user_id && u.active)),
-        Err(Outcome::Done { .. }) => Ok(false),
+    match look.await {
+        Ok(found) => {
+            // Marked once the look is done: a failed one does not hold the next one back.
+            let _ = p.cache().put(&key, "1", REREAD_EVERY_SECS).await;
+            Ok(found.is_some_and(|u| u.active))
+        }
         Err(other) => Err(unavailable(
             p,
             inst,
-            &format!("re-reading users: {}", other.reason()),
+            &format!("reading users: {}", other.reason()),
         )),
     }
 }

@@ -98,6 +98,8 @@ pub enum Refusal {
     },
     /// Talkdesk could not be reached or answered with a failure.
     TalkdeskUnavailable,
+    /// Too many sign-ins to this installation in the last minute.
+    Busy,
     /// Our own storage failed (logged).
     Internal,
 }

@@ -173,6 +173,33 @@ impl<'a, D: Database> Store<'a, D> {
         self.db.batch(&batch).await
     }
 
+    /// Adds or refreshes one user of the installation, and its `users_count`.
+    pub async fn upsert_user(&self, installation_id: &str, u: &User) -> Result<(), PortError> {
+        self.db
+            .batch(&[
+                Statement::new(
+                    "upsert user",
+                    "INSERT OR REPLACE INTO installation_users \
+                     (installation_id, user_id, email, name, active) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    vec![
+                        installation_id.into(),
+                        u.user_id.as_str().into(),
+                        u.email.as_deref().into(),
+                        u.name.as_deref().into(),
+                        SqlValue::Integer(i64::from(u.active)),
+                    ],
+                ),
+                Statement::new(
+                    "upsert user",
+                    "UPDATE installations SET users_count = \
+                     (SELECT COUNT(*) FROM installation_users WHERE installation_id = ?1) \
+                     WHERE installation_id = ?1",
+                    vec![installation_id.into()],
+                ),
+            ])
+            .await
+    }
+
     /// Deletes the installation's users and ends every session it has (uninstall).
     pub async fn delete_users(&self, installation_id: &str) -> Result<(), PortError> {
         let users = Statement::new(
@@ -584,7 +611,8 @@ impl<'a, D: Database> Store<'a, D> {
             .db
             .query(&Statement::new(
                 "install in progress",
-                "SELECT 1 AS found FROM jobs WHERE installation_id = ?1 AND kind = ?2                  AND state = ?3 LIMIT 1",
+                "SELECT 1 AS found FROM jobs WHERE installation_id = ?1 AND kind = ?2 \
+                 AND state = ?3 LIMIT 1",
                 vec![
                     installation_id.into(),
                     JobKind::Install.as_str().into(),
@@ -609,7 +637,9 @@ impl<'a, D: Database> Store<'a, D> {
         let last: Option<Last> = self
             .one(Statement::new(
                 "last applied event",
-                "SELECT event_type, received_at FROM events                  WHERE installation_id = ?1 AND status = ?2                  ORDER BY received_at DESC LIMIT 1",
+                "SELECT event_type, received_at FROM events \
+                 WHERE installation_id = ?1 AND status = ?2 \
+                 ORDER BY received_at DESC LIMIT 1",
                 vec![installation_id.into(), EventStatus::Done.as_str().into()],
             ))
             .await?;

@@ -41,19 +41,51 @@ impl<'a, D: Database> Sessions<'a, D> {
         Sessions { db }
     }
 
-    /// Marks a sign-in state used. `false`: it was used before (a replay). Kept until
+    /// Marks a sign-in state used at `now`. `false`: it was used before (a replay). Kept until
     /// `expires_at`, after which the sealed state itself is refused as expired.
-    pub async fn use_state(&self, state_id: &str, expires_at: u64) -> Result<bool, PortError> {
+    pub async fn use_state(
+        &self,
+        state_id: &str,
+        installation_id: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<bool, PortError> {
         let changed = self
             .db
             .execute(&Statement::new(
                 "use sign-in state",
-                "INSERT INTO sso_states (state_id, expires_at) VALUES (?1, ?2) \
-                 ON CONFLICT (state_id) DO NOTHING",
-                vec![state_id.into(), expires_at.into()],
+                "INSERT INTO sso_states (state_id, installation_id, used_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (state_id) DO NOTHING",
+                vec![
+                    state_id.into(),
+                    installation_id.into(),
+                    now.into(),
+                    expires_at.into(),
+                ],
             ))
             .await?;
         Ok(changed == 1)
+    }
+
+    /// How many sign-ins reached the callback for the installation since `since` (ms).
+    pub async fn sign_ins_since(
+        &self,
+        installation_id: &str,
+        since: u64,
+    ) -> Result<u64, PortError> {
+        let rows = self
+            .db
+            .query(&Statement::new(
+                "count sign-ins",
+                "SELECT COUNT(*) AS n FROM sso_states WHERE installation_id = ?1 AND used_at >= ?2",
+                vec![installation_id.into(), since.into()],
+            ))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("n"))
+            .and_then(|n| n.as_f64())
+            .map_or(0, |n| n as u64))
     }
 
     /// Stores a new session and, in the same transaction, ends the one the browser held
@@ -122,7 +154,8 @@ impl<'a, D: Database> Sessions<'a, D> {
             .db
             .query(&Statement::new(
                 "is user licensed",
-                "SELECT 1 AS found FROM installation_users                  WHERE installation_id = ?1 AND user_id = ?2 AND active = 1",
+                "SELECT 1 AS found FROM installation_users \
+                 WHERE installation_id = ?1 AND user_id = ?2 AND active = 1",
                 vec![installation_id.into(), user_id.into()],
             ))
             .await?;

@@ -542,3 +542,138 @@ async fn without_a_session_the_first_page_says_how_to_open_the_app() {
         .unwrap()
         .starts_with("default-src 'none'"));
 }
+
+#[tokio::test]
+async fn two_tabs_of_one_browser_can_sign_in_at_once() {
+    let (app, inst) = active().await;
+    let user = first_user(&inst);
+    let mut jar = Jar::default();
+    let back_a = returned(&app, &mut jar, &inst.installation_id, &user).await;
+    let back_b = returned(&app, &mut jar, &inst.installation_id, &user).await;
+    assert_eq!(app.come_back(&mut jar, &back_a).await.status, 303);
+    let second = app.come_back(&mut jar, &back_b).await;
+    assert_eq!(second.status, 303, "{}", second.body);
+}
+
+#[tokio::test]
+async fn an_error_from_talkdesk_is_shown_only_with_a_valid_state() {
+    let (app, inst) = active().await;
+    let mut jar = Jar::default();
+    let attacker_text = vec![
+        (
+            "error".to_owned(),
+            "Call 555-0100 to unlock your account".to_owned(),
+        ),
+        ("state".to_owned(), "made-up".to_owned()),
+    ];
+    let reply = app
+        .visit(&mut jar, Route::OAuthCallback, attacker_text, b"")
+        .await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("altered"), "{}", reply.body);
+    assert!(!reply.body.contains("555-0100"));
+    let _ = inst;
+}
+
+#[tokio::test]
+async fn a_repeated_parameter_is_refused() {
+    let (app, inst) = active().await;
+    let mut jar = Jar::default();
+    let back = returned(&app, &mut jar, &inst.installation_id, &first_user(&inst)).await;
+    let mut query = super::sso::query_of(&back);
+    query.push(("code".into(), "another".into()));
+    let reply = app.visit(&mut jar, Route::OAuthCallback, query, b"").await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("is repeated"), "{}", reply.body);
+    assert_eq!(code_exchanges(&app), 0);
+}
+
+#[tokio::test]
+async fn an_uninstall_between_launch_and_callback_signs_nobody_in() {
+    let (app, inst) = active().await;
+    let mut jar = Jar::default();
+    let back = returned(&app, &mut jar, &inst.installation_id, &first_user(&inst)).await;
+    app.sim
+        .uninstall(&inst.installation_id, "user", "bye")
+        .await
+        .unwrap();
+    app.deliver_held().await;
+    app.settle().await;
+    let reply = app.come_back(&mut jar, &back).await;
+    assert_eq!(reply.status, 410, "{}", reply.body);
+    assert_eq!(code_exchanges(&app), 0);
+    assert_eq!(app.sessions(), 0);
+}
+
+#[tokio::test]
+async fn neither_the_code_nor_the_state_is_logged() {
+    let (app, inst) = active().await;
+    let mut jar = Jar::default();
+    let back = returned(&app, &mut jar, &inst.installation_id, &first_user(&inst)).await;
+    app.come_back(&mut jar, &back).await;
+    // And a refused one.
+    app.come_back(&mut jar, &back).await;
+    let log = app.ports.log.text();
+    assert!(log.contains("signed_in"), "{log}");
+    for secret in [
+        param(&back, "code").unwrap(),
+        param(&back, "state").unwrap(),
+    ] {
+        assert!(!log.contains(&secret), "{log}");
+    }
+}
+
+#[tokio::test]
+async fn a_session_is_refused_once_its_installation_is_no_longer_active() {
+    let (app, inst) = active().await;
+    let (_, mut jar) = app.sign_in(&inst.installation_id, &first_user(&inst)).await;
+    app.ports
+        .db
+        .raw()
+        .execute("UPDATE installations SET state = 'attention'", [])
+        .unwrap();
+    assert_eq!(app.home(&mut jar).await.status, 401);
+    assert_eq!(app.sessions(), 0);
+}
+
+#[tokio::test]
+async fn the_session_lasts_eight_hours_and_its_csrf_token_is_not_its_stored_hash() {
+    let (app, inst) = active().await;
+    let (reply, mut jar) = app.sign_in(&inst.installation_id, &first_user(&inst)).await;
+    assert!(reply
+        .headers
+        .iter()
+        .any(|(n, v)| *n == "set-cookie" && v.contains("Max-Age=28800")));
+    let csrf = csrf_of(&app.home(&mut jar).await.body);
+    let stored = app.ports.db.select("SELECT session_hash FROM sessions");
+    assert_ne!(stored[0]["session_hash"].as_str(), Some(csrf.as_str()));
+}
+
+#[tokio::test]
+async fn sign_ins_beyond_the_per_minute_cap_are_refused_before_talkdesk_is_asked() {
+    let (app, inst) = active().await;
+    let now = {
+        use appconnect_core::ports::Clock;
+        app.ports.clock.now_ms()
+    };
+    for i in 0..120 {
+        app.ports
+            .db
+            .raw()
+            .execute(
+                "INSERT INTO sso_states (state_id, installation_id, used_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    format!("s{i}"),
+                    inst.installation_id,
+                    now as i64,
+                    now as i64 + 600_000
+                ],
+            )
+            .unwrap();
+    }
+    let (reply, _) = app.sign_in(&inst.installation_id, &first_user(&inst)).await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("60"));
+    assert_eq!(code_exchanges(&app), 0);
+}

@@ -79,14 +79,31 @@ fn style_hash() -> String {
     )
 }
 
-/// The page's Content-Security-Policy.
+/// The page's Content-Security-Policy. Talkdesk's header script is allowed by its exact URL;
+/// what it may load in turn (styles, images, fonts, calls) only from its own origin.
 pub fn csp(script: Option<&str>, frame_ancestors: &str) -> String {
+    let script_src = script.map_or_else(|| "'none'".to_owned(), csp_source);
+    let widget_origin = script
+        .and_then(|s| url::Url::parse(s).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .map(|o| format!(" {}", csp_source(&o)))
+        .unwrap_or_default();
     format!(
-        "default-src 'none'; style-src {}; script-src {}; img-src 'self' data:; \
+        "default-src 'none'; style-src {}{widget_origin}; script-src {script_src}; \
+         img-src 'self' data:{widget_origin}; font-src{fonts}; connect-src{connect}; \
          form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}",
         style_hash(),
-        // A URL with a path allows exactly that script (CSP3 §6.7.2.10).
-        script.map_or_else(|| "'none'".to_owned(), csp_source),
+        fonts = if widget_origin.is_empty() {
+            " 'none'"
+        } else {
+            &widget_origin
+        },
+        connect = if widget_origin.is_empty() {
+            " 'none'"
+        } else {
+            &widget_origin
+        },
     )
 }
 
@@ -166,7 +183,10 @@ mod tests {
         let policy = csp(Some("https://cdn.talkdeskapp.com/header.js"), "'self'");
         assert!(policy.starts_with("default-src 'none'; "), "{policy}");
         assert!(
-            policy.contains(&format!("style-src {};", style_hash())),
+            policy.contains(&format!(
+                "style-src {} https://cdn.talkdeskapp.com;",
+                style_hash()
+            )),
             "{policy}"
         );
         assert!(
@@ -176,7 +196,17 @@ mod tests {
         assert!(policy.contains("form-action 'self'"), "{policy}");
         assert!(policy.contains("frame-ancestors 'self'"), "{policy}");
         assert!(!policy.contains("unsafe"), "{policy}");
-        assert!(csp(None, "'self'").contains("script-src 'none';"));
+        assert!(
+            policy.contains("connect-src https://cdn.talkdeskapp.com;"),
+            "the widget may call its own origin: {policy}"
+        );
+        let bare = csp(None, "'self'");
+        assert!(bare.contains("script-src 'none';"), "{bare}");
+        assert!(
+            bare.contains(&format!("style-src {};", style_hash())),
+            "{bare}"
+        );
+        assert!(bare.contains("connect-src 'none';"), "{bare}");
     }
 
     #[test]

@@ -22,7 +22,8 @@ fn notice(status: u16, title: &str, lines: &[String]) -> Page {
         main: format!(
             "<section class=\"{class}\" role=\"{role}\"><h1>{}</h1>{paragraphs}</section>",
             esc(title),
-            role = if status >= 400 { "alert" } else { "status" },
+            // Not `alert`: the page is the message, read in order, not an interruption.
+            role = "status",
         ),
         script: None,
     }
@@ -129,15 +130,21 @@ pub fn refusal(r: &Refusal) -> Page {
             403,
             "You don't have a licence for this app",
             &[
-                format!(
-                    "{}you are signed in to Talkdesk, but your user holds no licence for this \
-                     app in your account.",
-                    name.as_deref()
-                        .map_or_else(String::new, |n| format!("{}, ", esc(n)))
-                ),
+                match name {
+                    Some(n) => format!(
+                        "{}, you are signed in to Talkdesk, but your user holds no licence for \
+                         this app in your account.",
+                        esc(n)
+                    ),
+                    None => text(
+                        "You are signed in to Talkdesk, but your user holds no licence for this \
+                         app in your account.",
+                    ),
+                },
                 text(
                     "Ask your Talkdesk admin for a licence (AppConnect → the app → Users), then \
-                     open the app from Talkdesk again.",
+                     open the app from Talkdesk again. If you were given one in the last \
+                     minute, try again in a minute.",
                 ),
             ],
         ),
@@ -147,6 +154,14 @@ pub fn refusal(r: &Refusal) -> Page {
             &[text(
                 "We could not finish signing you in because Talkdesk did not answer as \
                  expected. Try again in a minute.",
+            )],
+        ),
+        Refusal::Busy => notice(
+            429,
+            "Too many sign-ins right now",
+            &[text(
+                "Many people are signing in to this app for your account at once. Try again in \
+                 a minute.",
             )],
         ),
         Refusal::Internal => internal(),
@@ -205,6 +220,29 @@ pub fn not_a_form() -> Page {
         "This form was not sent as a form",
         &[text("Use the button on the app's page.")],
     )
+}
+
+/// The page for an error status met before any handler ran.
+pub fn for_status(status: u16) -> Page {
+    match status {
+        405 => notice(
+            405,
+            "This page cannot be used that way",
+            &[text(OPEN_FROM_TALKDESK)],
+        ),
+        413 => notice(
+            413,
+            "That was too much to send",
+            &[text(OPEN_FROM_TALKDESK)],
+        ),
+        404 => notice(404, "There is nothing here", &[text(OPEN_FROM_TALKDESK)]),
+        s if s < 500 => notice(
+            s,
+            "This request was not understood",
+            &[text(OPEN_FROM_TALKDESK)],
+        ),
+        _ => internal(),
+    }
 }
 
 pub fn internal() -> Page {

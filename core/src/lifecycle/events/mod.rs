@@ -62,6 +62,37 @@ pub(super) async fn provision_users_and_plan<P: Ports>(
     Ok(())
 }
 
+/// Looks for one user among the installation's licensed users at Talkdesk, page by page,
+/// stopping at them, and stores what it found for that user alone (the rest of the list is the
+/// update jobs' to replace, in event order).
+pub async fn find_user<P: Ports>(
+    p: &P,
+    sess: &Session,
+    inst: &Installation,
+    user_id: &str,
+) -> Step<Option<User>> {
+    for page in 1..=api::MAX_USER_PAGES {
+        let req = sess.api.users(page, api::USERS_PER_PAGE);
+        let got = sess
+            .fetch(p, inst, "reading users", req, api::parse_users)
+            .await?;
+        if let Some(u) = got.users.into_iter().find(|u| u.id == user_id) {
+            let user = User {
+                user_id: u.id,
+                email: u.email,
+                name: u.name,
+                active: u.active,
+            };
+            p.store().upsert_user(&inst.installation_id, &user).await?;
+            return Ok(Some(user));
+        }
+        if !got.has_next {
+            break;
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the installation's licensed users from Talkdesk (every page) and stores them in
 /// place of the old list, ending the sessions of users who lost their licence.
 pub async fn reread_users<P: Ports>(p: &P, sess: &Session, inst: &Installation) -> Step<Vec<User>> {
