@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 use crate::platform::{self, log, ports::WorkerPorts};
-use appconnect_core::app::{self, health, Head, MAX_BODY_BYTES};
+use appconnect_core::app::{self, health, Head};
 use appconnect_core::config::Config;
 use appconnect_core::http::{self, route, ApiError, Reply, Route};
 use appconnect_core::lifecycle::{self, Settings};
@@ -56,6 +56,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         authorization: header("authorization"),
         cookie: header("cookie"),
         origin: header("origin"),
+        idempotency_key: header("idempotency-key"),
     };
     // 3. What is refused before reading the body; the routes the runtime answers itself.
     if let Some(refused) = app::precheck(&config, &route, &head) {
@@ -70,7 +71,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         return health::reply(env!("CARGO_PKG_VERSION"), &d1, &kv);
     }
     let body = if app::needs_body(&route) {
-        match read_body(&mut req).await {
+        match read_body(&mut req, app::body_limit(&route)).await {
             Ok(body) => body,
             Err(reply) => return reply,
         }
@@ -132,18 +133,16 @@ async fn sweep(ports: &WorkerPorts, config: &Config) {
     }
 }
 
-/// The body, at most [`MAX_BODY_BYTES`] (413 beyond).
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
-    let too_large = || ApiError::PayloadTooLarge {
-        limit: MAX_BODY_BYTES,
-    };
+/// The body, at most `limit` bytes (413 beyond).
+async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Reply> {
+    let too_large = || ApiError::PayloadTooLarge { limit };
     let declared = req
         .headers()
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large().reply());
     }
     // Read as a stream with a running count, so a chunked body with no length cannot make the
@@ -160,7 +159,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Reply> {
             // Past the limit the rest is read and dropped, not kept: answering before the
             // client has sent it all can reset the connection before it reads the 413.
             Ok(_) if over => {}
-            Ok(chunk) if body.len() + chunk.len() > MAX_BODY_BYTES => {
+            Ok(chunk) if body.len() + chunk.len() > limit => {
                 over = true;
                 body = Vec::new();
             }

@@ -31,6 +31,10 @@ pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
 /// spaces. Default [`DEFAULT_FRAME_ANCESTORS`].
 pub const FRAME_ANCESTORS: &str = "FRAME_ANCESTORS";
 
+/// Records per page of a bridge sync (var, optional, 1 to 1,000): overrides the integration
+/// configuration's `page_size` (benchmarks compare page sizes with it).
+pub const BRIDGE_PAGE_SIZE: &str = "BRIDGE_PAGE_SIZE";
+
 /// The app's name on its pages (var, optional, at most 60 characters). Default
 /// [`DEFAULT_APP_NAME`].
 pub const APP_NAME: &str = "APP_NAME";
@@ -73,6 +77,8 @@ pub struct Config {
     pub frame_ancestors: String,
     /// `APP_NAME`.
     pub app_name: String,
+    /// `BRIDGE_PAGE_SIZE`, when set.
+    pub bridge_page_size: Option<u32>,
 }
 
 /// A setting that is missing or breaks its rule.
@@ -168,6 +174,13 @@ impl Config {
                 ))
             }
         };
+        let bridge_page_size = match get(BRIDGE_PAGE_SIZE) {
+            None => None,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => Some(n),
+                _ => return Err(err(BRIDGE_PAGE_SIZE, "must be a number from 1 to 1000")),
+            },
+        };
         Ok(Config {
             app_id,
             allowlist: Allowlist::new(&extra_hosts),
@@ -180,6 +193,7 @@ impl Config {
             public_base_url,
             frame_ancestors,
             app_name,
+            bridge_page_size,
         })
     }
 }

@@ -24,6 +24,7 @@
 //! | [`tokens`] | access tokens: sealed cache, one mint per installation (D1 lease) |
 //! | [`lifecycle`] | what each event does: intake, the outbox runner, the Talkdesk session, one file per event kind |
 //! | [`signin`] | single sign-on from Talkdesk: launch, callback, sessions and their cookies |
+//! | [`bridge`] | the Talkdesk Integrations CRM bridge: configuration, manifest, records, data sources, keys, the endpoints' rules |
 //! | [`app`] | request handling: `/healthz`, `/events`, the operator API, from route to reply |
 //! | `testing` | (feature `testing`) fakes, the SQLite database built from `migrations/`, a test signer |
 
@@ -46,6 +47,8 @@ pub mod tokens;
 pub mod lifecycle;
 
 pub mod signin;
+
+pub mod bridge;
 
 pub mod app;
 

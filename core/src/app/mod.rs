@@ -6,6 +6,7 @@
 //! the runtime's bindings themselves whether they answer.
 
 pub mod admin;
+pub mod bridge;
 pub mod events;
 pub mod health;
 pub mod operator;
@@ -13,9 +14,10 @@ pub mod pages;
 pub mod signin;
 
 use crate::config::Config;
-use crate::http::{ApiError, Reply, Route};
+use crate::http::{ApiError, ImportKind, Reply, Route};
 use crate::lifecycle::Ports;
 use crate::secret::constant_time_eq;
+use crate::store::bridge::Kind;
 
 /// The largest request body read (an event, account settings): larger is 413.
 pub const MAX_BODY_BYTES: usize = crate::talkdesk::events::MAX_EVENT_BYTES;
@@ -32,6 +34,8 @@ pub struct Head {
     pub cookie: Option<String>,
     /// The `Origin` header (checked on the app's forms).
     pub origin: Option<String>,
+    /// The `Idempotency-Key` header (bridge actions).
+    pub idempotency_key: Option<String>,
 }
 
 /// A handled request: the answer, and the installation whose jobs should run after it.
@@ -55,8 +59,25 @@ impl From<Reply> for Handled {
 pub fn needs_body(route: &Route) -> bool {
     matches!(
         route,
-        Route::Events(_) | Route::AdminAccountSettings(_) | Route::BenchAssertion | Route::Logout
+        Route::Events(_)
+            | Route::AdminAccountSettings(_)
+            | Route::BenchAssertion
+            | Route::Logout
+            | Route::BridgeAuth
+            | Route::BridgeContacts
+            | Route::BridgeAgents
+            | Route::BridgeInteractions
+            | Route::BridgeAction(_)
+            | Route::AdminImport(..)
     )
+}
+
+/// The largest body the route reads: imports take files of records, everything else is small.
+pub fn body_limit(route: &Route) -> usize {
+    match route {
+        Route::AdminImport(..) => crate::bridge::import::MAX_IMPORT_BYTES,
+        _ => MAX_BODY_BYTES,
+    }
 }
 
 /// What is refused before the body is read: a wrong callback token (404, as if nothing were
@@ -82,10 +103,19 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::AdminAccount(_)
         | Route::AdminAccountSettings(_)
         | Route::AdminEventRetry(_)
-        | Route::AdminEventDiscard(_) => {
+        | Route::AdminEventDiscard(_)
+        | Route::AdminIntegrationKey(_)
+        | Route::AdminImport(..)
+        | Route::IntegrationManifest => {
             (!admin::authorized(head.authorization.as_deref(), config.admin_token.expose()))
                 .then(|| ApiError::Unauthorized.reply())
         }
+        Route::BridgeAuth
+        | Route::BridgeContacts
+        | Route::BridgeAgents
+        | Route::BridgeInteractions
+        | Route::BridgeAction(_) => (!events::is_json(head.content_type.as_deref()))
+            .then(|| ApiError::UnsupportedMediaType.reply()),
         Route::Logout => {
             (!is_form(head.content_type.as_deref())).then(|| signin::not_a_form(config))
         }
@@ -129,6 +159,23 @@ pub async fn handle<P: Ports>(
         Route::OAuthCallback => signin::callback(p, config, head).await.into(),
         Route::AppHome => signin::home(p, config, head).await.into(),
         Route::Logout => signin::logout(p, config, head, body).await.into(),
+        Route::BridgeAuth
+        | Route::BridgeContacts
+        | Route::BridgeAgents
+        | Route::BridgeInteractions
+        | Route::BridgeAction(_) => bridge::call(p, config, route, head, body).await.into(),
+        Route::AdminIntegrationKey(id) => bridge::issue_key(p, &id).await.into(),
+        Route::AdminImport(id, kind) => {
+            let kind = match kind {
+                ImportKind::Contacts => Kind::Contacts,
+                ImportKind::Agents => Kind::Agents,
+                ImportKind::Interactions => Kind::Interactions,
+            };
+            bridge::import_records(p, &id, kind, head, body)
+                .await
+                .into()
+        }
+        Route::IntegrationManifest => bridge::manifest(config).into(),
         Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
             path: head.path.clone(),
         }

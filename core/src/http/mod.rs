@@ -7,4 +7,4 @@ mod router;
 
 pub use error::ApiError;
 pub use reply::Reply;
-pub use router::{is_page_path, route, Method, Route, PAGE_PATHS};
+pub use router::{is_page_path, route, ImportKind, Method, Route, PAGE_PATHS};

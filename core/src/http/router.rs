@@ -62,6 +62,30 @@ pub enum Route {
     AppHome,
     /// `POST /logout`: the agent signs out (a form with its CSRF token).
     Logout,
+    /// `POST /bridge/auth`: Talkdesk Integrations checks the integration key.
+    BridgeAuth,
+    /// `POST /bridge/contacts`: contact sync (initial, incremental, next page).
+    BridgeContacts,
+    /// `POST /bridge/agents`
+    BridgeAgents,
+    /// `POST /bridge/interactions`
+    BridgeInteractions,
+    /// `POST /bridge/actions/{name}`
+    BridgeAction(String),
+    /// `POST /admin/accounts/{id}/integration-key`: a new key, shown once.
+    AdminIntegrationKey(String),
+    /// `POST /admin/accounts/{id}/{contacts,agents,interactions}`: the built-in source's import.
+    AdminImport(String, ImportKind),
+    /// `GET /integration/manifest` (operator): the integration configuration JSON.
+    IntegrationManifest,
+}
+
+/// What an import route imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    Contacts,
+    Agents,
+    Interactions,
 }
 
 /// The paths a person opens in a browser: every answer there is an HTML page, errors included
@@ -106,6 +130,30 @@ fn resource(segments: &[&str]) -> Option<Resource> {
             Route::AdminEventDiscard(s[2].to_owned())
         }),
         ["launch"] => r(&[Method::Get], |_, _| Route::Launch),
+        ["bridge", "auth"] => r(&[Method::Post], |_, _| Route::BridgeAuth),
+        ["bridge", "contacts"] => r(&[Method::Post], |_, _| Route::BridgeContacts),
+        ["bridge", "agents"] => r(&[Method::Post], |_, _| Route::BridgeAgents),
+        ["bridge", "interactions"] => r(&[Method::Post], |_, _| Route::BridgeInteractions),
+        ["bridge", "actions", name] if !name.is_empty() => {
+            r(&[Method::Post], |_, s| Route::BridgeAction(s[2].to_owned()))
+        }
+        ["admin", "accounts", id, "integration-key"] if !id.is_empty() => {
+            r(&[Method::Post], |_, s| {
+                Route::AdminIntegrationKey(s[2].to_owned())
+            })
+        }
+        ["admin", "accounts", id, "contacts"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminImport(s[2].to_owned(), ImportKind::Contacts)
+        }),
+        ["admin", "accounts", id, "agents"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminImport(s[2].to_owned(), ImportKind::Agents)
+        }),
+        ["admin", "accounts", id, "interactions"] if !id.is_empty() => {
+            r(&[Method::Post], |_, s| {
+                Route::AdminImport(s[2].to_owned(), ImportKind::Interactions)
+            })
+        }
+        ["integration", "manifest"] => r(&[Method::Get], |_, _| Route::IntegrationManifest),
         ["oauth", "callback"] => r(&[Method::Get], |_, _| Route::OAuthCallback),
         ["app"] => r(&[Method::Get], |_, _| Route::AppHome),
         ["logout"] => r(&[Method::Post], |_, _| Route::Logout),

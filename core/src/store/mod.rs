@@ -3,6 +3,7 @@
 //! only executes them: D1 in the worker, SQLite built from the same migration files in native
 //! tests, so the native tier runs the real schema and the real queries.
 
+pub mod bridge;
 pub mod lifecycle;
 pub mod records;
 pub mod rows;

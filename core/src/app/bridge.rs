@@ -1,0 +1,276 @@
+//! The bridge's routes: Talkdesk Integrations' five endpoints (`POST /bridge/…`), the operator's
+//! integration keys and imports, and the manifest. The rules are in [`crate::bridge`].
+
+use serde_json::json;
+
+use super::Head;
+use crate::bridge::config::IntegrationConfig;
+use crate::bridge::d1::D1Source;
+use crate::bridge::import;
+use crate::bridge::keys;
+use crate::bridge::serve::{self, BridgeError};
+use crate::bridge::source::BridgeSource;
+use crate::config::{Config, ConfigError, PUBLIC_BASE_URL};
+use crate::http::{ApiError, Reply, Route};
+use crate::lifecycle::Ports;
+use crate::ports::{Clock, Log};
+use crate::secret::SecretString;
+use crate::store::bridge::{BridgeStore, Kind};
+
+fn error_reply(log: &impl Log, e: BridgeError) -> Reply {
+    match e {
+        BridgeError::BadRequest(f) => ApiError::BadRequest {
+            error: "invalid_field",
+            path: Some(f.path.clone()),
+            message: f.to_string(),
+        }
+        .reply(),
+        BridgeError::Unauthorized => Reply::json(
+            401,
+            &json!({
+                "error": "invalid_credentials",
+                "message": "auth.integration_key is not a valid integration key",
+            }),
+        ),
+        BridgeError::NoSuchAction(name) => Reply::json(
+            404,
+            &json!({"error": "not_found", "message": format!("no action named {name:?}")}),
+        ),
+        BridgeError::Unavailable(why) => {
+            log.error("bridge_source_failed", &why);
+            Reply::json(
+                502,
+                &json!({"error": "unavailable", "message": "the data source did not answer; try again"}),
+            )
+        }
+    }
+}
+
+/// RFC 3339 of a time in ms (UTC, seconds).
+fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+/// `POST /bridge/{auth,contacts,agents,interactions,actions/{name}}`.
+pub async fn call<P: Ports>(
+    p: &P,
+    config: &Config,
+    route: Route,
+    head: &Head,
+    body: &[u8],
+) -> Reply {
+    let cfg = IntegrationConfig::load();
+    let body = match serve::body(body) {
+        Ok(b) => b,
+        Err(e) => return error_reply(p.log(), e),
+    };
+    let key = match serve::integration_key(&body) {
+        Ok(k) => k,
+        Err(e) => return error_reply(p.log(), e),
+    };
+    let store = BridgeStore::new(p.db());
+    let account_id = match keys::account_of(&store, key).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return error_reply(p.log(), BridgeError::Unauthorized),
+        Err(e) => return error_reply(p.log(), BridgeError::Unavailable(format!("keys: {}", e.0))),
+    };
+    let source = D1Source {
+        store: BridgeStore::new(p.db()),
+        app_url: config
+            .public_base_url
+            .as_ref()
+            .map_or_else(|| "/app".to_owned(), |b| b.join("/app")),
+        now_rfc3339: rfc3339(p.clock().now_ms()),
+        types: cfg.interaction_types.clone(),
+    };
+    let page_size = config.bridge_page_size.unwrap_or(cfg.page_size);
+    let answer = match route {
+        Route::BridgeAuth => Ok((200, json!({}))),
+        Route::BridgeContacts => serve::contacts(&source, &cfg, page_size, &account_id, &body)
+            .await
+            .map(|v| (200, v)),
+        Route::BridgeAgents => serve::agents(&source, page_size, &account_id, &body)
+            .await
+            .map(|v| (200, v)),
+        Route::BridgeInteractions => serve::interactions(&source, &cfg, &account_id, &body)
+            .await
+            .map(|v| (200, v)),
+        Route::BridgeAction(name) => act(p, &source, &cfg, &account_id, &name, head, &body).await,
+        _ => Err(BridgeError::NoSuchAction(String::new())),
+    };
+    match answer {
+        Ok((status, v)) => Reply::json(status, &v),
+        Err(e) => error_reply(p.log(), e),
+    }
+}
+
+/// An action, once per request key: a repeat answers what the first got.
+async fn act<P: Ports, S: BridgeSource>(
+    p: &P,
+    source: &S,
+    cfg: &IntegrationConfig,
+    account_id: &str,
+    name: &str,
+    head: &Head,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(u16, serde_json::Value), BridgeError> {
+    let req = serve::action_request(cfg, name, head.idempotency_key.as_deref(), body)?;
+    let store = BridgeStore::new(p.db());
+    let unavailable =
+        |e: crate::ports::PortError| BridgeError::Unavailable(format!("actions: {}", e.0));
+    if let Some((_, answer)) = store
+        .action_answer(account_id, &req.request_key)
+        .await
+        .map_err(unavailable)?
+    {
+        return Ok((201, serde_json::from_str(&answer).unwrap_or_default()));
+    }
+    let result = source.act(account_id, &req).await?;
+    let answer = serve::action_answer(&req, &result);
+    let asked = json!({"contact": req.contact_external_id, "agent": req.agent_external_id, "inputs": req.inputs});
+    let first = store
+        .record_action(
+            account_id,
+            &req.request_key,
+            name,
+            &asked.to_string(),
+            &answer.to_string(),
+            p.clock().now_ms(),
+        )
+        .await
+        .map_err(unavailable)?;
+    if !first {
+        // A concurrent repeat recorded first: answer what it answered.
+        if let Some((_, answer)) = store
+            .action_answer(account_id, &req.request_key)
+            .await
+            .map_err(unavailable)?
+        {
+            return Ok((201, serde_json::from_str(&answer).unwrap_or_default()));
+        }
+    }
+    p.log()
+        .info("bridge_action", &format!("{account_id}: {name}"));
+    Ok((201, answer))
+}
+
+async fn account_known<P: Ports>(p: &P, account_id: &str) -> Result<(), Reply> {
+    match p.store().account(account_id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::NoSuch { what: "account" }.reply()),
+        Err(e) => {
+            p.log()
+                .error("account_read_failed", &format!("{account_id}: {}", e.0));
+            Err(ApiError::Internal.reply())
+        }
+    }
+}
+
+/// `POST /admin/accounts/{id}/integration-key`: a new key, shown once, replacing the old one.
+pub async fn issue_key<P: Ports>(p: &P, account_id: &str) -> Reply {
+    if let Err(r) = account_known(p, account_id).await {
+        return r;
+    }
+    let store = BridgeStore::new(p.db());
+    match keys::issue(&store, account_id, p.clock().now_ms()).await {
+        Ok(key) => {
+            p.log().info("integration_key_issued", account_id);
+            key_reply(&key)
+        }
+        Err(e) => {
+            p.log()
+                .error("integration_key_failed", &format!("{account_id}: {}", e.0));
+            ApiError::Internal.reply()
+        }
+    }
+}
+
+fn key_reply(key: &SecretString) -> Reply {
+    Reply::json(200, &json!({ "integration_key": key.expose() }))
+}
+
+/// `POST /admin/accounts/{id}/{contacts,agents,interactions}`: JSON array or CSV.
+pub async fn import_records<P: Ports>(
+    p: &P,
+    account_id: &str,
+    kind: Kind,
+    head: &Head,
+    body: &[u8],
+) -> Reply {
+    if let Err(r) = account_known(p, account_id).await {
+        return r;
+    }
+    let cfg = IntegrationConfig::load();
+    let checked = import::records(kind, head.content_type.as_deref(), body).and_then(|records| {
+        import::rows(
+            kind,
+            &records,
+            &cfg.default_country_code,
+            &cfg.interaction_types,
+        )
+    });
+    let rows = match checked {
+        Ok(rows) => rows,
+        Err(f) => {
+            return ApiError::BadRequest {
+                error: "invalid_field",
+                path: Some(f.path.clone()),
+                message: f.to_string(),
+            }
+            .reply()
+        }
+    };
+    let store = BridgeStore::new(p.db());
+    match import::store(&store, kind, account_id, &rows).await {
+        Ok(changed) => Reply::json(200, &json!({"received": rows.len(), "changed": changed})),
+        Err(e) => {
+            p.log()
+                .error("import_failed", &format!("{account_id}: {}", e.0));
+            ApiError::Internal.reply()
+        }
+    }
+}
+
+/// `GET /integration/manifest`.
+pub fn manifest(config: &Config) -> Reply {
+    match &config.public_base_url {
+        Some(base) => Reply::json(
+            200,
+            &crate::bridge::manifest::manifest(&IntegrationConfig::load(), base.origin()),
+        ),
+        None => ApiError::Config(ConfigError {
+            setting: PUBLIC_BASE_URL,
+            problem: "is missing: the manifest's endpoints are under it".into(),
+        })
+        .reply(),
+    }
+}

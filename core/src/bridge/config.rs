@@ -1,0 +1,186 @@
+//! The integration's one configuration, `integration/integration.json`: what Talkdesk shows
+//! (names, logo, authentication field), the interaction types, the actions and their inputs.
+//! It is compiled in and checked by a unit test, so a broken file fails `make check`; the
+//! manifest (`GET /integration/manifest`, `make manifest`) and the bridge's own checks are made
+//! from it, so they cannot disagree.
+
+use serde::{Deserialize, Serialize};
+
+/// The file, as compiled in.
+pub const INTEGRATION_JSON: &str = include_str!("../../../integration/integration.json");
+
+/// The one authentication field the bridge reads from each request's `auth`.
+pub const KEY_FIELD: &str = "integration_key";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub logo_url: String,
+    pub icon_url: String,
+    pub authentication: Authentication,
+    pub interaction_types: Vec<String>,
+    /// Records per page of a sync (1 to 1,000).
+    pub page_size: u32,
+    /// Country calling code for phone numbers written without one (E.164 needs one).
+    pub default_country_code: String,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub fields: Vec<AuthField>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthField {
+    pub key: String,
+    pub display: String,
+    pub description: String,
+    pub mandatory: bool,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub name: String,
+    pub display: String,
+    pub description: String,
+    pub inputs: Vec<Input>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub key: String,
+    pub name: String,
+    pub mandatory: bool,
+    /// `string` (one line), `text`, `number`, `boolean`, `date` (RFC 3339 date) or `choice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+}
+
+const INPUT_KINDS: &[&str] = &["string", "text", "number", "boolean", "date", "choice"];
+
+fn is_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl IntegrationConfig {
+    /// The compiled-in configuration. It is checked by a unit test, so this cannot fail in a
+    /// build that passed `make check`.
+    pub fn load() -> IntegrationConfig {
+        IntegrationConfig::parse(INTEGRATION_JSON).expect("integration/integration.json is valid")
+    }
+
+    /// Parses and checks a configuration; the error names the field.
+    pub fn parse(text: &str) -> Result<IntegrationConfig, String> {
+        let c: IntegrationConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        c.check()?;
+        Ok(c)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !is_name(&self.name) {
+            return Err("name: 1 to 64 of [a-z0-9_]".into());
+        }
+        for (field, url) in [("logo_url", &self.logo_url), ("icon_url", &self.icon_url)] {
+            if !url.starts_with("https://") {
+                return Err(format!("{field}: must be an https URL"));
+            }
+        }
+        let a = &self.authentication;
+        if a.kind != "custom" || a.fields.len() != 1 || a.fields[0].key != KEY_FIELD {
+            return Err(format!(
+                "authentication: must be type custom with the one field {KEY_FIELD}"
+            ));
+        }
+        if !(1..=1000).contains(&self.page_size) {
+            return Err("page_size: 1 to 1000".into());
+        }
+        if !(1..=3).contains(&self.default_country_code.len())
+            || !self
+                .default_country_code
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            return Err("default_country_code: 1 to 3 digits".into());
+        }
+        if self.interaction_types.is_empty() || !self.interaction_types.iter().all(|t| is_name(t)) {
+            return Err("interaction_types: names of [a-z0-9_]".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for action in &self.actions {
+            if !is_name(&action.name) || !names.insert(&action.name) {
+                return Err(format!(
+                    "actions.{}: name must be unique [a-z0-9_]",
+                    action.name
+                ));
+            }
+            let mut keys = std::collections::HashSet::new();
+            for input in &action.inputs {
+                let at = format!("actions.{}.inputs.{}", action.name, input.key);
+                if !is_name(&input.key) || !keys.insert(&input.key) {
+                    return Err(format!("{at}: key must be unique [a-z0-9_]"));
+                }
+                if !INPUT_KINDS.contains(&input.kind.as_str()) {
+                    return Err(format!("{at}: type must be one of {INPUT_KINDS:?}"));
+                }
+                if (input.kind == "choice") == input.choices.is_empty() {
+                    return Err(format!(
+                        "{at}: choices go with type choice, and only with it"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repositorys_configuration_is_valid() {
+        let c = IntegrationConfig::load();
+        assert_eq!(c.authentication.fields[0].key, KEY_FIELD);
+        assert!(c.action("create_note").is_some());
+    }
+
+    #[test]
+    fn a_broken_configuration_names_its_field() {
+        let mut v: serde_json::Value = serde_json::from_str(INTEGRATION_JSON).unwrap();
+        v["page_size"] = 5000.into();
+        assert_eq!(
+            IntegrationConfig::parse(&v.to_string()).unwrap_err(),
+            "page_size: 1 to 1000"
+        );
+        let mut v: serde_json::Value = serde_json::from_str(INTEGRATION_JSON).unwrap();
+        v["actions"][0]["inputs"][0]["type"] = "color".into();
+        assert!(IntegrationConfig::parse(&v.to_string())
+            .unwrap_err()
+            .starts_with("actions.create_note.inputs.subject: type"));
+        let mut v: serde_json::Value = serde_json::from_str(INTEGRATION_JSON).unwrap();
+        v["surprise"] = 1.into();
+        assert!(IntegrationConfig::parse(&v.to_string()).is_err());
+    }
+}
