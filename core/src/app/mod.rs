@@ -63,6 +63,7 @@ pub fn needs_body(route: &Route) -> bool {
             | Route::AdminAccountSettings(_)
             | Route::BenchAssertion
             | Route::Logout
+            | Route::AppIntegrationKey
             | Route::BridgeAuth
             | Route::BridgeContacts
             | Route::BridgeAgents
@@ -116,7 +117,7 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::BridgeInteractions
         | Route::BridgeAction(_) => (!events::is_json(head.content_type.as_deref()))
             .then(|| ApiError::UnsupportedMediaType.reply()),
-        Route::Logout => {
+        Route::Logout | Route::AppIntegrationKey => {
             (!is_form(head.content_type.as_deref())).then(|| signin::not_a_form(config))
         }
         Route::Healthz
@@ -159,6 +160,9 @@ pub async fn handle<P: Ports>(
         Route::OAuthCallback => signin::callback(p, config, head).await.into(),
         Route::AppHome => signin::home(p, config, head).await.into(),
         Route::Logout => signin::logout(p, config, head, body).await.into(),
+        Route::AppIntegrationKey => signin::issue_integration_key(p, config, head, body)
+            .await
+            .into(),
         Route::BridgeAuth
         | Route::BridgeContacts
         | Route::BridgeAgents

@@ -68,10 +68,14 @@ pub async fn home<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
         let inst = store.installation(&agent.installation_id).await?;
         let last = store.last_applied(&agent.installation_id).await?;
         let (pending, _) = store.pending_counts(&agent.installation_id, None).await?;
-        Ok::<_, crate::ports::PortError>((inst, last, pending))
+        let admin = match &inst {
+            Some(i) => integration_admin(p, &i.account_id, &agent).await?,
+            None => false,
+        };
+        Ok::<_, crate::ports::PortError>((inst, last, pending, admin))
     };
     match view.await {
-        Ok((Some(inst), last_applied, pending)) => page(
+        Ok((Some(inst), last_applied, pending, integration_admin)) => page(
             config,
             &home::page(&home::Home {
                 agent: &agent,
@@ -79,6 +83,7 @@ pub async fn home<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
                 last_applied,
                 pending,
                 now_ms: p.clock().now_ms(),
+                integration_admin,
             }),
         ),
         Ok((None, ..)) => page(config, &notices::sign_in_required()),
@@ -102,6 +107,85 @@ pub async fn logout<P: Ports>(p: &P, config: &Config, head: &Head, body: &[u8]) 
         Ok(Err(refused)) => page(config, &notices::form_refused(refused)),
         Err(e) => {
             p.log().error("sign_out_failed", &e.0);
+            page(config, &notices::internal())
+        }
+    }
+}
+
+/// Whether the agent may issue the account's integration key: their email is in the account
+/// settings' `integration_admins` (the operator sets it; Talkdesk's users API names no roles).
+async fn integration_admin<P: Ports>(
+    p: &P,
+    account_id: &str,
+    agent: &crate::signin::session::Agent,
+) -> Result<bool, crate::ports::PortError> {
+    let Some(email) = agent.email.as_deref() else {
+        return Ok(false);
+    };
+    let Some(account) = p.store().account(account_id).await? else {
+        return Ok(false);
+    };
+    let settings: serde_json::Value = serde_json::from_str(&account.settings).unwrap_or_default();
+    Ok(settings["integration_admins"]
+        .as_array()
+        .is_some_and(|admins| {
+            admins
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .any(|a| a.eq_ignore_ascii_case(email))
+        }))
+}
+
+/// `POST /app/integration-key`: an integration admin issues a new key (a form with the page's
+/// CSRF token); the key is shown once.
+pub async fn issue_integration_key<P: Ports>(
+    p: &P,
+    config: &Config,
+    head: &Head,
+    body: &[u8],
+) -> Reply {
+    let Some(s) = SignIn::from_config(config) else {
+        return refusal(config, &Refusal::NotConfigured);
+    };
+    let agent = match visitor(p, head.cookie.as_deref()).await {
+        Ok(Visitor::SignedIn(agent)) => agent,
+        Ok(_) => return page(config, &notices::sign_in_required()),
+        Err(e) => {
+            p.log().error("session_lookup_failed", &e.0);
+            return page(config, &notices::internal());
+        }
+    };
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let session_id = crate::signin::cookies::Cookies
+        .read(head.cookie.as_deref(), crate::signin::cookies::SESSION)
+        .unwrap_or_default();
+    if let Err(refused) =
+        crate::signin::session::check_form(&s, head.origin.as_deref(), session_id, &form)
+    {
+        return page(config, &notices::form_refused(refused));
+    }
+    let issued = async {
+        let inst = p.store().installation(&agent.installation_id).await?;
+        let Some(inst) = inst else { return Ok(None) };
+        if !integration_admin(p, &inst.account_id, &agent).await? {
+            return Ok(None);
+        }
+        let store = crate::store::bridge::BridgeStore::new(p.db());
+        crate::bridge::keys::issue(&store, &inst.account_id, p.clock().now_ms())
+            .await
+            .map(|k| Some((inst.account_id, k)))
+    };
+    match issued.await {
+        Ok(Some((account_id, key))) => {
+            p.log().info(
+                "integration_key_issued",
+                &format!("{account_id}: by user {}", agent.user_id),
+            );
+            page(config, &home::issued_key(key.expose()))
+        }
+        Ok(None) => page(config, &notices::not_integration_admin()),
+        Err(e) => {
+            p.log().error("integration_key_failed", &e.0);
             page(config, &notices::internal())
         }
     }

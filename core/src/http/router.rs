@@ -62,6 +62,8 @@ pub enum Route {
     AppHome,
     /// `POST /logout`: the agent signs out (a form with its CSRF token).
     Logout,
+    /// `POST /app/integration-key`: an integration admin issues the account's key (a form).
+    AppIntegrationKey,
     /// `POST /bridge/auth`: Talkdesk Integrations checks the integration key.
     BridgeAuth,
     /// `POST /bridge/contacts`: contact sync (initial, incremental, next page).
@@ -90,7 +92,13 @@ pub enum ImportKind {
 
 /// The paths a person opens in a browser: every answer there is an HTML page, errors included
 /// (a wrong method, a broken deployment), never JSON.
-pub const PAGE_PATHS: &[&str] = &["/launch", "/oauth/callback", "/app", "/logout"];
+pub const PAGE_PATHS: &[&str] = &[
+    "/launch",
+    "/oauth/callback",
+    "/app",
+    "/logout",
+    "/app/integration-key",
+];
 
 pub fn is_page_path(path: &str) -> bool {
     PAGE_PATHS.contains(&path)
@@ -130,6 +138,7 @@ fn resource(segments: &[&str]) -> Option<Resource> {
             Route::AdminEventDiscard(s[2].to_owned())
         }),
         ["launch"] => r(&[Method::Get], |_, _| Route::Launch),
+        ["app", "integration-key"] => r(&[Method::Post], |_, _| Route::AppIntegrationKey),
         ["bridge", "auth"] => r(&[Method::Post], |_, _| Route::BridgeAuth),
         ["bridge", "contacts"] => r(&[Method::Post], |_, _| Route::BridgeContacts),
         ["bridge", "agents"] => r(&[Method::Post], |_, _| Route::BridgeAgents),

@@ -694,3 +694,80 @@ async fn a_bad_import_names_its_record_and_stores_nothing() {
         .await;
     assert_eq!((status, v["changed"].as_u64()), (200, Some(1)));
 }
+
+#[tokio::test]
+async fn an_integration_admin_issues_the_key_from_the_app_page_and_others_cannot() {
+    let app = TestApp::new();
+    let inst = app.active(Alg::ES256).await;
+    let (admin, other) = (&inst.users[0], &inst.users[1]);
+    let settings = json!({ "integration_admins": [admin.email.to_uppercase()] });
+    let (status, _) = app
+        .admin_post(
+            Route::AdminAccountSettings(inst.account_id.clone()),
+            "application/json",
+            settings.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (_, mut jar) = app.sign_in(&inst.installation_id, &admin.id).await;
+    let home = app.home(&mut jar).await;
+    assert!(home.body.contains("id=\"issue-key\""), "{}", home.body);
+    let at = home.body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = home.body[at..at + 43].to_owned();
+    let issued = app
+        .visit(
+            &mut jar,
+            Route::AppIntegrationKey,
+            vec![],
+            format!("csrf={csrf}").as_bytes(),
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let marker = "id=\"integration-key\" readonly size=\"64\" value=\"";
+    let at = issued.body.find(marker).unwrap() + marker.len();
+    let key: String = issued.body[at..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    assert_eq!(
+        app.bridge(Route::BridgeAuth, &json!({"auth": auth(&key)}))
+            .await
+            .0,
+        200
+    );
+    assert!(!app.ports.log.text().contains(&key));
+    // Without the page's token nothing is issued.
+    let refused = app
+        .visit(&mut jar, Route::AppIntegrationKey, vec![], b"csrf=x")
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        app.bridge(Route::BridgeAuth, &json!({"auth": auth(&key)}))
+            .await
+            .0,
+        200
+    );
+
+    let (_, mut other_jar) = app.sign_in(&inst.installation_id, &other.id).await;
+    let home = app.home(&mut other_jar).await;
+    assert!(!home.body.contains("issue-key"));
+    let at = home.body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = home.body[at..at + 43].to_owned();
+    let denied = app
+        .visit(
+            &mut other_jar,
+            Route::AppIntegrationKey,
+            vec![],
+            format!("csrf={csrf}").as_bytes(),
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(
+        app.bridge(Route::BridgeAuth, &json!({"auth": auth(&key)}))
+            .await
+            .0,
+        200,
+        "the key stands"
+    );
+}

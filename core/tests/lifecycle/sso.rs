@@ -77,10 +77,11 @@ impl TestApp {
         let head = Head {
             path: String::new(),
             query,
-            content_type: (route == Route::Logout)
+            content_type: matches!(route, Route::Logout | Route::AppIntegrationKey)
                 .then(|| "application/x-www-form-urlencoded".to_owned()),
             cookie: jar.header(),
-            origin: (route == Route::Logout).then(|| BASE.to_owned()),
+            origin: matches!(route, Route::Logout | Route::AppIntegrationKey)
+                .then(|| BASE.to_owned()),
             ..Head::default()
         };
         if let Some(refused) = app::precheck(&self.config, &route, &head) {

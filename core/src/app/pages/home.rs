@@ -14,6 +14,9 @@ pub struct Home<'a> {
     /// Changes from Talkdesk still being applied.
     pub pending: u64,
     pub now_ms: u64,
+    /// Whether the agent is one of the account's integration admins (they may issue the
+    /// Talkdesk Integrations key).
+    pub integration_admin: bool,
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -34,7 +37,8 @@ pub fn page(h: &Home<'_>) -> Page {
          value=\"{csrf}\"><button type=\"submit\" id=\"sign-out\">Sign out</button></form></div>\
          <div class=\"cards\">{account_card}{plan_card}{health_card}</div>\
          <section class=\"card\" aria-labelledby=\"next-title\">\
-         <h2 id=\"next-title\">What happens next</h2><ul class=\"next\">{next}</ul></section>",
+         <h2 id=\"next-title\">What happens next</h2><ul class=\"next\">{next}</ul></section>\
+         {integration}",
         name = esc(name),
         account = esc(&inst.account_name),
         csrf = esc(&h.agent.csrf),
@@ -42,12 +46,51 @@ pub fn page(h: &Home<'_>) -> Page {
         plan_card = plan_card(inst, h.now_ms),
         health_card = health_card(h),
         next = next_steps(h),
+        integration = if h.integration_admin {
+            integration_card(&h.agent.csrf)
+        } else {
+            String::new()
+        },
     );
     Page {
         status: 200,
         title: "Home".into(),
         main,
         script: inst.widget_url.clone(),
+    }
+}
+
+/// For integration admins: issue the key Talkdesk Integrations authenticates with.
+fn integration_card(csrf: &str) -> String {
+    format!(
+        "<section class=\"card\" aria-labelledby=\"integration-title\" id=\"integration\">\
+         <h2 id=\"integration-title\">Talkdesk Integrations</h2>\
+         <p>Talkdesk reads your contacts, agents and interactions with an integration key. \
+         Issue one, then enter it in Talkdesk's integration settings. A new key replaces the \
+         old one at once; it is shown only when issued.</p>\
+         <form method=\"post\" action=\"/app/integration-key\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\" id=\"issue-key\">Issue a new integration key</button></form>\
+         </section>",
+        esc(csrf)
+    )
+}
+
+/// The page that shows a newly issued key, once.
+pub fn issued_key(key: &str) -> Page {
+    Page {
+        status: 200,
+        title: "Your integration key".into(),
+        main: format!(
+            "<section class=\"notice\" role=\"status\"><h1>Your new integration key</h1>\
+             <p>Copy it into Talkdesk's integration settings now: it is not shown again, and \
+             the previous key no longer works.</p>\
+             <p><label for=\"integration-key\">Integration key</label><br>\
+             <input id=\"integration-key\" readonly size=\"64\" value=\"{}\"></p>\
+             <p><a class=\"button\" href=\"/app\">Back to the app</a></p></section>",
+            esc(key)
+        ),
+        script: None,
     }
 }
 

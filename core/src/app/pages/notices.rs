@@ -214,6 +214,16 @@ pub fn form_refused(r: FormRefusal) -> Page {
     )
 }
 
+pub fn not_integration_admin() -> Page {
+    notice(
+        403,
+        "Only integration admins can issue the key",
+        &[text(
+            "Ask the app's provider to add your email to this account's integration admins.",
+        )],
+    )
+}
+
 pub fn not_a_form() -> Page {
     notice(
         415,
