@@ -134,7 +134,7 @@ impl Core {
 }
 
 /// An error and its causes on one line (reqwest's own message hides the cause).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

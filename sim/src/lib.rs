@@ -44,6 +44,13 @@
 //! - `server`: the hyper server, fault injection, the request log; routes to the handlers above
 //! - `simulator`: the [`Simulator`] handle tests and the CLI hold
 //!
+//! The CRM bridge side (contract §6) stands apart from the server above:
+//! - `bridge_rules`: what Talkdesk Integrations accepts from a bridge, one pure check per answer
+//! - `integrations`: [`IntegrationsClient`], Talkdesk Integrations as a strict client of a bridge
+//! - `partner_data`: the records of a fake partner CRM and the queries its API answers
+//! - `partner_http`: that CRM's REST API (auth, strict query parameters, actions)
+//! - `partner_backend`: [`PartnerBackend`], the running fake CRM and its seeding handle
+//!
 //! # Use from tests
 //! ```no_run
 //! # async fn demo() {
@@ -69,6 +76,7 @@
 mod api;
 mod authorize;
 mod authorize_request;
+mod bridge_rules;
 mod client_auth;
 mod clock;
 mod code_grant;
@@ -78,10 +86,14 @@ mod error;
 mod flood;
 mod http;
 mod id_token;
+mod integrations;
 pub mod jose;
 mod model;
 mod oauth;
 mod pages;
+mod partner_backend;
+mod partner_data;
+mod partner_http;
 mod random;
 mod scripts;
 mod server;
@@ -92,10 +104,16 @@ mod sso_state;
 mod state;
 mod widget;
 
+pub use bridge_rules::{PRIORITIES, STATUSES};
 pub use client_auth::JWT_BEARER;
 pub use error::{SimError, SimResult};
+pub use integrations::{
+    BridgeError, IntegrationsClient, InteractionQuery, SyncReport, BRIDGE_TIMEOUT, MAX_SYNC_PAGES,
+};
 pub use jose::{sign_jwt, Alg, KeyPair};
 pub use model::*;
+pub use partner_backend::PartnerBackend;
+pub use partner_http::{RecordedRequest, MAX_LIMIT};
 pub use simulator::Simulator;
 pub use sso_model::*;
 pub use widget::HEADER_SCRIPT;

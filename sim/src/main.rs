@@ -4,6 +4,12 @@
 //! Single sign-on: `serve --redirect-uri URL` (repeatable) registers the app's redirect URIs and
 //! `--auto-sign-in` signs the `login_hint` member in without the page; `launch INSTALLATION
 //! [--user ID_OR_EMAIL] [--worker URL]` prints the URL Talkdesk opens to launch the app.
+//!
+//! CRM bridge: `bridge --worker URL --key KEY (activate | sync | incremental CHECKPOINT | agents |
+//! interactions --contact ID … | action NAME --contact ID --agent ID --data JSON)` plays Talkdesk
+//! Integrations against the worker once and prints a JSON report (it needs no running simulator).
+
+mod bridge_cli;
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
@@ -116,6 +122,17 @@ enum Cmd {
     Status { installation: Option<String> },
     /// Every request the simulator received.
     Requests,
+    /// Play Talkdesk Integrations against the worker's CRM bridge once; prints a JSON report.
+    Bridge {
+        /// The worker's origin (the bridge is {worker}/bridge), or the bridge URL itself.
+        #[arg(long, default_value = DEFAULT_WORKER_URL)]
+        worker: String,
+        /// The integration key (the `auth.integration_key` of every request).
+        #[arg(long)]
+        key: String,
+        #[command(subcommand)]
+        cmd: bridge_cli::BridgeCmd,
+    },
     /// Print the URL Talkdesk opens to launch the app for a user:
     /// {worker}/launch?talkdesk_installation_id=…&talkdesk_user_id=…
     Launch {
@@ -174,6 +191,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Cmd::Bridge { worker, key, cmd } = cli.cmd {
+        let outcome = rt.block_on(bridge_cli::run(&worker, &key, cmd));
+        let failed = outcome.is_err();
+        let v = outcome.unwrap_or_else(|e| e);
+        println!("{}", serde_json::to_string_pretty(&v).unwrap());
+        std::process::exit(i32::from(failed));
+    }
     rt.block_on(client(cli.port, cli.cmd));
 }
 
@@ -276,7 +300,7 @@ fn print_status(v: &Value) {
 
 async fn client(port: u16, cmd: Cmd) {
     match cmd {
-        Cmd::Serve { .. } => unreachable!(),
+        Cmd::Serve { .. } | Cmd::Bridge { .. } => unreachable!(),
         Cmd::Install {
             alg,
             account,

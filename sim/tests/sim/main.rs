@@ -7,6 +7,7 @@ mod faults;
 mod flood;
 mod helpers;
 mod inspection;
+mod partner_backend;
 mod reads;
 mod sso_authorize;
 mod sso_helpers;
