@@ -35,6 +35,15 @@ pub const FRAME_ANCESTORS: &str = "FRAME_ANCESTORS";
 /// configuration's `page_size` (benchmarks compare page sizes with it).
 pub const BRIDGE_PAGE_SIZE: &str = "BRIDGE_PAGE_SIZE";
 
+/// The partner's own CRM REST backend for the bridge (var, optional): with it the bridge reads
+/// from there (paths and fields in `integration/integration.json`'s `connector`) instead of D1.
+pub const PARTNER_API_BASE_URL: &str = "PARTNER_API_BASE_URL";
+/// Its bearer token (secret; required with `PARTNER_API_BASE_URL`).
+pub const PARTNER_API_TOKEN: &str = "PARTNER_API_TOKEN";
+/// The hosts it may be on, `host[:port]` as `TALKDESK_EXTRA_HOSTS` (var; required with
+/// `PARTNER_API_BASE_URL`): bridge traffic can go nowhere else.
+pub const PARTNER_API_HOSTS: &str = "PARTNER_API_HOSTS";
+
 /// The app's name on its pages (var, optional, at most 60 characters). Default
 /// [`DEFAULT_APP_NAME`].
 pub const APP_NAME: &str = "APP_NAME";
@@ -79,6 +88,16 @@ pub struct Config {
     pub app_name: String,
     /// `BRIDGE_PAGE_SIZE`, when set.
     pub bridge_page_size: Option<u32>,
+    /// The partner backend, when `PARTNER_API_BASE_URL` is set.
+    pub partner_api: Option<PartnerApi>,
+}
+
+/// The partner's CRM backend settings, checked: its base URL is on its own allowlist.
+#[derive(Debug, Clone)]
+pub struct PartnerApi {
+    pub base_url: String,
+    pub token: SecretString,
+    pub hosts: Allowlist,
 }
 
 /// A setting that is missing or breaks its rule.
@@ -181,6 +200,23 @@ impl Config {
                 _ => return Err(err(BRIDGE_PAGE_SIZE, "must be a number from 1 to 1000")),
             },
         };
+        let partner_api = match get(PARTNER_API_BASE_URL) {
+            None => None,
+            Some(base) => {
+                let hosts = Allowlist::new(
+                    &parse_extra_hosts(&required(PARTNER_API_HOSTS)?)
+                        .map_err(|why| err(PARTNER_API_HOSTS, why))?,
+                );
+                hosts
+                    .check(base.trim())
+                    .map_err(|why| err(PARTNER_API_BASE_URL, format!("is refused: {why}")))?;
+                Some(PartnerApi {
+                    base_url: base.trim().to_owned(),
+                    token: SecretString::new(required(PARTNER_API_TOKEN)?),
+                    hosts,
+                })
+            }
+        };
         Ok(Config {
             app_id,
             allowlist: Allowlist::new(&extra_hosts),
@@ -194,6 +230,7 @@ impl Config {
             frame_ancestors,
             app_name,
             bridge_page_size,
+            partner_api,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! settings or state.
 
 mod bench;
+mod bridge;
 mod browser;
 mod credentials;
 mod foundation;

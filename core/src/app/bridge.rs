@@ -5,12 +5,14 @@ use serde_json::json;
 
 use super::Head;
 use crate::bridge::config::IntegrationConfig;
+use crate::bridge::connector::ConnectorSettings;
 use crate::bridge::d1::D1Source;
 use crate::bridge::import;
 use crate::bridge::keys;
+use crate::bridge::rest::RestSource;
 use crate::bridge::serve::{self, BridgeError};
 use crate::bridge::source::BridgeSource;
-use crate::config::{Config, ConfigError, PUBLIC_BASE_URL};
+use crate::config::{Config, ConfigError, PARTNER_API_BASE_URL, PUBLIC_BASE_URL};
 use crate::http::{ApiError, Reply, Route};
 use crate::lifecycle::Ports;
 use crate::ports::{Clock, Log};
@@ -103,6 +105,27 @@ pub async fn call<P: Ports>(
         Ok(None) => return error_reply(p.log(), BridgeError::Unauthorized),
         Err(e) => return error_reply(p.log(), BridgeError::Unavailable(format!("keys: {}", e.0))),
     };
+    if let Some(api) = &config.partner_api {
+        let Some(connector) = cfg.connector.as_ref() else {
+            return ApiError::Config(ConfigError {
+                setting: PARTNER_API_BASE_URL,
+                problem: "is set, but integration/integration.json has no connector".into(),
+            })
+            .reply();
+        };
+        let settings = match ConnectorSettings::new(&api.base_url, api.token.clone(), &api.hosts) {
+            Ok(s) => s,
+            Err(why) => {
+                return ApiError::Config(ConfigError {
+                    setting: PARTNER_API_BASE_URL,
+                    problem: why,
+                })
+                .reply()
+            }
+        };
+        let source = RestSource::new(p.http(), connector, &settings, &cfg.default_country_code);
+        return serve_with(p, config, &cfg, &source, route, head, &account_id, &body).await;
+    }
     let source = D1Source {
         store: BridgeStore::new(p.db()),
         app_url: config
@@ -112,19 +135,34 @@ pub async fn call<P: Ports>(
         now_rfc3339: rfc3339(p.clock().now_ms()),
         types: cfg.interaction_types.clone(),
     };
+    serve_with(p, config, &cfg, &source, route, head, &account_id, &body).await
+}
+
+/// Answers a bridge call from `source`.
+#[allow(clippy::too_many_arguments)]
+async fn serve_with<P: Ports, S: BridgeSource>(
+    p: &P,
+    config: &Config,
+    cfg: &IntegrationConfig,
+    source: &S,
+    route: Route,
+    head: &Head,
+    account_id: &str,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Reply {
     let page_size = config.bridge_page_size.unwrap_or(cfg.page_size);
     let answer = match route {
         Route::BridgeAuth => Ok((200, json!({}))),
-        Route::BridgeContacts => serve::contacts(&source, &cfg, page_size, &account_id, &body)
+        Route::BridgeContacts => serve::contacts(source, cfg, page_size, account_id, body)
             .await
             .map(|v| (200, v)),
-        Route::BridgeAgents => serve::agents(&source, page_size, &account_id, &body)
+        Route::BridgeAgents => serve::agents(source, page_size, account_id, body)
             .await
             .map(|v| (200, v)),
-        Route::BridgeInteractions => serve::interactions(&source, &cfg, &account_id, &body)
+        Route::BridgeInteractions => serve::interactions(source, cfg, account_id, body)
             .await
             .map(|v| (200, v)),
-        Route::BridgeAction(name) => act(p, &source, &cfg, &account_id, &name, head, &body).await,
+        Route::BridgeAction(name) => act(p, source, cfg, account_id, &name, head, body).await,
         _ => Err(BridgeError::NoSuchAction(String::new())),
     };
     match answer {

@@ -27,6 +27,10 @@ pub struct IntegrationConfig {
     /// Country calling code for phone numbers written without one (E.164 needs one).
     pub default_country_code: String,
     pub actions: Vec<Action>,
+    /// How the partner's own REST backend is read, when the deployment uses it
+    /// (`PARTNER_API_BASE_URL`): paths and field mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<super::connector::ConnectorConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +126,9 @@ impl IntegrationConfig {
         }
         if self.interaction_types.is_empty() || !self.interaction_types.iter().all(|t| is_name(t)) {
             return Err("interaction_types: names of [a-z0-9_]".into());
+        }
+        if let Some(connector) = &self.connector {
+            connector.check()?;
         }
         let mut names = std::collections::HashSet::new();
         for action in &self.actions {

@@ -356,10 +356,11 @@ pub fn action_request(
         meta.get("contact_external_id").unwrap_or(&Value::Null),
         "meta.contact_external_id",
     )?;
-    let agent = match meta.get("agent_external_id") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(model::external_id(v, "meta.agent_external_id")?),
-    };
+    // Talkdesk names the agent acting (§6); the partner's backend records who did it.
+    let agent = Some(model::external_id(
+        meta.get("agent_external_id").unwrap_or(&Value::Null),
+        "meta.agent_external_id",
+    )?);
     let empty = Map::new();
     let data = object(body, "data")?.unwrap_or(&empty);
     let inputs = inputs(action, data)?;

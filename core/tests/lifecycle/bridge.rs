@@ -147,7 +147,11 @@ async fn sync(
 
 impl TestApp {
     fn account(&self) -> String {
-        self.ports.db.select("SELECT account_id FROM accounts")[0]["account_id"]
+        // The first account installed (tests that add others name them).
+        self.ports
+            .db
+            .select("SELECT account_id FROM accounts ORDER BY created_at, account_id")[0]
+            ["account_id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -285,6 +289,7 @@ async fn a_key_reaches_only_its_own_account_and_a_new_key_replaces_the_old() {
         .bridge(Route::BridgeAuth, &json!({"auth": auth(&key)}))
         .await;
     assert_eq!(status, 200);
+    let first_account = app.account();
     // Another account with its own contacts and key.
     let other = app
         .active_spec(talkdesk_sim::InstallSpec::new("globex", Alg::PS256))
@@ -308,7 +313,7 @@ async fn a_key_reaches_only_its_own_account_and_a_new_key_replaces_the_old() {
     assert!(stored
         .iter()
         .all(|r| !key.contains(r["key_hash"].as_str().unwrap())));
-    let replacement = app.integration_key(&app.account()).await;
+    let replacement = app.integration_key(&first_account).await;
     assert_eq!(
         app.bridge(Route::BridgeAuth, &json!({"auth": auth(&key)}))
             .await
