@@ -272,3 +272,114 @@ async fn bench_bridge_contact_sync_from_d1() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("bridge.md"), format!("{table}\n")).unwrap();
 }
+
+#[tokio::test]
+async fn the_partner_backend_connector_syncs_twenty_thousand_contacts_and_every_change_once() {
+    let backend = talkdesk_sim::PartnerBackend::start("partner-token-0123456789");
+    let uids = backend.add_contacts(20_000);
+    let mut options = crate::harness::Options::default();
+    options
+        .vars
+        .insert("PARTNER_API_BASE_URL".into(), backend.base_url());
+    options.vars.insert(
+        "PARTNER_API_TOKEN".into(),
+        "partner-token-0123456789".into(),
+    );
+    options
+        .vars
+        .insert("PARTNER_API_HOSTS".into(), "127.0.0.1:*".into());
+    let w = Worker::start(options);
+    let (_, key) = account_with_key(&w, "restcrm").await;
+    let talkdesk = IntegrationsClient::new(&w.url("/bridge"), &key);
+    let full = talkdesk.full_sync().await.unwrap();
+    assert!(full.repeated_ids.is_empty());
+    assert_eq!(full.contacts.len(), 20_000);
+    assert!(full.contacts.iter().all(|c| c["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p.as_str().unwrap().starts_with('+'))));
+
+    for uid in uids.iter().step_by(61).take(300) {
+        backend.edit_contact(uid);
+    }
+    let inserted: Vec<String> = (0..150)
+        .map(|i| backend.insert_contact(json!({"full_name": format!("New {i}"), "email_addresses": [format!("new{i}@x.com")]})))
+        .collect();
+    let deleted: BTreeSet<String> = uids.iter().skip(5).step_by(97).take(50).cloned().collect();
+    for uid in &deleted {
+        backend.delete_contact(uid);
+    }
+    let inc = talkdesk.incremental_sync(&full.checkpoint).await.unwrap();
+    assert!(inc.repeated_ids.is_empty());
+    let seen: BTreeSet<String> = inc
+        .contacts
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let edited: BTreeSet<String> = uids
+        .iter()
+        .step_by(61)
+        .take(300)
+        .filter(|u| !deleted.contains(*u))
+        .cloned()
+        .collect();
+    assert!(edited.is_subset(&seen));
+    assert!(inserted.iter().all(|u| seen.contains(u)));
+    assert!(deleted.iter().all(|d| !seen.contains(d)));
+    assert_eq!(seen.len(), edited.len() + inserted.len());
+    // Every call the worker made carried the token, and went only to the backend.
+    assert!(backend.requests().iter().all(|r| r.authorized));
+
+    // Hostile bodies: refused before any call to the partner's backend.
+    let calls = backend.requests().len();
+    let k = json!({"integration_key": key});
+    for (path, body) in [
+        (
+            "/contacts",
+            json!({"auth": {"integration_key": "nope.nope"}}),
+        ),
+        (
+            "/contacts",
+            json!({"auth": k, "meta": {"offset": "forged"}}),
+        ),
+        (
+            "/contacts",
+            json!({"auth": k, "meta": {"synchronization_checkpoint": "x"}}),
+        ),
+        ("/agents", json!({"auth": k, "meta": {"offset": 1}})),
+        ("/interactions", json!({"auth": k, "data": {}})),
+        (
+            "/interactions",
+            json!({"auth": k, "data": {"contact_phones": ["../../etc"]}}),
+        ),
+        (
+            "/interactions",
+            json!({"auth": k, "meta": {"interaction_types": ["x"]}, "data": {"contact_external_id": "c1"}}),
+        ),
+        (
+            "/actions/create_note",
+            json!({"auth": k, "meta": {"contact_external_id": "c1"}}),
+        ),
+        (
+            "/actions/create_note",
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": 1}}),
+        ),
+        ("/actions/..", json!({"auth": k})),
+        (
+            "/actions/unknown",
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}}),
+        ),
+    ] {
+        let (status, answer) = talkdesk.raw(path, body.clone()).await;
+        assert!(
+            (400..500).contains(&status),
+            "{path} {body}: {status} {answer}"
+        );
+    }
+    assert_eq!(
+        backend.requests().len(),
+        calls,
+        "no call reached the backend"
+    );
+}
