@@ -98,7 +98,20 @@ pub async fn verify<P: Ports>(p: &P, config: &Config, id: &str) -> Reply {
 /// `GET /admin/accounts/{id}`.
 pub async fn account<P: Ports>(p: &P, id: &str) -> Reply {
     match p.store().account(id).await {
-        Ok(Some(account)) => Reply::json(200, &admin::account_view(&account)),
+        Ok(Some(account)) => {
+            let mut view = serde_json::to_value(admin::account_view(&account)).unwrap_or_default();
+            let bridge = crate::store::bridge::BridgeStore::new(p.db());
+            match (
+                bridge.action_count(id).await,
+                bridge.recent_actions(id, 20).await,
+            ) {
+                (Ok(count), Ok(recent)) => {
+                    view["bridge_actions"] = serde_json::json!({"count": count, "recent": recent});
+                }
+                (Err(e), _) | (_, Err(e)) => return internal(p, e),
+            }
+            Reply::json(200, &view)
+        }
         Ok(None) => ApiError::NoSuch { what: "account" }.reply(),
         Err(e) => internal(p, e),
     }

@@ -335,6 +335,40 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         Ok(n == 1)
     }
 
+    /// The account's latest actions (operator view): `[{action, request, answer, created_at}]`.
+    pub async fn recent_actions(
+        &self,
+        account_id: &str,
+        limit: u32,
+    ) -> Result<Vec<serde_json::Value>, PortError> {
+        #[derive(Deserialize)]
+        struct A {
+            action: String,
+            request: String,
+            answer: String,
+            created_at: u64,
+        }
+        let rows: Vec<A> = self
+            .all(Statement::new(
+                "recent actions",
+                "SELECT action, request, answer, created_at FROM bridge_actions \
+                 WHERE account_id = ?1 ORDER BY created_at DESC LIMIT ?2",
+                vec![account_id.into(), u64::from(limit).into()],
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|a| {
+                serde_json::json!({
+                    "action": a.action,
+                    "request": serde_json::from_str::<serde_json::Value>(&a.request).unwrap_or_default(),
+                    "answer": serde_json::from_str::<serde_json::Value>(&a.answer).unwrap_or_default(),
+                    "created_at": a.created_at,
+                })
+            })
+            .collect())
+    }
+
     /// How many actions were recorded for the account (operator view).
     pub async fn action_count(&self, account_id: &str) -> Result<u64, PortError> {
         let rows = self

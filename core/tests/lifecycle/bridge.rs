@@ -411,6 +411,24 @@ async fn an_action_answers_201_once_per_request_key_and_is_recorded() {
         .await;
     assert_eq!((status, &again), (201, &first));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM bridge_actions"), 1);
+    // The operator sees it.
+    let head = Head {
+        authorization: Some(format!("Bearer {ADMIN_TOKEN}")),
+        ..Head::default()
+    };
+    let view = app::handle(
+        &app.ports,
+        &app.config,
+        Route::AdminAccount(app.account()),
+        &head,
+        b"",
+    )
+    .await
+    .reply;
+    let view: Value = serde_json::from_str(&view.body).unwrap();
+    assert_eq!(view["bridge_actions"]["count"], 1, "{view}");
+    assert_eq!(view["bridge_actions"]["recent"][0]["action"], "create_note");
+    assert!(!view.to_string().contains(&key), "no key in the view");
     // The note is now in the contact's history.
     let (_, found) = app
         .bridge(
