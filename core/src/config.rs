@@ -43,6 +43,9 @@ pub const PARTNER_API_TOKEN: &str = "PARTNER_API_TOKEN";
 /// The hosts it may be on, `host[:port]` as `TALKDESK_EXTRA_HOSTS` (var; required with
 /// `PARTNER_API_BASE_URL`): bridge traffic can go nowhere else.
 pub const PARTNER_API_HOSTS: &str = "PARTNER_API_HOSTS";
+/// The one Talkdesk account whose CRM that backend is (var; required with
+/// `PARTNER_API_BASE_URL`): other accounts' keys read their own D1 data, never that backend.
+pub const PARTNER_API_ACCOUNT_ID: &str = "PARTNER_API_ACCOUNT_ID";
 
 /// The app's name on its pages (var, optional, at most 60 characters). Default
 /// [`DEFAULT_APP_NAME`].
@@ -95,6 +98,8 @@ pub struct Config {
 /// The partner's CRM backend settings, checked: its base URL is on its own allowlist.
 #[derive(Debug, Clone)]
 pub struct PartnerApi {
+    /// The Talkdesk account the backend belongs to.
+    pub account_id: String,
     pub base_url: String,
     pub token: SecretString,
     pub hosts: Allowlist,
@@ -211,6 +216,7 @@ impl Config {
                     .check(base.trim())
                     .map_err(|why| err(PARTNER_API_BASE_URL, format!("is refused: {why}")))?;
                 Some(PartnerApi {
+                    account_id: required(PARTNER_API_ACCOUNT_ID)?.trim().to_owned(),
                     base_url: base.trim().to_owned(),
                     token: SecretString::new(required(PARTNER_API_TOKEN)?),
                     hosts,

@@ -33,13 +33,23 @@ fn contact(i: usize, name: &str) -> Value {
     })
 }
 
-/// An account with an integration key, on the shared worker.
+/// An account with an integration key.
 pub async fn account_with_key(w: &Worker, name: &str) -> (String, String) {
+    account_with_key_as(w, name, None).await
+}
+
+/// The same, with the account id chosen.
+pub async fn account_with_key_as(
+    w: &Worker,
+    name: &str,
+    account_id: Option<&str>,
+) -> (String, String) {
     let sim = sim_for(w);
-    let inst = sim
-        .install(InstallSpec::new(name, Alg::ES256))
-        .await
-        .unwrap();
+    let spec = InstallSpec {
+        account_id: account_id.map(str::to_owned),
+        ..InstallSpec::new(name, Alg::ES256)
+    };
+    let inst = sim.install(spec).await.unwrap();
     wait_view(w, &inst.installation_id, |v| v["state"] == "active").await;
     let (status, v) = admin_post(
         w,
@@ -288,8 +298,17 @@ async fn the_partner_backend_connector_syncs_twenty_thousand_contacts_and_every_
     options
         .vars
         .insert("PARTNER_API_HOSTS".into(), "127.0.0.1:*".into());
+    options
+        .vars
+        .insert("PARTNER_API_ACCOUNT_ID".into(), "acct-restcrm".into());
     let w = Worker::start(options);
-    let (_, key) = account_with_key(&w, "restcrm").await;
+    let (_, key) = account_with_key_as(&w, "restcrm", Some("acct-restcrm")).await;
+    // Another account's key reads its own (empty) data, never the partner's backend.
+    let (_, other_key) = account_with_key(&w, "othercrm").await;
+    let before = backend.requests().len();
+    let other = IntegrationsClient::new(&w.url("/bridge"), &other_key);
+    assert_eq!(other.full_sync().await.unwrap().contacts.len(), 0);
+    assert_eq!(backend.requests().len(), before);
     let talkdesk = IntegrationsClient::new(&w.url("/bridge"), &key);
     let full = talkdesk.full_sync().await.unwrap();
     assert!(full.repeated_ids.is_empty());

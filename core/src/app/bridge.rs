@@ -34,6 +34,10 @@ fn error_reply(log: &impl Log, e: BridgeError) -> Reply {
                 "message": "auth.integration_key is not a valid integration key",
             }),
         ),
+        BridgeError::KeyConflict { status, message } => Reply::json(
+            status,
+            &json!({"error": "idempotency_conflict", "message": message}),
+        ),
         BridgeError::NoSuchAction(name) => Reply::json(
             404,
             &json!({"error": "not_found", "message": format!("no action named {name:?}")}),
@@ -105,7 +109,11 @@ pub async fn call<P: Ports>(
         Ok(None) => return error_reply(p.log(), BridgeError::Unauthorized),
         Err(e) => return error_reply(p.log(), BridgeError::Unavailable(format!("keys: {}", e.0))),
     };
-    if let Some(api) = &config.partner_api {
+    if let Some(api) = config
+        .partner_api
+        .as_ref()
+        .filter(|api| api.account_id == account_id)
+    {
         let Some(connector) = cfg.connector.as_ref() else {
             return ApiError::Config(ConfigError {
                 setting: PARTNER_API_BASE_URL,
@@ -171,7 +179,8 @@ async fn serve_with<P: Ports, S: BridgeSource>(
     }
 }
 
-/// An action, once per request key: a repeat answers what the first got.
+/// An action, once per request key: the key is claimed before the action runs, so a repeat
+/// (even a concurrent one) never runs it twice; it answers what the first got.
 async fn act<P: Ports, S: BridgeSource>(
     p: &P,
     source: &S,
@@ -181,41 +190,53 @@ async fn act<P: Ports, S: BridgeSource>(
     head: &Head,
     body: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(u16, serde_json::Value), BridgeError> {
-    let req = serve::action_request(cfg, name, head.idempotency_key.as_deref(), body)?;
+    let now = p.clock().now_ms();
+    let req = serve::action_request(cfg, name, head.idempotency_key.as_deref(), body, now)?;
     let store = BridgeStore::new(p.db());
     let unavailable =
         |e: crate::ports::PortError| BridgeError::Unavailable(format!("actions: {}", e.0));
-    if let Some((_, answer)) = store
-        .action_answer(account_id, &req.request_key)
+    let asked = json!({"contact": req.contact_external_id, "agent": req.agent_external_id,
+                       "inputs": req.inputs})
+    .to_string();
+    if !store
+        .claim_action(account_id, &req.request_key, name, &asked, now)
         .await
         .map_err(unavailable)?
     {
-        return Ok((201, serde_json::from_str(&answer).unwrap_or_default()));
-    }
-    let result = source.act(account_id, &req).await?;
-    let answer = serve::action_answer(&req, &result);
-    let asked = json!({"contact": req.contact_external_id, "agent": req.agent_external_id, "inputs": req.inputs});
-    let first = store
-        .record_action(
-            account_id,
-            &req.request_key,
-            name,
-            &asked.to_string(),
-            &answer.to_string(),
-            p.clock().now_ms(),
-        )
-        .await
-        .map_err(unavailable)?;
-    if !first {
-        // A concurrent repeat recorded first: answer what it answered.
-        if let Some((_, answer)) = store
-            .action_answer(account_id, &req.request_key)
+        let Some((action, request, answer)) = store
+            .action_record(account_id, &req.request_key)
             .await
             .map_err(unavailable)?
-        {
-            return Ok((201, serde_json::from_str(&answer).unwrap_or_default()));
+        else {
+            return Err(BridgeError::Unavailable("an action claim vanished".into()));
+        };
+        if action != name || request != asked {
+            return Err(BridgeError::KeyConflict {
+                status: 422,
+                message: "this Idempotency-Key was used for another request",
+            });
         }
+        if answer.is_empty() {
+            return Err(BridgeError::KeyConflict {
+                status: 409,
+                message: "the first request with this key is still running; retry",
+            });
+        }
+        return Ok((201, serde_json::from_str(&answer).unwrap_or_default()));
     }
+    let result = match source.act(account_id, &req).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Not done: the key is free again for Talkdesk's retry.
+            let _ = store.release_action(account_id, &req.request_key).await;
+            return Err(e.into());
+        }
+    };
+    let answer = serve::action_answer(&req, &result);
+    store
+        .finish_action(account_id, &req.request_key, &answer.to_string())
+        .await
+        .map_err(unavailable)?;
     p.log()
         .info("bridge_action", &format!("{account_id}: {name}"));
     Ok((201, answer))

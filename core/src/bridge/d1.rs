@@ -117,14 +117,14 @@ impl<D: Database> BridgeSource for D1Source<'_, D> {
         account_id: &str,
         req: &ActionRequest,
     ) -> Result<ActionResult, SourceError> {
-        let contact: Option<Contact> = match self
+        let contact: Contact = match self
             .store
             .contact(account_id, &req.contact_external_id)
             .await
             .map_err(unavailable)?
         {
-            Some(record) => Some(parse(&record)?),
-            None => None,
+            Some(record) => parse(&record)?,
+            None => return Err(SourceError::UnknownContact),
         };
         let kind = match req.action.as_str() {
             "log_call" if self.types.iter().any(|t| t == "call") => "call".to_owned(),
@@ -149,7 +149,9 @@ impl<D: Database> BridgeSource for D1Source<'_, D> {
             emails: "[]".into(),
             phones: "[]".into(),
             contact: req.contact_external_id.clone(),
-            occurred_at: interaction.date.clone(),
+            occurred_at: super::model::rfc3339_ms(&interaction.date)
+                .map(super::model::sortable_utc)
+                .unwrap_or_default(),
             kind,
             deleted: 0,
         };
@@ -159,9 +161,7 @@ impl<D: Database> BridgeSource for D1Source<'_, D> {
             .map_err(unavailable)?;
         Ok(ActionResult {
             external_id: interaction.id,
-            contact_external_url: contact
-                .and_then(|c| c.url)
-                .unwrap_or_else(|| self.app_url.clone()),
+            contact_external_url: contact.url.unwrap_or_else(|| self.app_url.clone()),
             message: Some(format!("{} recorded", req.action.replace('_', " "))),
         })
     }

@@ -64,6 +64,8 @@ pub fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, FieldError> {
                 field.push('"');
             }
             (true, '"') => quoted = false,
+            // A line break inside a quoted field is kept as `\n`, whichever the file used.
+            (true, '\r') if chars.peek() == Some(&'\n') => {}
             (true, c) => {
                 if c == '\n' {
                     line += 1;
@@ -96,6 +98,8 @@ pub fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, FieldError> {
 
 /// CSV as JSON records, so both formats meet the same checks.
 fn csv_records(kind: Kind, text: &str) -> Result<Vec<Value>, FieldError> {
+    // Spreadsheets write a byte-order mark first.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows = csv_rows(text)?.into_iter();
     let header = rows.next().ok_or(FieldError {
         path: "line 1".into(),
@@ -128,7 +132,16 @@ fn csv_records(kind: Kind, text: &str) -> Result<Vec<Value>, FieldError> {
                 let v = if value.is_empty() {
                     Value::Null
                 } else if name == "deleted" {
-                    Value::Bool(value.trim().eq_ignore_ascii_case("true"))
+                    match value.trim().to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" => Value::Bool(true),
+                        "false" | "0" | "no" => Value::Bool(false),
+                        _ => {
+                            return field_error(
+                                format!("line {}", i + 2),
+                                "deleted must be true or false",
+                            )
+                        }
+                    }
                 } else if LIST_COLUMNS.contains(&name) {
                     Value::Array(
                         value
@@ -232,7 +245,10 @@ pub fn rows(
                     };
                     ImportRow {
                         contact,
-                        occurred_at: it.date.clone(),
+                        // Sorted as text in time order, whatever offset the date was written in.
+                        occurred_at: model::rfc3339_ms(&it.date)
+                            .map(model::sortable_utc)
+                            .unwrap_or_default(),
                         kind: it.kind.clone(),
                         ..row(it.id.clone(), record, deleted)
                     }
@@ -242,17 +258,40 @@ pub fn rows(
         .collect()
 }
 
-/// Stores checked rows in chunks; how many records changed.
+/// Largest JSON text bound as one chunk: well under D1's 2 MB limit for a string value.
+pub const MAX_CHUNK_BYTES: usize = 512 * 1024;
+
+/// Splits rows into chunks of at most [`IMPORT_CHUNK`] records and [`MAX_CHUNK_BYTES`].
+pub fn chunks(rows: &[ImportRow]) -> Vec<&[ImportRow]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, r) in rows.iter().enumerate() {
+        let size = r.record.len() + r.emails.len() + r.phones.len() + r.id.len() + 128;
+        if i > start && (i - start == IMPORT_CHUNK || bytes + size > MAX_CHUNK_BYTES) {
+            out.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < rows.len() {
+        out.push(&rows[start..]);
+    }
+    out
+}
+
+/// Stores checked rows, all chunks in one transaction: an import lands whole or not at all.
+/// Returns how many records changed.
 pub async fn store<D: Database>(
     store: &BridgeStore<'_, D>,
     kind: Kind,
     account_id: &str,
     rows: &[ImportRow],
 ) -> Result<u64, PortError> {
-    let mut changed = 0;
-    for chunk in rows.chunks(IMPORT_CHUNK) {
-        changed += store.import(kind, account_id, chunk).await?;
-    }
+    let (_, before) = store
+        .changed_since(kind, account_id, u64::MAX >> 12)
+        .await?;
+    store.import_all(kind, account_id, &chunks(rows)).await?;
+    let (changed, _) = store.changed_since(kind, account_id, before).await?;
     Ok(changed)
 }
 
@@ -272,6 +311,10 @@ mod tests {
             ]
         );
         assert!(csv_rows("a,\"b").is_err());
+        assert_eq!(
+            csv_rows("a\n\"x\r\ny\"\n").unwrap()[1],
+            vec!["x\ny".to_owned()]
+        );
         assert!(csv_rows("a,b\"c\n").is_err());
     }
 
@@ -291,6 +334,17 @@ mod tests {
             "$[0].phones[0]"
         );
         assert_eq!(records_err(Kind::Agents, "id,nickname\n"), "line 1");
+    }
+
+    #[test]
+    fn a_spreadsheet_bom_is_ignored_and_deleted_is_read_strictly() {
+        let csv = "\u{feff}id,name,email,deleted\na1,Ann,a@x.com,yes\n";
+        let parsed = records(Kind::Agents, Some("text/csv"), csv.as_bytes()).unwrap();
+        assert_eq!(parsed[0]["deleted"], serde_json::json!(true));
+        assert_eq!(
+            records_err(Kind::Agents, "id,deleted\na1,maybe\n"),
+            "line 2"
+        );
     }
 
     fn records_err(kind: Kind, csv: &str) -> String {

@@ -170,6 +170,17 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_manifest_json_is_the_one_the_configuration_makes() {
+        let committed: Value =
+            serde_json::from_str(include_str!("../../../integration/manifest.json")).unwrap();
+        assert_eq!(
+            committed,
+            manifest(&IntegrationConfig::load(), PLACEHOLDER_BASE),
+            "integration/manifest.json is stale: run `make manifest`"
+        );
+    }
+
+    #[test]
     fn every_action_has_its_endpoint_under_the_actions_path() {
         let cfg = IntegrationConfig::load();
         let m = manifest(&cfg, "https://w.example/");

@@ -88,7 +88,7 @@ pub fn external_id(v: &Value, path: &str) -> Result<String, FieldError> {
         {
             Ok(s.clone())
         }
-        Value::Number(n) => Ok(n.to_string()),
+        Value::Number(n) if n.is_u64() => Ok(n.to_string()),
         Value::Null => field_error(path, "is missing"),
         _ => field_error(path, "must be 1 to 200 printable ASCII characters"),
     }
@@ -135,7 +135,9 @@ pub fn email(raw: &str, path: &str) -> Result<String, FieldError> {
         && !e.contains(char::is_whitespace)
         && e.split('@').count() == 2
         && e.split('@').all(|p| !p.is_empty())
-        && e.rsplit('@').next().is_some_and(|d| d.contains('.'));
+        && e.rsplit('@')
+            .next()
+            .is_some_and(|d| d.contains('.') && d.split('.').all(|l| !l.is_empty()));
     if ok {
         Ok(e)
     } else {
@@ -146,7 +148,9 @@ pub fn email(raw: &str, path: &str) -> Result<String, FieldError> {
 /// A phone number in E.164 (`+` and 8 to 15 digits). Spaces, dashes, dots and parentheses are
 /// dropped; `00` is read as `+`; a number without a country code takes `default_cc`.
 pub fn phone(raw: &str, default_cc: &str, path: &str) -> Result<String, FieldError> {
-    let t = raw.trim();
+    // `+44 (0)20 …`: the national trunk prefix written beside the country code is not dialled.
+    let cleaned = raw.trim().replace("(0)", "");
+    let t = cleaned.as_str();
     let (plus, rest) = match t.strip_prefix('+') {
         Some(r) => (true, r),
         None => match t.strip_prefix("00") {
@@ -164,6 +168,12 @@ pub fn phone(raw: &str, default_cc: &str, path: &str) -> Result<String, FieldErr
     }
     let full = if plus {
         digits
+    } else if default_cc == "1" && digits.len() == 11 && digits.starts_with('1') {
+        // North America writes its country code without the `+`: 1-415-555-0123.
+        digits
+    } else if default_cc == "39" {
+        // Italy keeps the leading 0 of its numbers in E.164.
+        format!("{default_cc}{digits}")
     } else {
         // A national number: its trunk prefix 0 (as in 020 …) is not part of E.164.
         format!("{default_cc}{}", digits.trim_start_matches('0'))
@@ -194,11 +204,7 @@ pub fn contact(v: &Value, path: &str, default_cc: &str) -> Result<(Contact, bool
     };
     let at = |k: &str| format!("{path}.{k}");
     let id = external_id(get(o, "id"), &at("id"))?;
-    let deleted = match get(o, "deleted") {
-        Value::Null | Value::Bool(false) => false,
-        Value::Bool(true) => true,
-        _ => return field_error(at("deleted"), "must be true or false"),
-    };
+    let deleted = deleted_flag(o, &at("deleted"))?;
     if deleted {
         return Ok((
             Contact {
@@ -243,6 +249,15 @@ pub fn contact(v: &Value, path: &str, default_cc: &str) -> Result<(Contact, bool
     ))
 }
 
+/// The `deleted` member: absent, `true` or `false`.
+fn deleted_flag(o: &Map<String, Value>, path: &str) -> Result<bool, FieldError> {
+    match get(o, "deleted") {
+        Value::Null | Value::Bool(false) => Ok(false),
+        Value::Bool(true) => Ok(true),
+        _ => field_error(path, "must be true or false"),
+    }
+}
+
 /// One imported agent (and whether it marks a deletion).
 pub fn agent(v: &Value, path: &str) -> Result<(Agent, bool), FieldError> {
     let Value::Object(o) = v else {
@@ -250,7 +265,7 @@ pub fn agent(v: &Value, path: &str) -> Result<(Agent, bool), FieldError> {
     };
     let at = |k: &str| format!("{path}.{k}");
     let id = external_id(get(o, "id"), &at("id"))?;
-    if get(o, "deleted") == &Value::Bool(true) {
+    if deleted_flag(o, &at("deleted"))? {
         return Ok((
             Agent {
                 id,
@@ -283,7 +298,7 @@ pub fn interaction(
     let at = |k: &str| format!("{path}.{k}");
     let id = external_id(get(o, "id"), &at("id"))?;
     let contact = external_id(get(o, "contact_external_id"), &at("contact_external_id"))?;
-    let deleted = get(o, "deleted") == &Value::Bool(true);
+    let deleted = deleted_flag(o, &at("deleted"))?;
     let kind = text(get(o, "type"), &at("type"), !deleted)?.unwrap_or_default();
     if !deleted && !types.contains(&kind) {
         return field_error(at("type"), format!("must be one of {types:?}"));
@@ -320,24 +335,109 @@ pub fn interaction(
     ))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` followed by an optional fraction and `Z` or an offset.
-pub fn is_rfc3339(s: &str) -> bool {
+/// Milliseconds since 1970 of an RFC 3339 date-time (`2026-11-27T10:00:00Z`, a fraction and a
+/// `±hh:mm` offset allowed), checked field by field; `None` for anything else.
+pub fn rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
-    b.len() >= 20
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && (b[10] == b'T' || b[10] == b't')
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19)
-        && (s.ends_with('Z') || s.ends_with('z') || s[19..].contains(['+', '-']))
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > days_in[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let f = &frac[..digits];
+        ms = f
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect::<String>()
+            .parse()
+            .ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 60 + om)
+        }
+        _ => return None,
+    };
+    let days = {
+        let (y, m) = if mo <= 2 {
+            (y - 1, mo + 9)
+        } else {
+            (y, mo - 3)
+        };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m + 2) / 5 + d - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    };
+    Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec.min(59) * 1000 + ms)
+}
+
+/// Whether `s` is an RFC 3339 date-time.
+pub fn is_rfc3339(s: &str) -> bool {
+    rfc3339_ms(s).is_some()
+}
+
+/// A UTC stamp that sorts as text in time order (`occurred_at` of stored interactions).
+pub fn sortable_utc(ms: i64) -> String {
+    format!("{ms:015}")
 }
 
 #[cfg(test)]
@@ -356,6 +456,12 @@ mod tests {
             assert_eq!(phone(raw, "1", "p").unwrap(), want, "{raw}");
         }
         assert_eq!(phone("020 7946 0000", "44", "p").unwrap(), "+442079460000");
+        assert_eq!(phone("1-415-555-0123", "1", "p").unwrap(), "+14155550123");
+        assert_eq!(
+            phone("+44 (0)20 7946 0000", "1", "p").unwrap(),
+            "+442079460000"
+        );
+        assert_eq!(phone("06 1234 5678", "39", "p").unwrap(), "+390612345678");
         for bad in ["12", "call me", "+0123456789", "++1415"] {
             assert!(phone(bad, "1", "p").is_err(), "{bad}");
         }
@@ -364,7 +470,9 @@ mod tests {
     #[test]
     fn emails_are_lower_cased_and_checked() {
         assert_eq!(email(" Ann@Example.COM ", "e").unwrap(), "ann@example.com");
-        for bad in ["ann", "a@b", "a b@c.d", "@c.d", "a@@c.d"] {
+        for bad in [
+            "ann", "a@b", "a b@c.d", "@c.d", "a@@c.d", "a@.com", "a@b..c",
+        ] {
             assert!(email(bad, "e").is_err(), "{bad}");
         }
     }
@@ -382,6 +490,23 @@ mod tests {
         assert_eq!(err.to_string(), "$[0].id: is missing");
         let (c, deleted) = contact(&json!({"id": "c1", "deleted": true}), "$", "1").unwrap();
         assert!(deleted && c.id == "c1");
+    }
+
+    #[test]
+    fn dates_are_rfc3339_checked_field_by_field_and_compared_in_utc() {
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ms("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:00.5Z"), Some(500));
+        assert!(rfc3339_ms("2026-11-27T10:00:00+02:00") < rfc3339_ms("2026-11-27T09:00:00Z"));
+        for bad in [
+            "2026-99-99T99:99:99Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-27T10:00:00",
+            "2026-11-27T10:00:00 nonsense -",
+            "2026-11-27 10:00:00Z",
+        ] {
+            assert_eq!(rfc3339_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum BridgeError {
     Unauthorized,
     /// 404: no such action.
     NoSuchAction(String),
+    /// 409 (the first request with this key is still running) or 422 (the key was used for
+    /// another request).
+    KeyConflict { status: u16, message: &'static str },
     /// 502: the source failed (logged by the caller).
     Unavailable(String),
 }
@@ -45,6 +48,10 @@ impl From<SourceError> for BridgeError {
     fn from(e: SourceError) -> Self {
         match e {
             SourceError::Unavailable(why) => BridgeError::Unavailable(why),
+            SourceError::UnknownContact => BridgeError::BadRequest(FieldError {
+                path: "meta.contact_external_id".into(),
+                problem: "is not a contact of this account".into(),
+            }),
         }
     }
 }
@@ -251,6 +258,12 @@ pub async fn interactions<S: BridgeSource>(
             );
         }
     }
+    // None asked for: every type this integration declares.
+    let types = if types.is_empty() {
+        cfg.interaction_types.clone()
+    } else {
+        types
+    };
     let data = object(body, "data")?.ok_or(BridgeError::BadRequest(FieldError {
         path: "data".into(),
         problem: "is missing".into(),
@@ -339,11 +352,16 @@ fn inputs(action: &Action, data: &Map<String, Value>) -> Result<Map<String, Valu
 
 /// A checked action request. The request key is the `Idempotency-Key` header, or else the hash
 /// of what was asked, so a retried request does nothing twice either way.
+/// Without an `Idempotency-Key`, identical requests within this window (ms) are one action:
+/// Talkdesk's retries come within it; the same note written again later is a new one.
+pub const HASH_KEY_WINDOW_MS: u64 = 10 * 60 * 1000;
+
 pub fn action_request(
     cfg: &IntegrationConfig,
     name: &str,
     idempotency_key: Option<&str>,
     body: &Map<String, Value>,
+    now_ms: u64,
 ) -> Result<ActionRequest, BridgeError> {
     let action = cfg
         .action(name)
@@ -370,8 +388,8 @@ pub fn action_request(
         }
         Some(_) => return bad("Idempotency-Key", "must be 1 to 200 printable characters"),
         None => {
-            let asked =
-                json!({"action": name, "contact": contact, "agent": agent, "inputs": inputs});
+            let asked = json!({"action": name, "contact": contact, "agent": agent,
+                               "inputs": inputs, "window": now_ms / HASH_KEY_WINDOW_MS});
             format!("hash:{}", b64url(&sha256(asked.to_string().as_bytes())))
         }
     };

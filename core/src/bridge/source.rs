@@ -12,6 +12,8 @@ use super::model::{Agent, Contact, Interaction};
 pub enum SourceError {
     /// Our storage or the partner's backend failed (logged; Talkdesk gets a 502 and retries).
     Unavailable(String),
+    /// The action names a contact the source does not have (Talkdesk gets a 400).
+    UnknownContact,
 }
 
 /// One page of the contacts that changed after `since`, in external-id order.

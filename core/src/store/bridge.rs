@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::rows::decode;
 use crate::ports::{Database, PortError, Statement};
 
-/// Records per import statement: far below D1's statement limits at the largest record size.
+/// Most records per import statement (the import also bounds a chunk's bytes).
 pub const IMPORT_CHUNK: usize = 200;
 
 /// One record to import: its external id, the JSON the bridge answers with, and look-up keys.
@@ -125,57 +125,50 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         account_id: &str,
         rows: &[ImportRow],
     ) -> Result<u64, PortError> {
-        let json = serde_json::to_string(rows).expect("rows serialise");
-        let sql = match kind {
-            Kind::Contacts => {
-                "INSERT INTO bridge_contacts (account_id, external_id, record, emails, phones, seq, deleted) \
-                 SELECT ?1, json_extract(j.value, '$.id'), json_extract(j.value, '$.record'), \
-                   json_extract(j.value, '$.emails'), json_extract(j.value, '$.phones'), \
-                   (SELECT COALESCE(MAX(seq), 0) FROM bridge_contacts WHERE account_id = ?1) + j.key + 1, \
-                   json_extract(j.value, '$.deleted') \
-                 FROM json_each(?2) j WHERE 1 \
-                 ON CONFLICT (account_id, external_id) DO UPDATE SET record = excluded.record, \
-                   emails = excluded.emails, phones = excluded.phones, seq = excluded.seq, \
-                   deleted = excluded.deleted \
-                 WHERE bridge_contacts.record IS NOT excluded.record \
-                   OR bridge_contacts.deleted IS NOT excluded.deleted"
-            }
-            Kind::Agents => {
-                "INSERT INTO bridge_agents (account_id, external_id, record, seq, deleted) \
-                 SELECT ?1, json_extract(j.value, '$.id'), json_extract(j.value, '$.record'), \
-                   (SELECT COALESCE(MAX(seq), 0) FROM bridge_agents WHERE account_id = ?1) + j.key + 1, \
-                   json_extract(j.value, '$.deleted') \
-                 FROM json_each(?2) j WHERE 1 \
-                 ON CONFLICT (account_id, external_id) DO UPDATE SET record = excluded.record, \
-                   seq = excluded.seq, deleted = excluded.deleted \
-                 WHERE bridge_agents.record IS NOT excluded.record \
-                   OR bridge_agents.deleted IS NOT excluded.deleted"
-            }
-            Kind::Interactions => {
-                "INSERT INTO bridge_interactions (account_id, external_id, contact_external_id, \
-                   occurred_at, kind, record, seq, deleted) \
-                 SELECT ?1, json_extract(j.value, '$.id'), json_extract(j.value, '$.contact'), \
-                   json_extract(j.value, '$.occurred_at'), json_extract(j.value, '$.kind'), \
-                   json_extract(j.value, '$.record'), \
-                   (SELECT COALESCE(MAX(seq), 0) FROM bridge_interactions WHERE account_id = ?1) + j.key + 1, \
-                   json_extract(j.value, '$.deleted') \
-                 FROM json_each(?2) j WHERE 1 \
-                 ON CONFLICT (account_id, external_id) DO UPDATE SET \
-                   contact_external_id = excluded.contact_external_id, \
-                   occurred_at = excluded.occurred_at, kind = excluded.kind, \
-                   record = excluded.record, seq = excluded.seq, deleted = excluded.deleted \
-                 WHERE bridge_interactions.record IS NOT excluded.record \
-                   OR bridge_interactions.deleted IS NOT excluded.deleted \
-                   OR bridge_interactions.contact_external_id IS NOT excluded.contact_external_id"
-            }
-        };
         self.db
-            .execute(&Statement::new(
-                "import records",
-                sql,
-                vec![account_id.into(), json.into()],
-            ))
+            .execute(&import_statement(kind, account_id, rows))
             .await
+    }
+
+    /// Upserts several chunks in one transaction.
+    pub async fn import_all(
+        &self,
+        kind: Kind,
+        account_id: &str,
+        chunks: &[&[ImportRow]],
+    ) -> Result<(), PortError> {
+        let statements: Vec<Statement> = chunks
+            .iter()
+            .map(|c| import_statement(kind, account_id, c))
+            .collect();
+        if statements.is_empty() {
+            return Ok(());
+        }
+        self.db.batch(&statements).await
+    }
+
+    /// How many of the account's records of `kind` changed after change number `since`, and the
+    /// counter now (an import's "changed" count is measured around its batch).
+    pub async fn changed_since(
+        &self,
+        kind: Kind,
+        account_id: &str,
+        since: u64,
+    ) -> Result<(u64, u64), PortError> {
+        let table = match kind {
+            Kind::Contacts => "SELECT COALESCE(SUM(seq > ?2), 0) AS n, COALESCE(MAX(seq), 0) AS h FROM bridge_contacts WHERE account_id = ?1",
+            Kind::Agents => "SELECT COALESCE(SUM(seq > ?2), 0) AS n, COALESCE(MAX(seq), 0) AS h FROM bridge_agents WHERE account_id = ?1",
+            Kind::Interactions => "SELECT COALESCE(SUM(seq > ?2), 0) AS n, COALESCE(MAX(seq), 0) AS h FROM bridge_interactions WHERE account_id = ?1",
+        };
+        let rows = self
+            .db
+            .query(&Statement::new(
+                "count changes",
+                table,
+                vec![account_id.into(), since.into()],
+            ))
+            .await?;
+        Ok((one_number(&rows, "n"), one_number(&rows, "h")))
     }
 
     /// The account's contact change counter.
@@ -285,54 +278,86 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         Ok(rows.into_iter().next().map(|r| r.record))
     }
 
-    /// The answer recorded for an action's request key.
-    pub async fn action_answer(
+    /// What is recorded for an action's request key: `(action, request, answer)`; the answer is
+    /// empty while the first request runs.
+    pub async fn action_record(
         &self,
         account_id: &str,
         request_key: &str,
-    ) -> Result<Option<(String, String)>, PortError> {
+    ) -> Result<Option<(String, String, String)>, PortError> {
         #[derive(Deserialize)]
         struct A {
             action: String,
+            request: String,
             answer: String,
         }
         let rows: Vec<A> = self
             .all(Statement::new(
                 "read action",
-                "SELECT action, answer FROM bridge_actions WHERE account_id = ?1 AND request_key = ?2",
+                "SELECT action, request, answer FROM bridge_actions \
+                 WHERE account_id = ?1 AND request_key = ?2",
                 vec![account_id.into(), request_key.into()],
             ))
             .await?;
-        Ok(rows.into_iter().next().map(|a| (a.action, a.answer)))
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|a| (a.action, a.request, a.answer)))
     }
 
-    /// Records an action's answer; `false` if the key was recorded meanwhile (read it back).
-    pub async fn record_action(
+    /// Claims a request key before the action runs; `false` if it is claimed already (a repeat,
+    /// or a concurrent one), so the action never runs twice.
+    pub async fn claim_action(
         &self,
         account_id: &str,
         request_key: &str,
         action: &str,
         request: &str,
-        answer: &str,
         now: u64,
     ) -> Result<bool, PortError> {
         let n = self
             .db
             .execute(&Statement::new(
-                "record action",
+                "claim action",
                 "INSERT INTO bridge_actions (account_id, request_key, action, request, answer, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account_id, request_key) DO NOTHING",
-                vec![
-                    account_id.into(),
-                    request_key.into(),
-                    action.into(),
-                    request.into(),
-                    answer.into(),
-                    now.into(),
-                ],
+                 VALUES (?1, ?2, ?3, ?4, '', ?5) ON CONFLICT (account_id, request_key) DO NOTHING",
+                vec![account_id.into(), request_key.into(), action.into(), request.into(), now.into()],
             ))
             .await?;
         Ok(n == 1)
+    }
+
+    /// Records the answer of a claimed action.
+    pub async fn finish_action(
+        &self,
+        account_id: &str,
+        request_key: &str,
+        answer: &str,
+    ) -> Result<(), PortError> {
+        self.db
+            .execute(&Statement::new(
+                "finish action",
+                "UPDATE bridge_actions SET answer = ?3 WHERE account_id = ?1 AND request_key = ?2",
+                vec![account_id.into(), request_key.into(), answer.into()],
+            ))
+            .await
+            .map(|_| ())
+    }
+
+    /// Releases a claim whose action failed, so Talkdesk's retry can run it.
+    pub async fn release_action(
+        &self,
+        account_id: &str,
+        request_key: &str,
+    ) -> Result<(), PortError> {
+        self.db
+            .execute(&Statement::new(
+                "release action",
+                "DELETE FROM bridge_actions WHERE account_id = ?1 AND request_key = ?2 AND answer = ''",
+                vec![account_id.into(), request_key.into()],
+            ))
+            .await
+            .map(|_| ())
     }
 
     /// The account's latest actions (operator view): `[{action, request, answer, created_at}]`.
@@ -352,7 +377,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
             .all(Statement::new(
                 "recent actions",
                 "SELECT action, request, answer, created_at FROM bridge_actions \
-                 WHERE account_id = ?1 ORDER BY created_at DESC LIMIT ?2",
+                 WHERE account_id = ?1 AND answer != '' ORDER BY created_at DESC LIMIT ?2",
                 vec![account_id.into(), u64::from(limit).into()],
             ))
             .await?;
@@ -375,10 +400,59 @@ impl<'a, D: Database> BridgeStore<'a, D> {
             .db
             .query(&Statement::new(
                 "count actions",
-                "SELECT COUNT(*) AS n FROM bridge_actions WHERE account_id = ?1",
+                "SELECT COUNT(*) AS n FROM bridge_actions WHERE account_id = ?1 AND answer != ''",
                 vec![account_id.into()],
             ))
             .await?;
         Ok(one_number(&rows, "n"))
     }
+}
+
+/// One chunk's upsert: the chunk is bound as a single JSON parameter.
+fn import_statement(kind: Kind, account_id: &str, rows: &[ImportRow]) -> Statement {
+    let json = serde_json::to_string(rows).expect("rows serialise");
+    let sql = match kind {
+        Kind::Contacts => {
+            "INSERT INTO bridge_contacts (account_id, external_id, record, emails, phones, seq, deleted) \
+             SELECT ?1, json_extract(j.value, '$.id'), json_extract(j.value, '$.record'), \
+               json_extract(j.value, '$.emails'), json_extract(j.value, '$.phones'), \
+               (SELECT COALESCE(MAX(seq), 0) FROM bridge_contacts WHERE account_id = ?1) + j.key + 1, \
+               json_extract(j.value, '$.deleted') \
+             FROM json_each(?2) j WHERE 1 \
+             ON CONFLICT (account_id, external_id) DO UPDATE SET record = excluded.record, \
+               emails = excluded.emails, phones = excluded.phones, seq = excluded.seq, \
+               deleted = excluded.deleted \
+             WHERE bridge_contacts.record IS NOT excluded.record \
+               OR bridge_contacts.deleted IS NOT excluded.deleted"
+        }
+        Kind::Agents => {
+            "INSERT INTO bridge_agents (account_id, external_id, record, seq, deleted) \
+             SELECT ?1, json_extract(j.value, '$.id'), json_extract(j.value, '$.record'), \
+               (SELECT COALESCE(MAX(seq), 0) FROM bridge_agents WHERE account_id = ?1) + j.key + 1, \
+               json_extract(j.value, '$.deleted') \
+             FROM json_each(?2) j WHERE 1 \
+             ON CONFLICT (account_id, external_id) DO UPDATE SET record = excluded.record, \
+               seq = excluded.seq, deleted = excluded.deleted \
+             WHERE bridge_agents.record IS NOT excluded.record \
+               OR bridge_agents.deleted IS NOT excluded.deleted"
+        }
+        Kind::Interactions => {
+            "INSERT INTO bridge_interactions (account_id, external_id, contact_external_id, \
+               occurred_at, kind, record, seq, deleted) \
+             SELECT ?1, json_extract(j.value, '$.id'), json_extract(j.value, '$.contact'), \
+               json_extract(j.value, '$.occurred_at'), json_extract(j.value, '$.kind'), \
+               json_extract(j.value, '$.record'), \
+               (SELECT COALESCE(MAX(seq), 0) FROM bridge_interactions WHERE account_id = ?1) + j.key + 1, \
+               json_extract(j.value, '$.deleted') \
+             FROM json_each(?2) j WHERE 1 \
+             ON CONFLICT (account_id, external_id) DO UPDATE SET \
+               contact_external_id = excluded.contact_external_id, \
+               occurred_at = excluded.occurred_at, kind = excluded.kind, \
+               record = excluded.record, seq = excluded.seq, deleted = excluded.deleted \
+             WHERE bridge_interactions.record IS NOT excluded.record \
+               OR bridge_interactions.deleted IS NOT excluded.deleted \
+               OR bridge_interactions.contact_external_id IS NOT excluded.contact_external_id"
+        }
+    };
+    Statement::new("import records", sql, vec![account_id.into(), json.into()])
 }

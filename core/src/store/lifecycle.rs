@@ -200,15 +200,27 @@ impl<'a, D: Database> Store<'a, D> {
             .await
     }
 
-    /// Deletes the installation's users and ends every session it has (uninstall).
+    /// Deletes the installation's users, ends every session it has and revokes its account's
+    /// integration key (uninstall).
     pub async fn delete_users(&self, installation_id: &str) -> Result<(), PortError> {
         let users = Statement::new(
             "delete users",
             "DELETE FROM installation_users WHERE installation_id = ?1",
             vec![installation_id.into()],
         );
+        // The account's Talkdesk Integrations key goes with the installation.
+        let key = Statement::new(
+            "revoke integration key",
+            "DELETE FROM integration_keys WHERE account_id = \
+             (SELECT account_id FROM installations WHERE installation_id = ?1)",
+            vec![installation_id.into()],
+        );
         self.db
-            .batch(&[users, super::sessions::end_installation(installation_id)])
+            .batch(&[
+                users,
+                super::sessions::end_installation(installation_id),
+                key,
+            ])
             .await
     }
 

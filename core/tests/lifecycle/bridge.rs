@@ -243,6 +243,7 @@ async fn contacts_edited_inserted_and_deleted_between_pages_are_neither_skipped_
         let (app, key) = with_contacts(400).await;
         let mut rng = Lcg(seed);
         let mut deleted = std::collections::BTreeSet::new();
+        let mut touched = std::collections::BTreeSet::new();
         let (ids, checkpoint, _) = sync(&app, &key, None, |_| {
             // Between pages: edit 10 contacts anywhere, insert 3, delete 2.
             let mut records: Vec<Value> = (0..10)
@@ -257,6 +258,9 @@ async fn contacts_edited_inserted_and_deleted_between_pages_are_neither_skipped_
                 let victim = rng.next(400);
                 deleted.insert(format!("c{victim:06}"));
                 records.push(json!({"id": format!("c{victim:06}"), "deleted": true}));
+            }
+            for r in &records {
+                touched.insert(r["id"].as_str().unwrap().to_owned());
             }
             Some(json!(records))
         })
@@ -276,9 +280,13 @@ async fn contacts_edited_inserted_and_deleted_between_pages_are_neither_skipped_
                 "seed {seed}: {id} existed throughout and was skipped"
             );
         }
-        // Every change made during the sync is in the next incremental sync.
+        // Every change made during the sync is in the next incremental sync (deletions are not
+        // sent), each once.
         let (changed, _, _) = sync(&app, &key, Some(&checkpoint), |_| None).await;
-        assert!(!changed.is_empty(), "seed {seed}");
+        let changed: std::collections::BTreeSet<String> = changed.into_iter().collect();
+        let live_touched: std::collections::BTreeSet<String> =
+            touched.difference(&deleted).cloned().collect();
+        assert_eq!(changed, live_touched, "seed {seed}");
     }
 }
 
@@ -602,37 +610,37 @@ async fn hostile_bridge_bodies_are_refused_and_change_nothing() {
         ),
         (
             Route::BridgeAction("create_note".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {}}),
             400,
         ),
         (
             Route::BridgeAction("create_note".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {"subject": 5}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": 5}}),
             400,
         ),
         (
             Route::BridgeAction("create_note".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {"subject": "x".repeat(201)}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": "x".repeat(201)}}),
             400,
         ),
         (
             Route::BridgeAction("create_note".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {"subject": "a\nb"}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": "a\nb"}}),
             400,
         ),
         (
             Route::BridgeAction("create_note".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {"subject": "s", "extra": 1}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": "s", "extra": 1}}),
             400,
         ),
         (
             Route::BridgeAction("log_call".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {"subject": "s", "duration_seconds": "long"}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": "s", "duration_seconds": "long"}}),
             400,
         ),
         (
             Route::BridgeAction("log_call".into()),
-            json!({"auth": k, "meta": {"contact_external_id": "c1"}, "data": {"subject": "s", "duration_seconds": 3, "outcome": "maybe"}}),
+            json!({"auth": k, "meta": {"contact_external_id": "c1", "agent_external_id": "a1"}, "data": {"subject": "s", "duration_seconds": 3, "outcome": "maybe"}}),
             400,
         ),
         (
@@ -663,6 +671,12 @@ async fn hostile_bridge_bodies_are_refused_and_change_nothing() {
         assert_eq!(got, status, "{route:?} {body}: {answer}");
         if status == 400 {
             assert!(answer["path"].is_string(), "names the field: {answer}");
+            if body["meta"]["agent_external_id"].is_string() {
+                assert!(
+                    answer["path"].as_str().unwrap().starts_with("data."),
+                    "an action's bad input is named: {answer}"
+                );
+            }
         }
     }
     for raw in [&b"not json"[..], b"", b"{\"auth\":", b"\xff\xfe"] {
