@@ -210,6 +210,29 @@ async fn a_request_that_read_just_before_another_stored_its_token_does_not_mint_
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_request_waiting_for_another_mint_backs_off_and_never_writes_kv() {
+    let w = world(vec![Answer::Token { expires_in: 600 }]);
+    let key = token_key("inst-1", "client-1", SCOPES);
+    let now = w.clock.now_ms();
+    assert!(w
+        .store
+        .try_lease(&key, "crashed", now, now + LEASE_MS)
+        .await
+        .unwrap());
+    w.store.reads.set(0);
+    token(&w, "inst-1").await.unwrap();
+    let reads = w.store.reads.get();
+    assert!(reads <= 15, "{reads} D1 reads while waiting {LEASE_MS} ms");
+    // Now a second request reads the stored token from D1; only the mint wrote KV.
+    w.cache.values.borrow_mut().clear();
+    token(&w, "inst-1").await.unwrap();
+    assert!(
+        w.cache.values.borrow().is_empty(),
+        "a read does not write KV"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lease_left_by_a_crashed_isolate_lapses() {
     let w = world(vec![Answer::Token { expires_in: 600 }]);
     let key = token_key("inst-1", "client-1", SCOPES);

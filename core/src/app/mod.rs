@@ -107,7 +107,11 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::AdminEventDiscard(_)
         | Route::AdminIntegrationKey(_)
         | Route::AdminImport(..)
-        | Route::IntegrationManifest => {
+        | Route::IntegrationManifest
+        | Route::AdminSealing
+        | Route::AdminReseal
+        | Route::AdminInstallationEvents(_)
+        | Route::AdminRetryNow(_) => {
             (!admin::authorized(head.authorization.as_deref(), config.admin_token.expose()))
                 .then(|| ApiError::Unauthorized.reply())
         }
@@ -180,6 +184,10 @@ pub async fn handle<P: Ports>(
                 .into()
         }
         Route::IntegrationManifest => bridge::manifest(config).into(),
+        Route::AdminSealing => operator::sealing(p, config).await.into(),
+        Route::AdminInstallationEvents(id) => operator::events(p, &id, head).await.into(),
+        Route::AdminRetryNow(id) => operator::retry_now(p, &id).await,
+        Route::AdminReseal => operator::reseal(p, config, head).await.into(),
         Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
             path: head.path.clone(),
         }

@@ -170,3 +170,94 @@ pub async fn discard_event<P: Ports>(p: &P, event_id: &str) -> Reply {
         Err(e) => internal(p, e),
     }
 }
+
+/// `GET /admin/sealing`: the current key id, the listed ones, and how many stored secrets each
+/// key id still seals. An old key may leave `SEALING_KEY` once its count is zero.
+pub async fn sealing<P: Ports>(p: &P, config: &crate::config::Config) -> Reply {
+    let store = crate::store::sealed::SealedStore::new(p.db());
+    match store.counts().await {
+        Ok(counts) => {
+            let by_key: serde_json::Map<String, serde_json::Value> =
+                counts.into_iter().map(|(kid, n)| (kid, n.into())).collect();
+            Reply::json(
+                200,
+                &serde_json::json!({
+                    "current": config.sealing_keys.current().0,
+                    "listed": config.sealing_keys.ids().collect::<Vec<_>>(),
+                    "sealed_by_key": by_key,
+                }),
+            )
+        }
+        Err(e) => internal(p, e),
+    }
+}
+
+/// `POST /admin/sealing/reseal?after=`: re-seals the next batch under the current key; call
+/// again with `next` until it is null. Idempotent.
+pub async fn reseal<P: Ports>(p: &P, config: &crate::config::Config, head: &Head) -> Reply {
+    let after = head
+        .query
+        .iter()
+        .find(|(k, _)| k == "after")
+        .map(|(_, v)| v.as_str());
+    let settings = crate::lifecycle::Settings::from_config(config);
+    match crate::lifecycle::reseal::reseal_batch(p, &settings, after).await {
+        Ok(report) => {
+            p.log().info(
+                "resealed",
+                &format!("{} values; next {:?}", report.resealed, report.next),
+            );
+            Reply::json(200, &report)
+        }
+        Err(e) => internal(p, e),
+    }
+}
+
+/// Events per page of `GET /admin/installations/{id}/events`.
+pub const EVENTS_PAGE: u32 = 100;
+
+/// `GET /admin/installations/{id}/events?before={received_at}`: every event of the
+/// installation with its status and why, newest first; `next` pages on.
+pub async fn events<P: Ports>(p: &P, id: &str, head: &Head) -> Reply {
+    let before = head
+        .query
+        .iter()
+        .find(|(k, _)| k == "before")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(u64::MAX >> 12);
+    match p.store().events_of(id, before, EVENTS_PAGE).await {
+        Ok(events) => {
+            let next = (events.len() == EVENTS_PAGE as usize)
+                .then(|| events.last().and_then(|e| e["received_at"].as_u64()))
+                .flatten();
+            Reply::json(200, &json!({"events": events, "next_before": next}))
+        }
+        Err(e) => internal(p, e),
+    }
+}
+
+/// `POST /admin/installations/{id}/retry`: every pending job of the installation is due now
+/// and runs after the answer (idempotent: retrying twice runs once more at most).
+pub async fn retry_now<P: Ports>(p: &P, id: &str) -> super::Handled {
+    match p.store().installation(id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return ApiError::NoSuch {
+                what: "installation",
+            }
+            .reply()
+            .into()
+        }
+        Err(e) => return internal(p, e).into(),
+    }
+    match p.store().wake_jobs(id, p.clock().now_ms()).await {
+        Ok(()) => {
+            p.log().info("operator_retry_now", id);
+            super::Handled {
+                reply: Reply::json(202, &json!({"status": "retrying", "installation_id": id})),
+                run_installation: Some(id.to_owned()),
+            }
+        }
+        Err(e) => internal(p, e).into(),
+    }
+}

@@ -80,6 +80,14 @@ pub enum Route {
     AdminImport(String, ImportKind),
     /// `GET /integration/manifest` (operator): the integration configuration JSON.
     IntegrationManifest,
+    /// `GET /admin/installations/{id}/events?before=`: every event with its status, newest first.
+    AdminInstallationEvents(String),
+    /// `POST /admin/installations/{id}/retry`: its pending jobs run now.
+    AdminRetryNow(String),
+    /// `GET /admin/sealing`: how many stored secrets each `SEALING_KEY` id still seals.
+    AdminSealing,
+    /// `POST /admin/sealing/reseal?after=`: re-seals a batch under the current key.
+    AdminReseal,
 }
 
 /// What an import route imports.
@@ -163,6 +171,14 @@ fn resource(segments: &[&str]) -> Option<Resource> {
             })
         }
         ["integration", "manifest"] => r(&[Method::Get], |_, _| Route::IntegrationManifest),
+        ["admin", "sealing"] => r(&[Method::Get], |_, _| Route::AdminSealing),
+        ["admin", "installations", id, "events"] if !id.is_empty() => r(&[Method::Get], |_, s| {
+            Route::AdminInstallationEvents(s[2].to_owned())
+        }),
+        ["admin", "installations", id, "retry"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminRetryNow(s[2].to_owned())
+        }),
+        ["admin", "sealing", "reseal"] => r(&[Method::Post], |_, _| Route::AdminReseal),
         ["oauth", "callback"] => r(&[Method::Get], |_, _| Route::OAuthCallback),
         ["app"] => r(&[Method::Get], |_, _| Route::AppHome),
         ["logout"] => r(&[Method::Post], |_, _| Route::Logout),

@@ -17,6 +17,7 @@ pub mod events;
 pub mod intake;
 pub mod outbox;
 pub mod outcome;
+pub mod reseal;
 pub mod sealing;
 pub mod session;
 pub mod verify;

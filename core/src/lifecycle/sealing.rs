@@ -78,3 +78,23 @@ pub fn open_set(
         private_key,
     })
 }
+
+/// The set sealed again under the current key, or `None` when both of its values already are.
+/// `SEALING_KEY` rotation: put the new key first, re-seal everything, then drop the old key.
+pub fn reseal(
+    keys: &SealingKeys,
+    record: &str,
+    slot: Slot,
+    stored: &StoredCredentials,
+) -> Step<Option<StoredCredentials>> {
+    let Some(sealed) = &stored.sealed else {
+        return Ok(None);
+    };
+    let current = keys.current().0;
+    let under = |v: &str| crate::crypto::seal::key_id_of(v) == Some(current);
+    if under(&sealed.secret) && under(&sealed.key) {
+        return Ok(None);
+    }
+    let set = open_set(keys, record, slot, Some(stored))?;
+    Ok(Some(seal_set(keys, record, slot, &set)))
+}

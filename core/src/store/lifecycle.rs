@@ -440,7 +440,9 @@ impl<'a, D: Database> Store<'a, D> {
     ) -> Result<Option<Job>, PortError> {
         self.job(Statement::new(
             "lease job",
-            "UPDATE jobs SET lease_holder = ?2, lease_until = ?4 \
+            // The attempt is counted as the lease is taken: a run that dies before recording
+            // its outcome still used one.
+            "UPDATE jobs SET lease_holder = ?2, lease_until = ?4, attempts = attempts + 1 \
              WHERE job_id = ?1 AND state = ?5 AND next_attempt_at <= ?3 \
                AND (lease_until <= ?3 OR lease_holder = ?2) \
              RETURNING *",
@@ -501,6 +503,42 @@ impl<'a, D: Database> Store<'a, D> {
             ],
         );
         self.db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// The installation's events, newest first, for the operator: `[{event_id, event_type,
+    /// status, detail, created_at, received_at}]` (never a secret).
+    pub async fn events_of(
+        &self,
+        installation_id: &str,
+        before_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<serde_json::Value>, PortError> {
+        #[derive(Deserialize, serde::Serialize)]
+        struct EventLine {
+            event_id: String,
+            event_type: String,
+            status: String,
+            detail: Option<String>,
+            created_at: String,
+            received_at: u64,
+        }
+        let rows: Vec<EventLine> = self
+            .all(Statement::new(
+                "events of installation",
+                "SELECT event_id, event_type, status, detail, created_at, received_at FROM events \
+                 WHERE installation_id = ?1 AND received_at < ?2 \
+                 ORDER BY received_at DESC, event_id DESC LIMIT ?3",
+                vec![
+                    installation_id.into(),
+                    before_ms.into(),
+                    u64::from(limit).into(),
+                ],
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| serde_json::to_value(r).expect("serialises"))
+            .collect())
     }
 
     /// Installations ordered by id, after `after`, at most `limit`.

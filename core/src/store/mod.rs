@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod lifecycle;
 pub mod records;
 pub mod rows;
+pub mod sealed;
 pub mod sessions;
 pub mod tokens;
 

@@ -86,12 +86,15 @@ pub struct FakeTokenStore {
     pub rows: RefCell<HashMap<String, TokenRow>>,
     /// The next this many reads answer as if they ran just before a concurrent store.
     pub stale_reads: Cell<u32>,
+    /// Reads so far (each one a D1 query in the worker).
+    pub reads: Cell<u32>,
 }
 
 impl TokenStore for FakeTokenStore {
     async fn read(&self, key: &str) -> Result<Option<StoredToken>, PortError> {
         // Every D1 call is a round trip: other requests run in between.
         tokio::task::yield_now().await;
+        self.reads.set(self.reads.get() + 1);
         if self.stale_reads.get() > 0 {
             // As if this read happened just before another request stored its token.
             self.stale_reads.set(self.stale_reads.get() - 1);

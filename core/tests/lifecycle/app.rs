@@ -52,6 +52,27 @@ impl TestApp {
         }
     }
 
+    /// The test settings with `overrides` (name, value) applied, as after a redeploy.
+    pub fn config_with(&self, overrides: &[(&str, &str)]) -> Config {
+        let app_id = self.sim.app_id();
+        Config::from_lookup(|name| {
+            if let Some((_, v)) = overrides.iter().find(|(n, _)| *n == name) {
+                return Some((*v).to_owned());
+            }
+            Some(match name {
+                "TALKDESK_APP_ID" => app_id.clone(),
+                "TALKDESK_EXTRA_HOSTS" => "127.0.0.1:*".into(),
+                "SEALING_KEY" => "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+                "ADMIN_TOKEN" => ADMIN_TOKEN.into(),
+                "CALLBACK_TOKEN" => CALLBACK_TOKEN.into(),
+                "LIFECYCLE_TIME_SCALE" => TIME_SCALE.into(),
+                "PUBLIC_BASE_URL" => super::sso::BASE.into(),
+                _ => return None,
+            })
+        })
+        .expect("test settings are valid")
+    }
+
     pub fn settings(&self) -> Settings<'_> {
         Settings::from_config(&self.config)
     }

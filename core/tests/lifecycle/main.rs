@@ -9,6 +9,7 @@ mod crashes;
 mod events;
 mod install;
 mod intake;
+mod limits;
 mod rotation;
 mod signin;
 mod sso;

@@ -72,7 +72,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             p.store().save_installation(&candidate).await?;
             return Ok(done(EventStatus::Done, "rejected: missing scopes"));
         }
-        Err(Outcome::Refused { error, .. }) if job.attempts + 1 < REFUSALS_BEFORE_FORGED => {
+        Err(Outcome::Refused { error, .. }) if job.attempts < REFUSALS_BEFORE_FORGED => {
             return Err(Outcome::Retry(format!(
                 "the delivered credentials were refused ({error}); trying again"
             )));
@@ -81,7 +81,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             // Talkdesk does not know these credentials: a forged install costs only a record.
             return forged(cx, &mut inst, mine, refused.reason()).await;
         }
-        Err(Outcome::Retry(why)) if job.attempts + 1 >= UNPROVEN_TOKEN_ATTEMPTS => {
+        Err(Outcome::Retry(why)) if job.attempts >= UNPROVEN_TOKEN_ATTEMPTS => {
             return Err(Outcome::Unconfirmed(format!(
                 "no token could be minted with the delivered credentials: {why}"
             )));
@@ -130,14 +130,17 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         .upsert_account(&inst.account_id, &inst.account_name, p.clock().now_ms())
         .await?;
     // 4. Approve.
-    sess.fetch(
-        p,
-        &inst,
-        "approving",
-        sess.api.approve("installed and provisioned"),
-        api::parse_state,
-    )
-    .await?;
+    // A 409 says Talkdesk is past this step already (an earlier attempt's approval went
+    // through before the run died): approving again is harmless.
+    let resp = sess
+        .send(p, sess.api.approve("installed and provisioned"))
+        .await?;
+    match api::parse_state(&resp) {
+        Ok(_) | Err(api::ApiError::Conflict(_)) => {}
+        Err(e) => {
+            return Err(crate::lifecycle::session::api_failure(p, &inst, "approving", e).await)
+        }
+    }
     let now = p.clock().now_ms();
     inst.state = InstallationState::Active;
     inst.last_error = None;

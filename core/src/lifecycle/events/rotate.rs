@@ -53,7 +53,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             Err(Outcome::Refused { error, description }) => {
                 let why =
                     format!("Talkdesk ID refuses the new credentials: {error}: {description}");
-                return Err(if job.attempts + 1 < REFUSALS_BEFORE_FORGED {
+                return Err(if job.attempts < REFUSALS_BEFORE_FORGED {
                     Outcome::Retry(why)
                 } else {
                     Outcome::Unconfirmed(why)
