@@ -33,6 +33,8 @@ pub trait Cache {
     async fn get(&self, key: &str) -> Result<Option<String>, PortError>;
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Up to `limit` key names starting with `prefix` (KV's list is eventually consistent).
+    async fn list(&self, prefix: &str, limit: u32) -> Result<Vec<String>, PortError>;
 }
 
 /// KV refuses TTLs below a minute.

@@ -60,6 +60,21 @@ impl appconnect_core::ports::Cache for KvCache {
             .map_err(|e| appconnect_core::ports::PortError(format!("KV put: {e}")))
     }
 
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, appconnect_core::ports::PortError> {
+        self.0
+            .list()
+            .prefix(prefix.to_owned())
+            .limit(u64::from(limit))
+            .execute()
+            .await
+            .map(|r| r.keys.into_iter().map(|k| k.name).collect())
+            .map_err(|e| appconnect_core::ports::PortError(format!("KV list: {e}")))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), appconnect_core::ports::PortError> {
         self.0
             .delete(key)

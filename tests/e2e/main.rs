@@ -14,4 +14,5 @@ mod harness;
 mod hostile;
 mod inspect;
 mod lifecycle;
+mod limits;
 mod sso;

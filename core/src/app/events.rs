@@ -71,7 +71,22 @@ pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
                 "event_store_failed",
                 &format!("event {}: {}", event.id, e.0),
             );
-            ApiError::Internal.reply().into()
+            // D1 is down: keep the event sealed in KV, replayed by the sweep; Talkdesk sends an
+            // install's credentials once, so a 500 here could lose them for good.
+            let settings = crate::lifecycle::Settings::from_config(config);
+            match crate::lifecycle::capture::capture(p, &settings, &event.id, body).await {
+                Ok(()) => {
+                    p.log().info("event_captured", &event.id);
+                    Reply::json(200, &json!({"status": "captured", "event_id": event.id})).into()
+                }
+                Err(kv) => {
+                    p.log().error(
+                        "event_capture_failed",
+                        &format!("event {}: {}", event.id, kv.0),
+                    );
+                    ApiError::Internal.reply().into()
+                }
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 //! by minting a token with the delivered credentials and reading the installation back; every
 //! later event by reading it back from Talkdesk, which answers 404 for a forgery.
 
+pub mod capture;
 pub mod confirm;
 pub mod events;
 pub mod intake;

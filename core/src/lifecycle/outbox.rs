@@ -266,12 +266,17 @@ pub async fn sweep<P: Ports>(
     s: &Settings<'_>,
     limit: u32,
 ) -> Result<SweepReport, PortError> {
+    // Events captured in KV while D1 was down go into D1 first, so their work runs now too.
+    let replayed = super::capture::replay(p, s).await;
     let now = p.clock().now_ms();
     let due = p.store().due_installations(now, limit).await?;
     let mut report = SweepReport {
         installations: due.len(),
         failures: Vec::new(),
     };
+    if let Err(e) = replayed {
+        report.failures.push(("captured events".into(), e));
+    }
     for id in due {
         if let Err(e) = run_installation(p, s, &id).await {
             report.failures.push((id, e));

@@ -71,6 +71,21 @@ impl Cache for FakeCache {
         self.values.borrow_mut().remove(key);
         Ok(())
     }
+    async fn list(&self, prefix: &str, limit: u32) -> Result<Vec<String>, PortError> {
+        if self.fail.get() {
+            return Err(PortError("kv unavailable".into()));
+        }
+        let mut keys: Vec<String> = self
+            .values
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.truncate(limit as usize);
+        Ok(keys)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -203,3 +203,57 @@ async fn the_operator_sees_every_event_with_its_status_and_can_retry_now() {
         .unwrap();
     assert_eq!(app.pending_jobs(), 0);
 }
+
+#[tokio::test]
+async fn an_install_arriving_while_d1_is_down_is_captured_then_replayed_and_approved() {
+    let app = TestApp::new();
+    let inst = app.undelivered_install(Alg::ES256).await;
+    app.ports.db.fail_always("read installation");
+    app.ports.db.fail_always("store event");
+    let (status, answer, run) = app.post(inst.event.to_string().as_bytes()).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("captured")),
+        "{answer}"
+    );
+    assert_eq!(run, None);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM events"), 0);
+    // Sealed in KV: the credentials are not readable there.
+    let kept: Vec<String> = app
+        .ports
+        .cache
+        .values
+        .borrow()
+        .values()
+        .map(|(v, _)| v.clone())
+        .collect();
+    assert!(kept.iter().all(|v| !v.contains(&inst.client_secret)));
+    // While D1 stays down, a sweep keeps the capture.
+    let _ = lifecycle::sweep(&app.ports, &app.settings(), 25).await;
+    assert_eq!(app.ports.cache.values.borrow().len(), kept.len());
+    // D1 is back: the next sweep stores it and the install runs to approval.
+    app.ports.db.heal();
+    lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    app.settle().await;
+    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
+    assert_eq!(app.talkdesk_state(&inst.installation_id), "approved");
+    assert!(app
+        .ports
+        .cache
+        .values
+        .borrow()
+        .keys()
+        .all(|k| !k.starts_with("capture:")));
+}
+
+#[tokio::test]
+async fn with_both_d1_and_kv_down_intake_answers_500_so_talkdesk_retries() {
+    let app = TestApp::new();
+    let inst = app.undelivered_install(Alg::ES256).await;
+    app.ports.db.fail_always("read installation");
+    app.ports.cache.fail.set(true);
+    let (status, _, _) = app.post(inst.event.to_string().as_bytes()).await;
+    assert_eq!(status, 500);
+}
