@@ -16,6 +16,12 @@ use crate::ports::{Database, PortError, SqlValue, Statement};
 /// recognised.
 pub const KEEP_EVENTS_MS: u64 = 8 * 24 * 3600 * 1000;
 
+/// Rows each purge statement deletes per sweep at most: a backlog is cleared over several
+/// sweeps, never by one statement that outlives D1's query limits.
+pub const PURGE_BATCH: u64 = 500;
+/// Bridge actions are kept this long for the operator (they hold the inputs Talkdesk sent).
+pub const KEEP_ACTIONS_MS: u64 = 90 * 24 * 3600 * 1000;
+
 /// The lifecycle's tables on a [`Database`].
 pub struct Store<'a, D> {
     db: &'a D,
@@ -733,24 +739,51 @@ impl<'a, D: Database> Store<'a, D> {
     pub async fn purge_events(&self, now_ms: u64) -> Result<(), PortError> {
         let events = Statement::new(
             "purge events",
-            "DELETE FROM events WHERE keep_until < ?1 AND status NOT IN (?2, ?3, ?4)",
+            "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events \
+             WHERE keep_until < ?1 AND status NOT IN (?2, ?3, ?4) LIMIT ?5)",
             vec![
                 now_ms.into(),
                 EventStatus::Received.as_str().into(),
                 EventStatus::Unconfirmed.as_str().into(),
                 EventStatus::Confirmed.as_str().into(),
+                PURGE_BATCH.into(),
             ],
         );
-        self.db.execute(&events).await?;
         let jobs = Statement::new(
             "purge jobs",
-            "DELETE FROM jobs WHERE state NOT IN (?2, ?3) AND updated_at < ?1",
+            "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs \
+             WHERE state IN (?2, ?3, ?4) AND updated_at < ?1 LIMIT ?5)",
             vec![
                 now_ms.saturating_sub(KEEP_EVENTS_MS).into(),
-                JobState::Pending.as_str().into(),
-                JobState::Unconfirmed.as_str().into(),
+                JobState::Done.as_str().into(),
+                JobState::Failed.as_str().into(),
+                JobState::Expired.as_str().into(),
+                PURGE_BATCH.into(),
             ],
         );
-        self.db.execute(&jobs).await.map(|_| ())
+        // Token rows past expiry (a day's grace for a clock that disagrees) whose lease is over.
+        let tokens = Statement::new(
+            "purge tokens",
+            "DELETE FROM access_tokens WHERE rowid IN (SELECT rowid FROM access_tokens \
+             WHERE expires_at < ?1 AND lease_until_ms < ?2 LIMIT ?3)",
+            vec![
+                (now_ms / 1000).saturating_sub(24 * 3600).into(),
+                now_ms.into(),
+                PURGE_BATCH.into(),
+            ],
+        );
+        let actions = Statement::new(
+            "purge bridge actions",
+            "DELETE FROM bridge_actions WHERE rowid IN (SELECT rowid FROM bridge_actions \
+             WHERE created_at < ?1 LIMIT ?2)",
+            vec![
+                now_ms.saturating_sub(KEEP_ACTIONS_MS).into(),
+                PURGE_BATCH.into(),
+            ],
+        );
+        for stmt in [events, jobs, tokens, actions] {
+            self.db.execute(&stmt).await?;
+        }
+        Ok(())
     }
 }

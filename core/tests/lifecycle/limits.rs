@@ -257,3 +257,31 @@ async fn with_both_d1_and_kv_down_intake_answers_500_so_talkdesk_retries() {
     let (status, _, _) = app.post(inst.event.to_string().as_bytes()).await;
     assert_eq!(status, 500);
 }
+
+#[tokio::test]
+async fn purges_delete_expired_rows_in_bounded_batches() {
+    let app = TestApp::new();
+    {
+        let db = app.ports.db.raw();
+        for i in 0..1_200 {
+            db.execute(
+                "INSERT INTO access_tokens (token_key, sealed_token, expires_at, lease_until_ms) \
+                 VALUES (?1, 'v1.k1.x.y', 1000, 0)",
+                rusqlite::params![format!("token:old-{i}")],
+            )
+            .unwrap();
+        }
+    }
+    let rows = |app: &TestApp| app.count("SELECT COUNT(*) AS n FROM access_tokens");
+    lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    assert_eq!(rows(&app), 700, "one batch of 500 per sweep");
+    lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    assert_eq!(rows(&app), 0);
+}
