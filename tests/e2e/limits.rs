@@ -43,3 +43,28 @@ async fn wait_log(w: &Worker, needle: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_five_thousand_user_installation_is_provisioned_and_approved_with_every_user_stored() {
+    let w = crate::harness::shared();
+    let sim = sim_for(w);
+    let inst = sim
+        .install(InstallSpec {
+            users: talkdesk_sim::Users::Count(5_000),
+            ..InstallSpec::new("bigco", Alg::ES256)
+        })
+        .await
+        .unwrap();
+    let view = wait_view(w, &inst.installation_id, |v| v["state"] == "active").await;
+    assert_eq!(view["users_count"], 5_000, "{view}");
+    assert_eq!(
+        sim.installation(&inst.installation_id).unwrap().state,
+        "approved"
+    );
+    let user_pages = sim
+        .requests_to(talkdesk_sim::Endpoint::Users)
+        .iter()
+        .filter(|r| r.installation_id.as_deref() == Some(inst.installation_id.as_str()))
+        .count();
+    assert_eq!(user_pages, 50, "Talkdesk's pages of 100, each read once");
+}

@@ -399,8 +399,10 @@ impl<'a, D: Database> Store<'a, D> {
 
     /// Installations whose next job (the one [`Store::head_job`] picks) is due by `now_ms`:
     /// proven installations first, so unproven work (a flood of forged installs, each its own
-    /// installation) never takes a sweep's places from theirs; then the longest-waiting first. A job queued behind a head in backoff must not make its
-    /// installation look due every minute.
+    /// installation) never takes a sweep's places from theirs; then the longest-waiting first.
+    /// A job queued behind a head in backoff must not make its installation look due every
+    /// minute, and a head another runner holds (its lease still running) is skipped: the sweep
+    /// spends its places and queries on work it can do.
     pub async fn due_installations(
         &self,
         now_ms: u64,
@@ -414,7 +416,8 @@ impl<'a, D: Database> Store<'a, D> {
             .all(Statement::new(
                 "due installations",
                 "SELECT j.installation_id FROM jobs j \
-                 WHERE j.state = ?3 AND j.next_attempt_at <= ?1 AND j.job_id = ( \
+                 WHERE j.state = ?3 AND j.next_attempt_at <= ?1 AND j.lease_until <= ?1 \
+                   AND j.job_id = ( \
                    SELECT h.job_id FROM jobs h \
                    WHERE h.installation_id = j.installation_id AND h.state = ?3 \
                    ORDER BY (h.kind = ?4) DESC, h.next_attempt_at, h.job_id LIMIT 1) \

@@ -285,3 +285,43 @@ async fn purges_delete_expired_rows_in_bounded_batches() {
         .unwrap();
     assert_eq!(rows(&app), 0);
 }
+
+#[tokio::test]
+async fn the_sweep_skips_an_installation_whose_head_job_another_runner_holds() {
+    let app = TestApp::new();
+    let inst = app.undelivered_install(Alg::ES256).await;
+    app.post(inst.event.to_string().as_bytes()).await;
+    let store = app.ports.store();
+    let now = {
+        use appconnect_core::ports::Clock;
+        app.ports.clock.now_ms()
+    };
+    assert_eq!(
+        store.due_installations(now, 25).await.unwrap(),
+        vec![inst.installation_id.clone()]
+    );
+    let head = store
+        .head_job(&inst.installation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .lease_job(head.job_id, "another-runner", now, now + 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .due_installations(now + 1, 25)
+        .await
+        .unwrap()
+        .is_empty());
+    // Once that lease lapses, the installation is due again.
+    assert_eq!(
+        store
+            .due_installations(now + 60_001, 25)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
