@@ -14,6 +14,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`calendar`] | dates (days ↔ civil dates, RFC 3339 in UTC), pure arithmetic |
 //! | [`secret`] | types that hold secrets and never print them; constant-time comparison |
 //! | [`crypto`] | sealing secrets (AES-256-GCM) and its keyring, key import and structural checks |
 //! | [`talkdesk`] | the contract as data: hosts and regions, events, assertions, token and API calls |
@@ -27,6 +28,8 @@
 //! | [`bridge`] | the Talkdesk Integrations CRM bridge: configuration, manifest, records, data sources, keys, the endpoints' rules |
 //! | [`app`] | request handling: `/healthz`, `/events`, the operator API, from route to reply |
 //! | `testing` | (feature `testing`) fakes, the SQLite database built from `migrations/`, a test signer |
+
+pub mod calendar;
 
 pub mod secret;
 

@@ -52,40 +52,6 @@ fn error_reply(log: &impl Log, e: BridgeError) -> Reply {
     }
 }
 
-/// RFC 3339 of a time in ms (UTC, seconds).
-fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 /// `POST /bridge/{auth,contacts,agents,interactions,actions/{name}}`.
 pub async fn call<P: Ports>(
     p: &P,
@@ -140,7 +106,7 @@ pub async fn call<P: Ports>(
             .public_base_url
             .as_ref()
             .map_or_else(|| "/app".to_owned(), |b| b.join("/app")),
-        now_rfc3339: rfc3339(p.clock().now_ms()),
+        now_rfc3339: crate::calendar::rfc3339_of_ms(p.clock().now_ms()),
         types: cfg.interaction_types.clone(),
     };
     serve_with(p, config, &cfg, &source, route, head, &account_id, &body).await
@@ -161,7 +127,7 @@ async fn serve_with<P: Ports, S: BridgeSource>(
     let page_size = config.bridge_page_size.unwrap_or(cfg.page_size);
     let answer = match route {
         Route::BridgeAuth => Ok((200, json!({}))),
-        Route::BridgeContacts => serve::contacts(source, cfg, page_size, account_id, body)
+        Route::BridgeContacts => serve::contacts(source, page_size, account_id, body)
             .await
             .map(|v| (200, v)),
         Route::BridgeAgents => serve::agents(source, page_size, account_id, body)

@@ -416,17 +416,7 @@ pub fn rfc3339_ms(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = {
-        let (y, m) = if mo <= 2 {
-            (y - 1, mo + 9)
-        } else {
-            (y, mo - 3)
-        };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * m + 2) / 5 + d - 1;
-        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
-    };
+    let days = crate::calendar::days_from_civil(y, mo, d);
     Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec.min(59) * 1000 + ms)
 }
 

@@ -131,7 +131,6 @@ fn checkpoint(raw: &Value, path: &str) -> Result<u64, BridgeError> {
 /// `POST /bridge/contacts`.
 pub async fn contacts<S: BridgeSource>(
     src: &S,
-    cfg: &IntegrationConfig,
     page_size: u32,
     account_id: &str,
     body: &Map<String, Value>,
@@ -152,7 +151,6 @@ pub async fn contacts<S: BridgeSource>(
             a: String::new(),
         },
     };
-    let _ = cfg;
     let mut contacts = Vec::new();
     let mut after = cursor.a.clone();
     let mut more = true;
