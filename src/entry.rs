@@ -10,10 +10,13 @@ use crate::platform::{self, log, ports::WorkerPorts};
 use appconnect_core::app::{self, health, Head};
 use appconnect_core::config::Config;
 use appconnect_core::http::{self, route, ApiError, Reply, Route};
+use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
 use appconnect_core::lifecycle::{self, Settings};
+use appconnect_core::ports::Clock;
 
-/// Installations the cron sweep works on per run.
-const SWEEP_LIMIT: u32 = 25;
+/// Due installations the cron sweep looks at per run; the invocation's budget decides how many
+/// it works on (`lifecycle::budget`).
+const SWEEP_LIMIT: u32 = 500;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -95,9 +98,13 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
     if let Some(installation_id) = handled.run_installation {
         ctx.wait_until(async move {
             let settings = Settings::from_config(&config);
-            if let Err(e) = lifecycle::run_installation(&ports, &settings, &installation_id).await {
+            let meter = meter(&config, Invocation::AfterAnswer);
+            let metered = Metered::new(&ports, &meter);
+            if let Err(e) = lifecycle::run_installation(&metered, &settings, &installation_id).await
+            {
                 log::error("job_run_failed", &format!("{installation_id}: {}", e.0));
             }
+            spent("after_answer", &meter);
         });
     }
     handled.reply
@@ -119,18 +126,50 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn sweep(ports: &WorkerPorts, config: &Config) {
-    match lifecycle::sweep(ports, &Settings::from_config(config), SWEEP_LIMIT).await {
+    let meter = meter(config, Invocation::Cron);
+    let metered = Metered::new(ports, &meter);
+    match lifecycle::sweep(&metered, &Settings::from_config(config), SWEEP_LIMIT).await {
         Ok(report) => {
             for (id, e) in &report.failures {
                 log::error("sweep_installation_failed", &format!("{id}: {}", e.0));
             }
             log::info(
                 "sweep",
-                &format!("{} installations with due work", report.installations),
+                &format!(
+                    "{} installations run, {} left for the next sweep",
+                    report.installations, report.left
+                ),
             );
         }
         Err(e) => log::error("sweep_failed", &e.0),
     }
+    spent("cron", &meter);
+}
+
+/// A meter for this invocation, with the budget of the configured Workers plan.
+fn meter(config: &Config, invocation: Invocation) -> Meter {
+    Meter::new(
+        Budget::for_plan(config.plan, invocation),
+        platform::clock::WorkerClock.now_ms(),
+    )
+}
+
+/// Logs what the invocation spent against its budget (one JSON line Workers Logs indexes).
+fn spent(invocation: &str, meter: &Meter) {
+    let used = meter.used();
+    let budget = meter.budget();
+    log::info_fields(
+        "invocation_budget",
+        serde_json::json!({
+            "invocation": invocation,
+            "queries": used.queries,
+            "subrequests": used.subrequests,
+            "kv_ops": used.kv_ops,
+            "refused": used.refused,
+            "budget_queries": budget.queries,
+            "budget_subrequests": budget.subrequests,
+        }),
+    );
 }
 
 /// The body, at most `limit` bytes (413 beyond).

@@ -35,6 +35,17 @@ pub const FRAME_ANCESTORS: &str = "FRAME_ANCESTORS";
 /// configuration's `page_size` (benchmarks compare page sizes with it).
 pub const BRIDGE_PAGE_SIZE: &str = "BRIDGE_PAGE_SIZE";
 
+/// The Workers plan the account runs on (var, optional): `paid` (the default) or `free`. It sets
+/// the per-invocation budget the outbox stays within (`lifecycle::budget`).
+pub const WORKERS_PLAN: &str = "WORKERS_PLAN";
+
+/// Which Workers plan's limits apply (Cloudflare's Workers and D1 limits pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkersPlan {
+    Free,
+    Paid,
+}
+
 /// The partner's own CRM REST backend for the bridge (var, optional): with it the bridge reads
 /// from there (paths and fields in `integration/integration.json`'s `connector`) instead of D1.
 pub const PARTNER_API_BASE_URL: &str = "PARTNER_API_BASE_URL";
@@ -93,6 +104,8 @@ pub struct Config {
     pub bridge_page_size: Option<u32>,
     /// The partner backend, when `PARTNER_API_BASE_URL` is set.
     pub partner_api: Option<PartnerApi>,
+    /// `WORKERS_PLAN`.
+    pub plan: WorkersPlan,
 }
 
 /// The partner's CRM backend settings, checked: its base URL is on its own allowlist.
@@ -205,6 +218,11 @@ impl Config {
                 _ => return Err(err(BRIDGE_PAGE_SIZE, "must be a number from 1 to 1000")),
             },
         };
+        let plan = match get(WORKERS_PLAN).as_deref().map(str::trim) {
+            None | Some("paid") => WorkersPlan::Paid,
+            Some("free") => WorkersPlan::Free,
+            Some(_) => return Err(err(WORKERS_PLAN, "must be paid or free")),
+        };
         let partner_api = match get(PARTNER_API_BASE_URL) {
             None => None,
             Some(base) => {
@@ -237,6 +255,7 @@ impl Config {
             app_name,
             bridge_page_size,
             partner_api,
+            plan,
         })
     }
 }

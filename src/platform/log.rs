@@ -19,6 +19,16 @@ pub fn info(event: &str, detail: &str) {
     );
 }
 
+/// Something worth knowing, with its figures as fields of the line (so Workers Logs indexes
+/// each one).
+pub fn info_fields(event: &str, fields: serde_json::Value) {
+    let mut line = json!({"level": "info", "event": event});
+    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+        line.extend(fields);
+    }
+    worker::console_log!("{}", line);
+}
+
 /// The log as the core's [`Log`](appconnect_core::ports::Log) port.
 pub struct WorkerLog;
 

@@ -143,6 +143,7 @@ pub fn build(
                 updated_at: now_ms,
                 approved_at: None,
                 uninstalled_at: None,
+                version: 0,
             });
             Some(JobKind::Install)
         }

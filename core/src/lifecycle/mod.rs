@@ -12,6 +12,7 @@
 //! by minting a token with the delivered credentials and reading the installation back; every
 //! later event by reading it back from Talkdesk, which answers 404 for a forgery.
 
+pub mod budget;
 pub mod capture;
 pub mod confirm;
 pub mod events;
@@ -63,6 +64,11 @@ pub trait Ports {
     fn tokens(&self) -> SqlTokens<'_, Self::Db> {
         SqlTokens::new(self.db())
     }
+
+    /// The invocation's budget meter, when the calls are metered ([`budget::Metered`]).
+    fn meter(&self) -> Option<&budget::Meter> {
+        None
+    }
 }
 
 /// The settings the lifecycle needs.
@@ -91,12 +97,66 @@ impl<'a> Settings<'a> {
     }
 }
 
-/// One job being worked on: the ports, the settings and the job.
+/// One job being worked on: the ports, the settings, the job and the runner's lease on it.
 pub struct JobContext<'a, P> {
     pub p: &'a P,
     pub s: &'a Settings<'a>,
     pub job: &'a crate::store::records::Job,
+    /// The runner's lease holder id: every write the job owns is conditional on it.
+    pub holder: &'a str,
     /// Set once Talkdesk confirmed the job's event in this attempt: until then a failure is a
     /// failure to prove the event, which is bounded.
     pub confirmed: std::cell::Cell<bool>,
+}
+
+/// What recording a job's outcome needs (the job, its event, a wake-up, a flag), kept back
+/// from every step so a paused job can always say where it stopped.
+pub const FINISH_COST: budget::Cost = budget::Cost {
+    queries: 8,
+    subrequests: 8,
+};
+
+impl<P: Ports> JobContext<'_, P> {
+    /// The lease this job's writes are conditional on.
+    pub fn lease(&self) -> crate::store::Lease<'_> {
+        crate::store::Lease {
+            job_id: self.job.job_id,
+            holder: self.holder,
+        }
+    }
+
+    /// Saves the installation if no one wrote it since it was read and the lease is still
+    /// this runner's; otherwise the attempt stops, and the job runs again from fresh copies.
+    pub async fn save(&self, inst: &mut crate::store::records::Installation) -> outcome::Step<()> {
+        if self.p.store().save_installation(inst, self.lease()).await? {
+            inst.version += 1;
+            Ok(())
+        } else {
+            Err(outcome::Outcome::Pause(
+                "the installation changed while this job ran; running it again".into(),
+            ))
+        }
+    }
+
+    /// Between two steps: stops cleanly (to resume in the next invocation) when the step
+    /// would not fit in what is left of the invocation's budget, and renews the lease, so a
+    /// long job keeps it and a runner that lost it stops before its next call.
+    pub async fn checkpoint(&self, step: budget::Cost) -> outcome::Step<()> {
+        let now = self.p.clock().now_ms();
+        if let Some(meter) = self.p.meter() {
+            if !meter.affords(step, FINISH_COST, now) {
+                return Err(outcome::Outcome::Pause(
+                    "this invocation's budget is spent; resuming in the next".into(),
+                ));
+            }
+        }
+        let until = now + self.s.scaled(outbox::JOB_LEASE_MS);
+        if self.p.store().renew_lease(self.lease(), until).await? {
+            Ok(())
+        } else {
+            Err(outcome::Outcome::Pause(
+                "another runner took this job over".into(),
+            ))
+        }
+    }
 }

@@ -57,6 +57,9 @@ pub async fn run_installation<P: Ports>(
 ) -> Result<(), PortError> {
     let holder = new_jti();
     for _ in 0..MAX_JOBS_PER_RUN {
+        if !affords_a_job(p) {
+            return Ok(());
+        }
         let Some(head) = p.store().head_job(installation_id).await? else {
             return Ok(());
         };
@@ -86,6 +89,7 @@ pub async fn run_installation<P: Ports>(
                         p,
                         s,
                         job: &job,
+                        holder: &holder,
                         confirmed: std::cell::Cell::new(false),
                     };
                     execute(&cx, inst).await
@@ -102,6 +106,17 @@ pub async fn run_installation<P: Ports>(
         }
     }
     Ok(())
+}
+
+/// Whether what is left of the invocation's budget (when metered) fits a job's fixed cost.
+fn affords_a_job<P: Ports>(p: &P) -> bool {
+    p.meter().is_none_or(|m| {
+        m.affords(
+            super::budget::JOB_COST,
+            super::FINISH_COST,
+            p.clock().now_ms(),
+        )
+    })
 }
 
 /// Runs the job's event kind, after the checks every kind shares.
@@ -176,12 +191,15 @@ async fn record_outcome<P: Ports>(
                 .await?;
             true
         }
-        Outcome::Retry(why) | Outcome::Wait(why) | Outcome::Unconfirmed(why)
+        Outcome::Retry(why)
+        | Outcome::Wait(why)
+        | Outcome::Pause(why)
+        | Outcome::Unconfirmed(why)
             if now >= job.deadline_at =>
         {
             job.state = JobState::Expired;
             let why = format!("confirmation window passed: {why}");
-            flag(p, job, &why).await?;
+            flag(p, job, holder, &why).await?;
             p.store()
                 .finish_event(&job.event_id, EventStatus::Failed, Some(&why))
                 .await?;
@@ -211,6 +229,12 @@ async fn record_outcome<P: Ports>(
             job.last_error = Some(why);
             false
         }
+        Outcome::Pause(why) => {
+            job.attempts -= 1; // a clean stop is progress, not a failed attempt
+            job.next_attempt_at = now;
+            job.last_error = Some(format!("paused: {why}"));
+            false
+        }
         Outcome::Wait(why) => {
             job.attempts -= 1; // waiting is not a failed attempt
             job.next_attempt_at = now + s.scaled(WAIT_MS);
@@ -220,7 +244,7 @@ async fn record_outcome<P: Ports>(
         failed @ (Outcome::Fail(_) | Outcome::Refused { .. }) => {
             let why = failed.reason();
             job.state = JobState::Failed;
-            flag(p, job, &why).await?;
+            flag(p, job, holder, &why).await?;
             p.store()
                 .finish_event(&job.event_id, EventStatus::Failed, Some(&why))
                 .await?;
@@ -236,7 +260,7 @@ async fn record_outcome<P: Ports>(
 
 /// Marks an installation as needing attention, with the reason. Credentials stay: only a
 /// confirmed uninstall destroys them (an unconfirmed one may be a forgery).
-async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
+async fn flag<P: Ports>(p: &P, job: &Job, holder: &str, why: &str) -> Result<(), PortError> {
     if let Some(mut inst) = p.store().installation(&job.installation_id).await? {
         // An unproven installation stays unproven: attention would let later events act on
         // credentials no one has shown to be Talkdesk's.
@@ -245,7 +269,13 @@ async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
         }
         inst.last_error = Some(why.to_owned());
         inst.updated_at = p.clock().now_ms();
-        p.store().save_installation(&inst).await?;
+        let lease = crate::store::Lease {
+            job_id: job.job_id,
+            holder,
+        };
+        // A write from a runner that lost the job, or over a newer copy, changes nothing; the
+        // job's own record still carries the reason.
+        p.store().save_installation(&inst, lease).await?;
     }
     Ok(())
 }
@@ -253,40 +283,48 @@ async fn flag<P: Ports>(p: &P, job: &Job, why: &str) -> Result<(), PortError> {
 /// What one sweep did.
 #[derive(Debug, Default)]
 pub struct SweepReport {
+    /// Installations the sweep ran.
     pub installations: usize,
+    /// Due installations left for the next sweep because the budget ran low.
+    pub left: usize,
     /// Installations whose run failed on storage, with the error (for the log); the sweep went
     /// on with the others.
     pub failures: Vec<(String, PortError)>,
 }
 
-/// The cron sweep: runs every installation with due work, and forgets old event ids. One
-/// installation's storage failure does not stop the others.
+/// The cron sweep: forgets old rows (bounded purges), replays events captured while D1 was
+/// down, then runs installations with due work while the invocation's budget lasts; the rest
+/// wait for the next sweep, longest-waiting first. One installation's storage failure does not
+/// stop the others.
 pub async fn sweep<P: Ports>(
     p: &P,
     s: &Settings<'_>,
     limit: u32,
 ) -> Result<SweepReport, PortError> {
-    // Events captured in KV while D1 was down go into D1 first, so their work runs now too.
-    let replayed = super::capture::replay(p, s).await;
     let now = p.clock().now_ms();
-    let due = p.store().due_installations(now, limit).await?;
-    let mut report = SweepReport {
-        installations: due.len(),
-        failures: Vec::new(),
-    };
-    if let Err(e) = replayed {
-        report.failures.push(("captured events".into(), e));
-    }
-    for id in due {
-        if let Err(e) = run_installation(p, s, &id).await {
-            report.failures.push((id, e));
-        }
-    }
     p.store().purge_events(now).await?;
+    p.store().purge_syncs().await?;
     p.sessions().purge(now).await?;
     p.store()
         .purge_forged(now.saturating_sub(s.scaled(FORGED_KEEP_MS)))
         .await?;
+    // Events captured in KV while D1 was down go into D1 first, so their work runs now too.
+    let replayed = super::capture::replay(p, s).await;
+    let due = p.store().due_installations(now, limit).await?;
+    let mut report = SweepReport::default();
+    if let Err(e) = replayed {
+        report.failures.push(("captured events".into(), e));
+    }
+    for id in due {
+        if !affords_a_job(p) {
+            report.left += 1;
+            continue;
+        }
+        report.installations += 1;
+        if let Err(e) = run_installation(p, s, &id).await {
+            report.failures.push((id, e));
+        }
+    }
     Ok(report)
 }
 

@@ -12,6 +12,9 @@ pub enum Outcome {
     Retry(String),
     /// Waiting on something else (an install not yet done): look again soon.
     Wait(String),
+    /// Stopped cleanly between steps, not failed: the invocation's budget is spent, or the job
+    /// or installation moved on under this runner. Due again at once; not an attempt.
+    Pause(String),
     /// Permanent failure: stop; the installation needs attention.
     Fail(String),
     /// Talkdesk's token endpoint refused the credentials (an OAuth error code).
@@ -25,7 +28,7 @@ impl Outcome {
     /// What happened, in words for the job's record, the log and the operator.
     pub fn reason(self) -> String {
         match self {
-            Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Fail(w) => w,
+            Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Pause(w) | Outcome::Fail(w) => w,
             Outcome::Unconfirmed(w) => format!("unconfirmed: {w}"),
             Outcome::Refused { error, description } => {
                 format!("token refused: {error}: {description}")
@@ -52,6 +55,10 @@ pub fn forged(why: String) -> Outcome {
 
 impl From<PortError> for Outcome {
     fn from(e: PortError) -> Self {
+        if e.0 == super::budget::SPENT {
+            // The meter refused a call: a clean stop, not a storage failure.
+            return Outcome::Pause(e.0);
+        }
         Outcome::Retry(format!("storage: {e}"))
     }
 }

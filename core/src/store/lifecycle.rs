@@ -9,6 +9,7 @@ use super::records::{
     JobState, User,
 };
 use super::rows::{columns, decode, EventRow, InstallationRow, JobRow};
+use super::user_sync::{lease_held, Lease};
 use crate::ports::{Database, PortError, SqlValue, Statement};
 
 /// Finished jobs and events are kept this long after they were last touched, past Talkdesk's
@@ -52,7 +53,11 @@ impl<'a, D: Database> Store<'a, D> {
         Store { db }
     }
 
-    async fn one<T: serde::de::DeserializeOwned>(
+    pub(super) fn db(&self) -> &'a D {
+        self.db
+    }
+
+    pub(super) async fn one<T: serde::de::DeserializeOwned>(
         &self,
         stmt: Statement,
     ) -> Result<Option<T>, PortError> {
@@ -62,7 +67,7 @@ impl<'a, D: Database> Store<'a, D> {
         }
     }
 
-    async fn all<T: serde::de::DeserializeOwned>(
+    pub(super) async fn all<T: serde::de::DeserializeOwned>(
         &self,
         stmt: Statement,
     ) -> Result<Vec<T>, PortError> {
@@ -120,63 +125,52 @@ impl<'a, D: Database> Store<'a, D> {
         row.map(Installation::try_from).transpose()
     }
 
-    /// Writes every column of the installation (it must exist).
-    pub async fn save_installation(&self, inst: &Installation) -> Result<(), PortError> {
-        let (cols, mut params) = columns(&InstallationRow::from(inst), &["installation_id"]);
+    /// Writes every column of the installation if it is still at `inst.version` and `lease`
+    /// is still held, adding one to the version. `false`: someone wrote it since this copy was
+    /// read (or the lease passed on), and nothing was written.
+    pub async fn save_installation(
+        &self,
+        inst: &Installation,
+        lease: Lease<'_>,
+    ) -> Result<bool, PortError> {
+        let (cols, mut params) = columns(
+            &InstallationRow::from(inst),
+            &["installation_id", "version"],
+        );
         let sets: Vec<String> = cols
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{c} = ?{}", i + 1))
             .collect();
+        let n = cols.len();
         let sql = format!(
-            "UPDATE installations SET {} WHERE installation_id = ?{}",
+            "UPDATE installations SET {}, version = version + 1 \
+             WHERE installation_id = ?{} AND version = ?{} AND {}",
             sets.join(", "),
-            cols.len() + 1
+            n + 1,
+            n + 2,
+            lease_held(n + 3, n + 4),
         );
         params.push(inst.installation_id.as_str().into());
+        params.push(inst.version.into());
+        params.push(lease.job_id.into());
+        params.push(lease.holder.into());
         let stmt = Statement {
             name: "save installation",
             sql: sql.into(),
             params,
         };
-        self.db.execute(&stmt).await.map(|_| ())
+        Ok(self.db.execute(&stmt).await? == 1)
     }
 
-    /// Replaces the installation's users and its `users_count`, and ends the sessions of users
-    /// who lost their licence, in one transaction.
-    pub async fn replace_users(
-        &self,
-        installation_id: &str,
-        users: &[User],
-    ) -> Result<(), PortError> {
-        let mut batch = vec![Statement::new(
-            "replace users",
-            "DELETE FROM installation_users WHERE installation_id = ?1",
-            vec![installation_id.into()],
-        )];
-        for u in users {
-            batch.push(Statement::new(
-                "replace users",
-                "INSERT OR REPLACE INTO installation_users (installation_id, user_id, email, name, active) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                vec![
-                    installation_id.into(),
-                    u.user_id.as_str().into(),
-                    u.email.as_deref().into(),
-                    u.name.as_deref().into(),
-                    SqlValue::Integer(i64::from(u.active)),
-                ],
-            ));
-        }
-        batch.push(Statement::new(
-            "replace users",
-            "UPDATE installations SET users_count = \
-             (SELECT COUNT(*) FROM installation_users WHERE installation_id = ?1) \
-             WHERE installation_id = ?1",
-            vec![installation_id.into()],
-        ));
-        batch.push(super::sessions::end_unlicensed(installation_id));
-        self.db.batch(&batch).await
+    /// Extends `holder`'s lease on the job to `until_ms`; `false` when another runner has it.
+    pub async fn renew_lease(&self, lease: Lease<'_>, until_ms: u64) -> Result<bool, PortError> {
+        let stmt = Statement::new(
+            "renew lease",
+            "UPDATE jobs SET lease_until = ?3 WHERE job_id = ?1 AND lease_holder = ?2",
+            vec![lease.job_id.into(), lease.holder.into(), until_ms.into()],
+        );
+        Ok(self.db.execute(&stmt).await? == 1)
     }
 
     /// Adds or refreshes one user of the installation, and its `users_count`.
@@ -207,25 +201,42 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     /// Deletes the installation's users, ends every session it has and revokes its account's
-    /// integration key (uninstall).
-    pub async fn delete_users(&self, installation_id: &str) -> Result<(), PortError> {
-        let users = Statement::new(
-            "delete users",
-            "DELETE FROM installation_users WHERE installation_id = ?1",
-            vec![installation_id.into()],
-        );
-        // The account's Talkdesk Integrations key goes with the installation.
-        let key = Statement::new(
-            "revoke integration key",
-            "DELETE FROM integration_keys WHERE account_id = \
-             (SELECT account_id FROM installations WHERE installation_id = ?1)",
-            vec![installation_id.into()],
-        );
+    /// integration key (uninstall), while `lease` is held.
+    pub async fn delete_users(
+        &self,
+        installation_id: &str,
+        lease: Lease<'_>,
+    ) -> Result<(), PortError> {
+        let fence = lease_held(2, 3);
+        let fenced = |name: &'static str, sql: String| Statement {
+            name,
+            sql: sql.into(),
+            params: vec![
+                installation_id.into(),
+                lease.job_id.into(),
+                lease.holder.into(),
+            ],
+        };
+        let mut sessions = super::sessions::end_installation(installation_id);
+        sessions.sql = format!("{} AND {fence}", sessions.sql).into();
+        sessions
+            .params
+            .extend([lease.job_id.into(), lease.holder.into()]);
         self.db
             .batch(&[
-                users,
-                super::sessions::end_installation(installation_id),
-                key,
+                fenced(
+                    "delete users",
+                    format!("DELETE FROM installation_users WHERE installation_id = ?1 AND {fence}"),
+                ),
+                sessions,
+                // The account's Talkdesk Integrations key goes with the installation.
+                fenced(
+                    "revoke integration key",
+                    format!(
+                        "DELETE FROM integration_keys WHERE account_id = \
+                         (SELECT account_id FROM installations WHERE installation_id = ?1) AND {fence}"
+                    ),
+                ),
             ])
             .await
     }

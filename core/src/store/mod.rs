@@ -10,7 +10,9 @@ pub mod rows;
 pub mod sealed;
 pub mod sessions;
 pub mod tokens;
+pub mod user_sync;
 
 pub use lifecycle::{Store, KEEP_EVENTS_MS};
 pub use sessions::Sessions;
 pub use tokens::SqlTokens;
+pub use user_sync::{Lease, SyncCursor};

@@ -199,6 +199,8 @@ pub struct Installation {
     pub updated_at: u64,
     pub approved_at: Option<u64>,
     pub uninstalled_at: Option<u64>,
+    /// Bumped by every write: a write from an older copy changes nothing.
+    pub version: u64,
 }
 
 impl Installation {

@@ -139,6 +139,8 @@ pub struct InstallationRow {
     pub uninstalled_at: Option<u64>,
     pub trial_event_at: Option<String>,
     pub credentials_event_at: Option<String>,
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl From<&Installation> for InstallationRow {
@@ -183,6 +185,7 @@ impl From<&Installation> for InstallationRow {
             uninstalled_at: i.uninstalled_at,
             trial_event_at: i.trial.event_at.clone(),
             credentials_event_at: i.credentials_event_at.clone(),
+            version: i.version,
         }
     }
 }
@@ -236,6 +239,7 @@ impl TryFrom<InstallationRow> for Installation {
             updated_at: r.updated_at,
             approved_at: r.approved_at,
             uninstalled_at: r.uninstalled_at,
+            version: r.version,
         })
     }
 }

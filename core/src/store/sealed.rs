@@ -106,12 +106,12 @@ impl<'a, D: Database> SealedStore<'a, D> {
     ) -> Result<bool, PortError> {
         let sql = match columns {
             Columns::Current => {
-                "UPDATE installations SET sealed_secret = ?4, sealed_key = ?5 \
+                "UPDATE installations SET sealed_secret = ?4, sealed_key = ?5, version = version + 1 \
                  WHERE installation_id = ?1 AND sealed_secret = ?2 AND sealed_key = ?3"
             }
             Columns::Previous => {
-                "UPDATE installations SET sealed_old_secret = ?4, sealed_old_key = ?5 \
-                 WHERE installation_id = ?1 AND sealed_old_secret = ?2 AND sealed_old_key = ?3"
+                "UPDATE installations SET sealed_old_secret = ?4, sealed_old_key = ?5, \
+                 version = version + 1 WHERE installation_id = ?1 AND sealed_old_secret = ?2 AND sealed_old_key = ?3"
             }
         };
         let n = self

@@ -5,6 +5,7 @@
 
 mod app;
 mod bridge;
+mod budget;
 mod crashes;
 mod events;
 mod install;

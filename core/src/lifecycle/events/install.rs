@@ -50,6 +50,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     let mut candidate = event.candidate.map(|c| *c).unwrap_or_else(|| inst.clone());
     candidate.install_event_id = job.event_id.clone();
     candidate.created_at = inst.created_at;
+    candidate.version = inst.version;
 
     // 1. The delivered credentials must mint a token at the account's Talkdesk ID host.
     let sess = match Session::open_unproven(p, s, &candidate, &job.event_id, DEFAULT_SCOPES).await {
@@ -69,7 +70,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             candidate.state = InstallationState::Rejected;
             candidate.last_error = Some(Outcome::Refused { error, description }.reason());
             candidate.updated_at = p.clock().now_ms();
-            p.store().save_installation(&candidate).await?;
+            cx.save(&mut candidate).await?;
             return Ok(done(EventStatus::Done, "rejected: missing scopes"));
         }
         Err(Outcome::Refused { error, .. }) if job.attempts < REFUSALS_BEFORE_FORGED => {
@@ -112,7 +113,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.state = InstallationState::Received;
     inst.last_error = None;
     inst.updated_at = p.clock().now_ms();
-    p.store().save_installation(&inst).await?;
+    cx.save(&mut inst).await?;
     // 3. Provision: account, users, subscription.
     let account = sess
         .fetch(
@@ -125,11 +126,13 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         .await?;
     inst.company_name = account.company_name.clone();
     inst.timezone = account.timezone.clone();
-    super::provision_users_and_plan(p, &sess, &mut inst).await?;
+    super::provision_users_and_plan(cx, &sess, &mut inst).await?;
     p.store()
         .upsert_account(&inst.account_id, &inst.account_name, p.clock().now_ms())
         .await?;
-    // 4. Approve.
+    // 4. Approve, while this runner still holds the job (a runner that stalled past its lease
+    // stops here instead of approving a second time).
+    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
     // A 409 says Talkdesk is past this step already (an earlier attempt's approval went
     // through before the run died): approving again is harmless.
     let resp = sess
@@ -146,7 +149,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.last_error = None;
     inst.approved_at = Some(now);
     inst.updated_at = now;
-    p.store().save_installation(&inst).await?;
+    cx.save(&mut inst).await?;
     forget_unproven_tokens(p, &inst.installation_id, inst.client_id(), &job.event_id).await;
     Ok(done(
         EventStatus::Done,
@@ -167,7 +170,7 @@ async fn forged<P: Ports>(
         inst.last_error = Some(why.clone());
         inst.destroy_secrets();
         inst.updated_at = cx.p.clock().now_ms();
-        cx.p.store().save_installation(inst).await?;
+        cx.save(inst).await?;
     }
     Ok(done(EventStatus::Forged, why))
 }

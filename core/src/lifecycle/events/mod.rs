@@ -9,11 +9,15 @@ pub mod trial;
 pub mod uninstall;
 pub mod update;
 
+use super::budget::PAGE_COST;
 use super::confirm::{confirm, Confirmation, ConfirmedEvent};
 use super::outcome::{done, forged, Step};
 use super::session::Session;
+use super::FINISH_COST;
 use super::{JobContext, Ports};
+use crate::ports::Clock;
 use crate::store::records::{EventRecord, EventStatus, Installation, User};
+use crate::store::SyncCursor;
 use crate::talkdesk::api;
 
 /// The job's event as recorded.
@@ -40,13 +44,16 @@ pub(super) async fn confirmed<P: Ports>(
     }
 }
 
-/// Re-reads users (every page) and the subscription: Talkdesk is the source of truth.
+/// Re-reads users (every page) and the subscription: Talkdesk is the source of truth. The
+/// users are read page by page from where this job stopped last (a big account takes several
+/// invocations), and become the installation's only once the last page is in.
 pub(super) async fn provision_users_and_plan<P: Ports>(
-    p: &P,
+    cx: &JobContext<'_, P>,
     sess: &Session,
     inst: &mut Installation,
 ) -> Step<()> {
-    inst.users_count = reread_users(p, sess, inst).await?.len() as u64;
+    let p = cx.p;
+    inst.users_count = reread_users(cx, sess, inst).await?;
     let sub = sess
         .fetch(
             p,
@@ -93,27 +100,60 @@ pub async fn find_user<P: Ports>(
     Ok(None)
 }
 
-/// Reads the installation's licensed users from Talkdesk (every page) and stores them in
-/// place of the old list, ending the sessions of users who lost their licence.
-pub async fn reread_users<P: Ports>(p: &P, sess: &Session, inst: &Installation) -> Step<Vec<User>> {
-    let mut users: Vec<User> = Vec::new();
-    for page in 1..=api::MAX_USER_PAGES {
-        let req = sess.api.users(page, api::USERS_PER_PAGE);
+/// Reads the installation's licensed users from Talkdesk, each page staged with the cursor
+/// after it, stopping cleanly between pages when the invocation's budget runs low, then swaps
+/// the staged set in (ending the sessions of users who lost their licence). Returns how many
+/// users are stored.
+pub async fn reread_users<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &Installation,
+) -> Step<u64> {
+    let p = cx.p;
+    let mut cursor = match p.store().sync_cursor(cx.job.job_id).await? {
+        Some(cursor) => cursor,
+        None => {
+            let now = p.clock().now_ms();
+            p.store()
+                .start_sync(cx.lease(), &inst.installation_id, now)
+                .await?;
+            SyncCursor {
+                next_page: 1,
+                fetched: 0,
+            }
+        }
+    };
+    while cursor.next_page <= api::MAX_USER_PAGES {
+        cx.checkpoint(PAGE_COST).await?;
+        let req = sess.api.users(cursor.next_page, api::USERS_PER_PAGE);
         let got = sess
             .fetch(p, inst, "reading users", req, api::parse_users)
             .await?;
-        users.extend(got.users.into_iter().map(|u| User {
-            user_id: u.id,
-            email: u.email,
-            name: u.name,
-            active: u.active,
-        }));
-        if !got.has_next {
-            break;
-        }
+        let users: Vec<User> = got
+            .users
+            .into_iter()
+            .map(|u| User {
+                user_id: u.id,
+                email: u.email,
+                name: u.name,
+                active: u.active,
+            })
+            .collect();
+        cursor = SyncCursor {
+            next_page: if got.has_next {
+                cursor.next_page + 1
+            } else {
+                api::MAX_USER_PAGES + 1
+            },
+            fetched: cursor.fetched + users.len() as u64,
+        };
+        let now = p.clock().now_ms();
+        p.store()
+            .stage_page(cx.lease(), &users, cursor, now)
+            .await?;
     }
-    p.store()
-        .replace_users(&inst.installation_id, &users)
-        .await?;
-    Ok(users)
+    cx.checkpoint(FINISH_COST).await?;
+    Ok(p.store()
+        .swap_users(cx.lease(), &inst.installation_id)
+        .await?)
 }

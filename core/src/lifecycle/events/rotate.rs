@@ -87,7 +87,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         inst.credentials = Some(seal_set(s.keys, &inst.installation_id, CURRENT, &new_set));
         inst.credentials_event_at = Some(stamp);
         inst.updated_at = p.clock().now_ms();
-        p.store().save_installation(&inst).await?;
+        cx.save(&mut inst).await?;
         sess
     };
     // Switched: acknowledge with the new set, then destroy the old one.
@@ -101,7 +101,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     .await?;
     inst.previous = None;
     inst.updated_at = p.clock().now_ms();
-    p.store().save_installation(&inst).await?;
+    cx.save(&mut inst).await?;
     forget_unproven_tokens(p, &inst.installation_id, &new_client_id, &job.event_id).await;
     Ok(done(
         EventStatus::Done,

@@ -36,6 +36,6 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         inst.trial.ended_reason = genuine.text("ended_reason");
     }
     inst.updated_at = p.clock().now_ms();
-    p.store().save_installation(&inst).await?;
+    cx.save(&mut inst).await?;
     Ok(done(EventStatus::Done, "trial recorded"))
 }

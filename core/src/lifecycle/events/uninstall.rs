@@ -6,7 +6,7 @@ use super::{confirmed, recorded};
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::{forget_tokens, Session};
 use crate::lifecycle::{JobContext, Ports};
-use crate::ports::{Clock, PortError};
+use crate::ports::Clock;
 use crate::store::records::{EventStatus, Installation, InstallationState};
 use crate::talkdesk::token::DEFAULT_SCOPES;
 
@@ -32,6 +32,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             // Confirmed: the credentials go whatever Talkdesk answers to the approval (it
             // deprovisions uninstalls anyway); only a transient failure keeps them, to
             // approve again.
+            cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
             match approve(p, &sess, &inst, "uninstalled").await {
                 Ok(()) => None,
                 Err(Outcome::Fail(why)) => Some(why),
@@ -41,7 +42,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     };
     inst.state = InstallationState::Uninstalled;
     inst.last_error = refused.clone();
-    destroy_credentials(p, &mut inst).await?;
+    destroy_credentials(cx, &mut inst).await?;
     Ok(done(
         EventStatus::Done,
         match refused {
@@ -53,16 +54,19 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
 
 /// Destroys an installation's credentials, cached tokens and users; keeps the account.
 pub async fn destroy_credentials<P: Ports>(
-    p: &P,
+    cx: &JobContext<'_, P>,
     inst: &mut Installation,
-) -> Result<(), PortError> {
+) -> Step<()> {
+    let p = cx.p;
     let now = p.clock().now_ms();
     forget_tokens(p, inst).await;
     // Users first: saving the installation closes it, and a crash after that would leave
     // the users behind, since work on a closed installation is ignored.
-    p.store().delete_users(&inst.installation_id).await?;
+    p.store()
+        .delete_users(&inst.installation_id, cx.lease())
+        .await?;
     inst.destroy_secrets();
     inst.uninstalled_at = Some(now);
     inst.updated_at = now;
-    p.store().save_installation(inst).await
+    cx.save(inst).await
 }

@@ -16,9 +16,10 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     let event = recorded(cx).await?;
     let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
     confirmed(cx, &sess, &inst, &event).await?;
-    provision_users_and_plan(p, &sess, &mut inst).await?;
+    provision_users_and_plan(cx, &sess, &mut inst).await?;
     inst.updated_at = p.clock().now_ms();
-    p.store().save_installation(&inst).await?;
+    cx.save(&mut inst).await?;
+    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
     approve(p, &sess, &inst, "update applied").await?;
     Ok(done(
         EventStatus::Done,

@@ -1,0 +1,232 @@
+//! A users re-read spread over invocations (migration 0010): each page read goes into a staging
+//! set keyed by the job, with the next page to read, in one transaction; when the last page is
+//! in, one transaction swaps the staging set in for the installation's users. A reader sees the
+//! old set or the new one, never half of one. Every write is conditional on the job's lease, so
+//! a runner that lost it (stalled past its lease) writes nothing.
+
+use serde::Deserialize;
+
+use super::lifecycle::Store;
+use crate::ports::{Database, PortError, Statement};
+use crate::store::records::User;
+
+/// The job whose lease a write is conditional on.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub job_id: i64,
+    pub holder: &'a str,
+}
+
+/// SQL true while `holder` (parameter `h`) holds job `j`'s lease.
+pub fn lease_held(j: usize, h: usize) -> String {
+    format!("EXISTS (SELECT 1 FROM jobs WHERE job_id = ?{j} AND lease_holder = ?{h})")
+}
+
+/// Where a re-read stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct SyncCursor {
+    pub next_page: u32,
+    pub fetched: u64,
+}
+
+impl<D: Database> Store<'_, D> {
+    /// The job's re-read so far, if it has started one.
+    pub async fn sync_cursor(&self, job_id: i64) -> Result<Option<SyncCursor>, PortError> {
+        self.one(Statement::new(
+            "sync cursor",
+            "SELECT next_page, fetched FROM user_syncs WHERE job_id = ?1",
+            vec![job_id.into()],
+        ))
+        .await
+    }
+
+    /// Starts the job's re-read at page 1, with nothing staged.
+    pub async fn start_sync(
+        &self,
+        lease: Lease<'_>,
+        installation_id: &str,
+        now_ms: u64,
+    ) -> Result<(), PortError> {
+        let fence = lease_held(1, 2);
+        self.db()
+            .batch(&[
+                Statement {
+                    name: "start sync",
+                    sql: format!("DELETE FROM user_staging WHERE job_id = ?1 AND {fence}").into(),
+                    params: vec![lease.job_id.into(), lease.holder.into()],
+                },
+                Statement {
+                    name: "start sync",
+                    sql: format!(
+                        "INSERT OR REPLACE INTO user_syncs \
+                         (job_id, installation_id, next_page, fetched, updated_at) \
+                         SELECT ?1, ?3, 1, 0, ?4 WHERE {fence}"
+                    )
+                    .into(),
+                    params: vec![
+                        lease.job_id.into(),
+                        lease.holder.into(),
+                        installation_id.into(),
+                        now_ms.into(),
+                    ],
+                },
+            ])
+            .await
+    }
+
+    /// Stages one page of users and moves the cursor past it, in one transaction.
+    pub async fn stage_page(
+        &self,
+        lease: Lease<'_>,
+        users: &[User],
+        next: SyncCursor,
+        now_ms: u64,
+    ) -> Result<(), PortError> {
+        let fence = lease_held(1, 2);
+        let json = serde_json::to_string(
+            &users
+                .iter()
+                .map(|u| {
+                    serde_json::json!({
+                        "id": u.user_id, "email": u.email, "name": u.name, "active": u.active,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| PortError(format!("staging users: {e}")))?;
+        self.db()
+            .batch(&[
+                Statement {
+                    name: "stage users",
+                    sql: format!(
+                        "INSERT OR REPLACE INTO user_staging (job_id, user_id, email, name, active) \
+                         SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.email'), \
+                           json_extract(value, '$.name'), \
+                           CASE WHEN json_extract(value, '$.active') THEN 1 ELSE 0 END \
+                         FROM json_each(?3) WHERE {fence}"
+                    )
+                    .into(),
+                    params: vec![lease.job_id.into(), lease.holder.into(), json.into()],
+                },
+                Statement {
+                    name: "stage users",
+                    sql: format!(
+                        "UPDATE user_syncs SET next_page = ?3, fetched = ?4, updated_at = ?5 \
+                         WHERE job_id = ?1 AND {fence}"
+                    )
+                    .into(),
+                    params: vec![
+                        lease.job_id.into(),
+                        lease.holder.into(),
+                        u64::from(next.next_page).into(),
+                        next.fetched.into(),
+                        now_ms.into(),
+                    ],
+                },
+            ])
+            .await
+    }
+
+    /// Makes the staged set the installation's users (and its `users_count`), ends the
+    /// sessions of users who lost their licence and drops the staging, in one transaction.
+    /// Returns the number of users now stored.
+    pub async fn swap_users(
+        &self,
+        lease: Lease<'_>,
+        installation_id: &str,
+    ) -> Result<u64, PortError> {
+        let fence = lease_held(1, 2);
+        let fenced = |name: &'static str, sql: String| Statement {
+            name,
+            sql: sql.into(),
+            params: vec![
+                lease.job_id.into(),
+                lease.holder.into(),
+                installation_id.into(),
+            ],
+        };
+        let mut end = super::sessions::end_unlicensed(installation_id);
+        end.sql = format!(
+            "{} AND EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2 AND lease_holder = ?3)",
+            end.sql
+        )
+        .into();
+        end.params
+            .extend([lease.job_id.into(), lease.holder.into()]);
+        self.db()
+            .batch(&[
+                fenced(
+                    "swap users",
+                    format!("DELETE FROM installation_users WHERE installation_id = ?3 AND {fence}"),
+                ),
+                fenced(
+                    "swap users",
+                    format!(
+                        "INSERT INTO installation_users (installation_id, user_id, email, name, active) \
+                         SELECT ?3, user_id, email, name, active FROM user_staging \
+                         WHERE job_id = ?1 AND {fence}"
+                    ),
+                ),
+                fenced(
+                    "swap users",
+                    format!(
+                        "UPDATE installations SET users_count = \
+                         (SELECT COUNT(*) FROM installation_users WHERE installation_id = ?3) \
+                         WHERE installation_id = ?3 AND {fence}"
+                    ),
+                ),
+                end,
+                fenced(
+                    "swap users",
+                    format!("DELETE FROM user_staging WHERE job_id = ?1 AND ?3 = ?3 AND {fence}"),
+                ),
+                fenced(
+                    "swap users",
+                    format!("DELETE FROM user_syncs WHERE job_id = ?1 AND ?3 = ?3 AND {fence}"),
+                ),
+            ])
+            .await?;
+        #[derive(Deserialize)]
+        struct Count {
+            n: u64,
+        }
+        let n: Option<Count> = self
+            .one(Statement::new(
+                "count users",
+                "SELECT COUNT(*) AS n FROM installation_users WHERE installation_id = ?1",
+                vec![installation_id.into()],
+            ))
+            .await?;
+        Ok(n.map_or(0, |c| c.n))
+    }
+
+    /// Drops what re-reads left behind when their job ended before the swap (it failed or
+    /// expired mid-read), at most [`super::lifecycle::PURGE_BATCH`] rows per statement.
+    pub async fn purge_syncs(&self) -> Result<(), PortError> {
+        let over =
+            "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = t.job_id AND j.state = 'pending')";
+        let limit = super::lifecycle::PURGE_BATCH;
+        self.db()
+            .batch(&[
+                Statement {
+                    name: "purge syncs",
+                    sql: format!(
+                        "DELETE FROM user_staging WHERE rowid IN \
+                         (SELECT t.rowid FROM user_staging t WHERE {over} LIMIT {limit})"
+                    )
+                    .into(),
+                    params: vec![],
+                },
+                Statement {
+                    name: "purge syncs",
+                    sql: format!(
+                        "DELETE FROM user_syncs WHERE job_id IN \
+                         (SELECT t.job_id FROM user_syncs t WHERE {over} LIMIT {limit})"
+                    )
+                    .into(),
+                    params: vec![],
+                },
+            ])
+            .await
+    }
+}
