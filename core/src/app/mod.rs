@@ -105,6 +105,7 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::AdminAccountSettings(_)
         | Route::AdminEventRetry(_)
         | Route::AdminEventDiscard(_)
+        | Route::AdminEventReplay(_)
         | Route::AdminIntegrationKey(_)
         | Route::AdminImport(..)
         | Route::IntegrationManifest
@@ -160,6 +161,7 @@ pub async fn handle<P: Ports>(
         Route::AdminAccountSettings(id) => operator::put_settings(p, &id, body).await.into(),
         Route::AdminEventRetry(id) => operator::retry_event(p, &id).await,
         Route::AdminEventDiscard(id) => operator::discard_event(p, &id).await.into(),
+        Route::AdminEventReplay(id) => operator::replay_event(p, &id).await,
         Route::Launch => signin::launch(p, config, head).await.into(),
         Route::OAuthCallback => signin::callback(p, config, head).await.into(),
         Route::AppHome => signin::home(p, config, head).await.into(),

@@ -144,10 +144,16 @@ pub async fn put_settings<P: Ports>(p: &P, id: &str, body: &[u8]) -> Reply {
 pub async fn retry_event<P: Ports>(p: &P, event_id: &str) -> super::Handled {
     let now = p.clock().now_ms();
     match p.store().requeue_unconfirmed(event_id, now).await {
-        Ok(Some(installation_id)) => super::Handled {
-            reply: Reply::json(200, &json!({"event_id": event_id, "status": "retrying"})),
-            run_installation: Some(installation_id),
-        },
+        Ok(Some(installation_id)) => {
+            let detail = format!("unconfirmed event {event_id} tried again");
+            if let Err(e) = record(p, &installation_id, "retry_event", &detail).await {
+                return internal(p, e).into();
+            }
+            super::Handled {
+                reply: Reply::json(200, &json!({"event_id": event_id, "status": "retrying"})),
+                run_installation: Some(installation_id),
+            }
+        }
         Ok(None) => ApiError::NoSuch {
             what: "unconfirmed event",
         }
@@ -161,8 +167,20 @@ pub async fn retry_event<P: Ports>(p: &P, event_id: &str) -> super::Handled {
 /// keeping; its sealed data goes.
 pub async fn discard_event<P: Ports>(p: &P, event_id: &str) -> Reply {
     let now = p.clock().now_ms();
+    let installation = match p.store().event(event_id).await {
+        Ok(event) => event.and_then(|e| e.installation_id),
+        Err(e) => return internal(p, e),
+    };
     match p.store().discard_unconfirmed(event_id, now).await {
-        Ok(true) => Reply::json(200, &json!({"event_id": event_id, "status": "discarded"})),
+        Ok(true) => {
+            if let Some(id) = installation {
+                let detail = format!("unconfirmed event {event_id} discarded");
+                if let Err(e) = record(p, &id, "discard_event", &detail).await {
+                    return internal(p, e);
+                }
+            }
+            Reply::json(200, &json!({"event_id": event_id, "status": "discarded"}))
+        }
         Ok(false) => ApiError::NoSuch {
             what: "unconfirmed event",
         }
@@ -213,6 +231,9 @@ pub async fn reseal<P: Ports>(p: &P, config: &crate::config::Config, head: &Head
     }
 }
 
+/// The latest operator actions `GET /admin/installations/{id}/events` shows.
+pub const ACTIONS_SHOWN: u32 = 50;
+
 /// Events per page of `GET /admin/installations/{id}/events`.
 pub const EVENTS_PAGE: u32 = 100;
 
@@ -225,12 +246,19 @@ pub async fn events<P: Ports>(p: &P, id: &str, head: &Head) -> Reply {
         .find(|(k, _)| k == "before")
         .and_then(|(_, v)| v.parse::<u64>().ok())
         .unwrap_or(u64::MAX >> 12);
+    let actions = match p.store().actions_of(id, ACTIONS_SHOWN).await {
+        Ok(actions) => actions,
+        Err(e) => return internal(p, e),
+    };
     match p.store().events_of(id, before, EVENTS_PAGE).await {
         Ok(events) => {
             let next = (events.len() == EVENTS_PAGE as usize)
                 .then(|| events.last().and_then(|e| e["received_at"].as_u64()))
                 .flatten();
-            Reply::json(200, &json!({"events": events, "next_before": next}))
+            Reply::json(
+                200,
+                &json!({"events": events, "next_before": next, "operator_actions": actions}),
+            )
         }
         Err(e) => internal(p, e),
     }
@@ -250,7 +278,11 @@ pub async fn retry_now<P: Ports>(p: &P, id: &str) -> super::Handled {
         }
         Err(e) => return internal(p, e).into(),
     }
-    match p.store().wake_jobs(id, p.clock().now_ms()).await {
+    let woken = match p.store().wake_jobs(id, p.clock().now_ms()).await {
+        Ok(()) => record(p, id, "retry_now", "pending jobs made due now").await,
+        Err(e) => Err(e),
+    };
+    match woken {
         Ok(()) => {
             p.log().info("operator_retry_now", id);
             super::Handled {
@@ -258,6 +290,47 @@ pub async fn retry_now<P: Ports>(p: &P, id: &str) -> super::Handled {
                 run_installation: Some(id.to_owned()),
             }
         }
+        Err(e) => internal(p, e).into(),
+    }
+}
+
+/// Adds an operator action to the installation's history.
+async fn record<P: Ports>(p: &P, id: &str, action: &str, detail: &str) -> Result<(), PortError> {
+    p.store()
+        .record_action(id, action, detail, p.clock().now_ms())
+        .await
+}
+
+/// `POST /admin/events/{id}/replay`: a stored event's job runs again from scratch (fresh
+/// attempts, a fresh confirmation window), after the answer. Idempotent: while the job is
+/// pending, a replay changes nothing. The event is confirmed with Talkdesk again like any
+/// other, so replaying cannot make a forged event act.
+pub async fn replay_event<P: Ports>(p: &P, event_id: &str) -> super::Handled {
+    use crate::store::history::Replay;
+    let now = p.clock().now_ms();
+    let window = crate::lifecycle::intake::CONFIRM_WINDOW_MS;
+    match p.store().replay_event(event_id, now, window).await {
+        Ok(Replay::Queued(id)) => {
+            let detail = format!("event {event_id} replayed");
+            if let Err(e) = record(p, &id, "replay_event", &detail).await {
+                return internal(p, e).into();
+            }
+            super::Handled {
+                reply: Reply::json(202, &json!({"event_id": event_id, "status": "replaying"})),
+                run_installation: Some(id),
+            }
+        }
+        Ok(Replay::AlreadyPending(id)) => super::Handled {
+            reply: Reply::json(200, &json!({"event_id": event_id, "status": "pending"})),
+            run_installation: Some(id),
+        },
+        Ok(Replay::NoWork) => ApiError::Conflict {
+            error: "nothing_to_replay",
+            message: "this event has no work to run again".into(),
+        }
+        .reply()
+        .into(),
+        Ok(Replay::NoSuchEvent) => ApiError::NoSuch { what: "event" }.reply().into(),
         Err(e) => internal(p, e).into(),
     }
 }

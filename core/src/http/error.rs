@@ -27,6 +27,11 @@ pub enum ApiError {
     Unauthorized,
     /// 404 for a resource that is not there (an unknown installation id).
     NoSuch { what: &'static str },
+    /// 409: the request is well formed but the resource's state does not allow it.
+    Conflict {
+        error: &'static str,
+        message: String,
+    },
     /// 413: the body is larger than `limit` bytes.
     PayloadTooLarge { limit: usize },
     /// 415: the body must be JSON.
@@ -83,6 +88,9 @@ impl ApiError {
                 404,
                 &json!({"error": "not_found", "message": format!("no such {what}")}),
             ),
+            ApiError::Conflict { error, message } => {
+                Reply::json(409, &json!({"error": error, "message": message}))
+            }
             ApiError::PayloadTooLarge { limit } => Reply::json(
                 413,
                 &json!({"error": "payload_too_large", "message": format!("the body is larger than {limit} bytes")}),

@@ -54,6 +54,8 @@ pub enum Route {
     AdminEventRetry(String),
     /// `POST /admin/events/{id}/discard`: an unconfirmed event is dropped with its data.
     AdminEventDiscard(String),
+    /// `POST /admin/events/{id}/replay`: a stored event's work runs again from scratch.
+    AdminEventReplay(String),
     /// `GET /launch`: Talkdesk opens the app here; single sign-on starts.
     Launch,
     /// `GET /oauth/callback`: Talkdesk ID sends the browser back with a code.
@@ -144,6 +146,9 @@ fn resource(segments: &[&str]) -> Option<Resource> {
         }),
         ["admin", "events", id, "discard"] if !id.is_empty() => r(&[Method::Post], |_, s| {
             Route::AdminEventDiscard(s[2].to_owned())
+        }),
+        ["admin", "events", id, "replay"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminEventReplay(s[2].to_owned())
         }),
         ["launch"] => r(&[Method::Get], |_, _| Route::Launch),
         ["app", "integration-key"] => r(&[Method::Post], |_, _| Route::AppIntegrationKey),

@@ -60,9 +60,9 @@ pub async fn reseal_batch<P: Ports>(
             .list_installations(Some(&from), RESEAL_BATCH)
             .await?;
         for inst in &page {
-            for (slot, columns, stored) in [
-                (CURRENT, Columns::Current, &inst.credentials),
-                (PREVIOUS, Columns::Previous, &inst.previous),
+            for (slot, columns, stored, which) in [
+                (CURRENT, Columns::Current, &inst.credentials, "current"),
+                (PREVIOUS, Columns::Previous, &inst.previous, "previous"),
             ] {
                 let Some(stored) = stored else { continue };
                 match resealed(s, &inst.installation_id, slot, stored) {
@@ -72,6 +72,14 @@ pub async fn reseal_batch<P: Ports>(
                             .await?
                         {
                             report.resealed += 1;
+                            p.store()
+                                .record_action(
+                                    &inst.installation_id,
+                                    "reseal",
+                                    &format!("{which} credentials re-sealed under the current key"),
+                                    crate::ports::Clock::now_ms(p.clock()),
+                                )
+                                .await?;
                         }
                     }
                     Ok(None) => {}

@@ -4,6 +4,7 @@
 //! tests, so the native tier runs the real schema and the real queries.
 
 pub mod bridge;
+pub mod history;
 pub mod lifecycle;
 pub mod records;
 pub mod rows;

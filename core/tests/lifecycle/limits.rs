@@ -143,6 +143,16 @@ async fn a_sealing_key_rotation_reseals_everything_and_the_old_key_can_go() {
     let done = admin(&app, Route::AdminSealing, vec![]).await;
     assert_eq!(done["sealed_by_key"].get("k1"), None, "{done}");
     assert_eq!(done["sealed_by_key"]["k2"], 6, "{done}");
+    let history = admin(
+        &app,
+        Route::AdminInstallationEvents(first.installation_id.clone()),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        history["operator_actions"][0]["action"], "reseal",
+        "the re-seal is in the installation's history: {history}"
+    );
     // 3. The old key goes. Every installation still works, the rotation included.
     app.config = app.config_with(&[("SEALING_KEY", NEW_KEY)]);
     app.settle().await;

@@ -11,6 +11,7 @@ mod events;
 mod install;
 mod intake;
 mod limits;
+mod operator;
 mod rotation;
 mod signin;
 mod sso;
