@@ -280,6 +280,9 @@ pub enum Fault {
     Status { status: u16 },
     /// Wait this long, then answer normally.
     Stall { millis: u64 },
+    /// 429 `too_many_requests` with `Retry-After: retry_after_secs`, as Talkdesk's rate limit
+    /// answers.
+    Throttle { retry_after_secs: u64 },
     /// 200 with a body that is not valid JSON.
     Malformed,
     /// Close the connection without answering.
@@ -289,6 +292,9 @@ pub enum Fault {
 impl Fault {
     pub fn status(status: u16) -> Fault {
         Fault::Status { status }
+    }
+    pub fn throttle(retry_after_secs: u64) -> Fault {
+        Fault::Throttle { retry_after_secs }
     }
     pub fn stall(d: Duration) -> Fault {
         Fault::Stall {

@@ -205,6 +205,16 @@ async fn handle(
             },
             format!("fault injected: status {status}"),
         ),
+        Some(Fault::Throttle { retry_after_secs }) => {
+            let mut r = Reply::error(
+                429,
+                "too_many_requests",
+                "fault injected: rate limit exceeded",
+            );
+            r.headers
+                .push(("retry-after", retry_after_secs.to_string()));
+            r
+        }
         Some(Fault::Malformed) => Reply {
             raw: Some("{\"access_token\": \"broken"),
             ..Reply::empty(200)

@@ -83,7 +83,7 @@ fn p50_p99(mut v: Vec<Duration>) -> String {
     )
 }
 
-fn write_table(file: &str, table: &str) {
+pub(crate) fn write_table(file: &str, table: &str) {
     println!("\n{table}\n");
     let out = crate::harness::root().join("target/bench");
     std::fs::create_dir_all(&out).unwrap();

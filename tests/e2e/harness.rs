@@ -208,6 +208,17 @@ impl Worker {
         self.launch(port);
     }
 
+    /// Changes settings and restarts on the same state, as a redeploy with new settings does.
+    pub fn redeploy_with(&mut self, changes: &[(&str, &str)]) {
+        for (name, value) in changes {
+            self.options
+                .vars
+                .insert((*name).to_owned(), (*value).to_owned());
+        }
+        write_config(&self.dir, &self.options.vars);
+        self.restart();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }

@@ -15,4 +15,5 @@ mod hostile;
 mod inspect;
 mod lifecycle;
 mod limits;
+mod scale;
 mod sso;

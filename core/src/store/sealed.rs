@@ -32,18 +32,16 @@ pub struct SealedStore<'a, D> {
 }
 
 /// Every sealed credential value the database holds (token caches aside: a token sealed with a
-/// dropped key is simply minted again).
+/// dropped key is simply minted again). Each row's sealed columns are spread with `json_each`
+/// rather than one `UNION ALL` term per column: D1 refuses compound selects of many terms.
 const ALL_SEALED: &str = "\
-    SELECT sealed_secret AS v FROM installations WHERE sealed_secret IS NOT NULL \
-    UNION ALL SELECT sealed_key FROM installations WHERE sealed_key IS NOT NULL \
-    UNION ALL SELECT sealed_old_secret FROM installations WHERE sealed_old_secret IS NOT NULL \
-    UNION ALL SELECT sealed_old_key FROM installations WHERE sealed_old_key IS NOT NULL \
-    UNION ALL SELECT sealed_new_secret FROM events WHERE sealed_new_secret IS NOT NULL \
-    UNION ALL SELECT sealed_new_key FROM events WHERE sealed_new_key IS NOT NULL \
-    UNION ALL SELECT json_extract(candidate, '$.sealed_secret') FROM events \
-      WHERE json_extract(candidate, '$.sealed_secret') IS NOT NULL \
-    UNION ALL SELECT json_extract(candidate, '$.sealed_key') FROM events \
-      WHERE json_extract(candidate, '$.sealed_key') IS NOT NULL";
+    SELECT j.value AS v FROM installations i, json_each(json_array( \
+      i.sealed_secret, i.sealed_key, i.sealed_old_secret, i.sealed_old_key)) j \
+    WHERE j.value IS NOT NULL \
+    UNION ALL SELECT j.value FROM events e, json_each(json_array( \
+      e.sealed_new_secret, e.sealed_new_key, \
+      json_extract(e.candidate, '$.sealed_secret'), json_extract(e.candidate, '$.sealed_key'))) j \
+    WHERE j.value IS NOT NULL";
 
 impl<'a, D: Database> SealedStore<'a, D> {
     pub fn new(db: &'a D) -> SealedStore<'a, D> {

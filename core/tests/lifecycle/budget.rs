@@ -250,3 +250,42 @@ async fn a_runner_that_outlived_its_lease_stops_at_its_next_step_so_the_install_
     let job = &app.ports.store().jobs_of(&id).await.unwrap()[0];
     assert_eq!(job.state.as_str(), "done");
 }
+
+#[tokio::test]
+async fn a_throttled_page_mid_way_is_retried_from_the_stored_cursor_not_from_page_one() {
+    let app = TestApp::new();
+    let inst = app
+        .sim
+        .install_without_sending(InstallSpec {
+            users: Users::Count(2_000),
+            ..InstallSpec::new("bigco", Alg::ES256)
+        })
+        .await
+        .unwrap();
+    app.post(inst.event.to_string().as_bytes()).await;
+    // The first invocation runs out of budget part of the way through the 20 pages.
+    let budget = Budget {
+        queries: 80,
+        subrequests: 80,
+        kv_ops: 80,
+        wall_ms: 60_000,
+    };
+    metered_sweep(&app, budget).await;
+    let read = app.sim.requests_to(Endpoint::Users).len();
+    assert!(
+        read > 0 && read < 20,
+        "{read} pages read in the first invocation"
+    );
+    // Talkdesk throttles the next page: the job backs off (an attempt), then resumes.
+    app.sim.fault(Endpoint::Users, Fault::throttle(30), 1);
+    metered_sweep(&app, budget).await;
+    assert_eq!(app.view(&inst.installation_id).await["state"], "received");
+    app.settle().await;
+    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
+    assert_eq!(stored_users(&app, &inst.installation_id), 2_000);
+    assert_eq!(
+        app.sim.requests_to(Endpoint::Users).len(),
+        20 + 1,
+        "every page read once, plus the throttled request"
+    );
+}
