@@ -234,3 +234,12 @@ fn the_app_name_is_short_plain_text() {
     assert!(name(&"x".repeat(61)).is_err());
     assert!(name("a\nb").is_err());
 }
+
+#[test]
+fn the_workers_plan_defaults_to_paid_and_takes_only_paid_or_free() {
+    let plan = |v: &str| load(&settings(&[(WORKERS_PLAN, v)])).map(|c| c.plan);
+    assert_eq!(load(&settings(&[])).unwrap().plan, WorkersPlan::Paid);
+    assert_eq!(plan("free").unwrap(), WorkersPlan::Free);
+    assert_eq!(plan("paid").unwrap(), WorkersPlan::Paid);
+    assert_eq!(plan("enterprise").unwrap_err().setting, WORKERS_PLAN);
+}
