@@ -60,6 +60,9 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         cookie: header("cookie"),
         origin: header("origin"),
         idempotency_key: header("idempotency-key"),
+        webhook_id: header("webhook-id"),
+        webhook_timestamp: header("webhook-timestamp"),
+        webhook_signature: header("webhook-signature"),
     };
     // 3. What is refused before reading the body; the routes the runtime answers itself.
     if let Some(refused) = app::precheck(&config, &route, &head) {
@@ -85,7 +88,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         return platform::bench::assertion(&body).await;
     }
     // 4. The handler.
-    let ports = match WorkerPorts::from_env(&env) {
+    let ports = match WorkerPorts::from_env(&env, &config) {
         Ok(p) => p,
         Err(e) => {
             log::error("bindings_unavailable", &e.0);
@@ -118,7 +121,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(config) => config,
         Err(e) => return log::error("configuration_error", &e.to_string()),
     };
-    let ports = match WorkerPorts::from_env(&env) {
+    let ports = match WorkerPorts::from_env(&env, &config) {
         Ok(p) => p,
         Err(e) => return log::error("bindings_unavailable", &e.0),
     };

@@ -39,6 +39,9 @@ pub const BRIDGE_PAGE_SIZE: &str = "BRIDGE_PAGE_SIZE";
 /// the per-invocation budget the outbox stays within (`lifecycle::budget`).
 pub const WORKERS_PLAN: &str = "WORKERS_PLAN";
 
+pub mod partner;
+pub use partner::{HooksChoice, PartnerSettings, WebhookConfig};
+
 /// Which Workers plan's limits apply (Cloudflare's Workers and D1 limits pages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkersPlan {
@@ -106,6 +109,8 @@ pub struct Config {
     pub partner_api: Option<PartnerApi>,
     /// `WORKERS_PLAN`.
     pub plan: WorkersPlan,
+    /// Webhooks, hooks and manual provisioning.
+    pub partner: PartnerSettings,
 }
 
 /// The partner's CRM backend settings, checked: its base URL is on its own allowlist.
@@ -241,6 +246,7 @@ impl Config {
                 })
             }
         };
+        let partner = partner::parse(&get)?;
         Ok(Config {
             app_id,
             allowlist: Allowlist::new(&extra_hosts),
@@ -256,6 +262,7 @@ impl Config {
             bridge_page_size,
             partner_api,
             plan,
+            partner,
         })
     }
 }

@@ -23,7 +23,9 @@
 //! | [`ports`] | the I/O seams the rest is generic over (database, cache, HTTP, signer, clock) |
 //! | [`store`] | the schema's records and every SQL statement, executed through [`ports::Database`] |
 //! | [`tokens`] | access tokens: sealed cache, one mint per installation (D1 lease) |
+//! | [`webhooks`] | Standard Webhooks signatures for the partner's backend, both ways |
 //! | [`lifecycle`] | what each event does: intake, the outbox runner, the Talkdesk session, one file per event kind |
+//! | [`partner`] | the partner's hooks the worker runs, and the example to copy |
 //! | [`signin`] | single sign-on from Talkdesk: launch, callback, sessions and their cookies |
 //! | [`bridge`] | the Talkdesk Integrations CRM bridge: configuration, manifest, records, data sources, keys, the endpoints' rules |
 //! | [`app`] | request handling: `/healthz`, `/events`, the operator API, from route to reply |
@@ -47,7 +49,11 @@ pub mod store;
 
 pub mod tokens;
 
+pub mod webhooks;
+
 pub mod lifecycle;
+
+pub mod partner;
 
 pub mod signin;
 

@@ -160,4 +160,8 @@ pub trait Log {
     fn error(&self, event: &str, detail: &str);
     /// Something worth knowing that is not an error.
     fn info(&self, event: &str, detail: &str);
+    /// Something a person should act on soon (a deadline approaching).
+    fn warn(&self, event: &str, detail: &str) {
+        self.info(event, detail);
+    }
 }

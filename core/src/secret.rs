@@ -53,6 +53,26 @@ impl<const N: usize> fmt::Debug for SecretKey<N> {
     }
 }
 
+/// Secret bytes of any length (a webhook signing secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
 /// Compares two byte strings in time that depends only on their lengths, not on where they
 /// first differ (for bearer tokens).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -89,6 +89,7 @@ pub fn handle(
     let app_id = settings.app_id;
     let root = core.base_url.clone();
     let mut st = core.state();
+    st.time_out_pending(settings.time_scale);
     let info = match bearer(&st, authorization) {
         Ok(i) => i,
         Err(r) => return r,
@@ -247,6 +248,13 @@ fn handle_authorized(
                 }
             };
             let inst = st.inst_mut(id).unwrap();
+            if inst.state == "timed_out" {
+                return Err(Reply::error(
+                    409,
+                    "conflict",
+                    "state: the installation timed out (not confirmed within 7 days)",
+                ));
+            }
             let uninstalled = inst.state == "uninstalled";
             let new_state = match (action, uninstalled) {
                 ("approve", false) => "approved",

@@ -30,6 +30,7 @@
 //! - `sso_core`: the single sign-on knobs and inspection on `Core`
 //! - `delivery`: sending events with Talkdesk's retry schedule; holding and releasing them
 //! - `scripts`: the lifecycle (install, update, rotate, uninstall, trial, logout, forge)
+//! - `webhook_receiver`: the partner backend's webhook receiver (verifies with `standardwebhooks`)
 //! - `http`: the `Reply` handlers answer with; media type and JSON body checks
 //! - `client_auth`: client authentication (assertion or Basic) and the shared OAuth form rules
 //! - `code_grant`: the `authorization_code` grant (code, redirect URI, PKCE, `id_token`)
@@ -102,6 +103,7 @@ mod sso_core;
 mod sso_model;
 mod sso_state;
 mod state;
+mod webhook_receiver;
 mod widget;
 
 pub use bridge_rules::{PRIORITIES, STATUSES};
@@ -116,4 +118,5 @@ pub use partner_backend::PartnerBackend;
 pub use partner_http::{RecordedRequest, MAX_LIMIT};
 pub use simulator::Simulator;
 pub use sso_model::*;
+pub use webhook_receiver::{Delivery, WebhookReceiver};
 pub use widget::HEADER_SCRIPT;

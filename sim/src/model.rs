@@ -415,7 +415,8 @@ pub struct InstallationView {
     pub app_id: String,
     pub account_id: String,
     pub account_name: String,
-    /// `pending`, `approved`, `rejected` or `uninstalled`.
+    /// `pending`, `approved`, `rejected`, `uninstalled` or `timed_out` (not confirmed within
+    /// Talkdesk's 7-day window).
     pub state: String,
     pub reason: Option<String>,
     /// True once an uninstall was confirmed (or forced): its tokens no longer work.

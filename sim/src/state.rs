@@ -122,6 +122,9 @@ struct FaultRule {
     remaining: usize,
 }
 
+/// Talkdesk's window to confirm an install, update or uninstall: 7 days.
+pub const CONFIRM_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+
 #[derive(Default)]
 pub(crate) struct State {
     pub installations: Vec<Inst>,
@@ -204,6 +207,22 @@ impl State {
         let fault = rule.fault.clone();
         self.faults.retain(|r| r.remaining > 0);
         Some(fault)
+    }
+
+    /// Talkdesk times out an install, update or uninstall the app did not confirm in 7 days
+    /// (contract, scaled by `time_scale`): a pending installation past its window becomes
+    /// `timed_out`, and approving or rejecting it is refused from then on.
+    pub fn time_out_pending(&mut self, time_scale: f64) {
+        let window_ms = (CONFIRM_WINDOW_MS as f64 * time_scale.max(0.0)) as i64;
+        let now = crate::clock::now_millis();
+        for inst in &mut self.installations {
+            let created = chrono::DateTime::parse_from_rfc3339(&inst.created_at)
+                .map_or(i64::MAX, |t| t.timestamp_millis());
+            if inst.state == "pending" && created.saturating_add(window_ms) < now {
+                inst.state = "timed_out".into();
+                inst.state_updated_at = crate::clock::now_rfc3339();
+            }
+        }
     }
 
     fn view(&self, inst: &Inst, app_id: &str) -> InstallationView {
@@ -329,13 +348,17 @@ impl Core {
 
     pub fn installation(&self, id: &str) -> Option<InstallationView> {
         let app_id = self.app_id();
-        let st = self.state();
+        let scale = self.settings().time_scale;
+        let mut st = self.state();
+        st.time_out_pending(scale);
         st.inst(id).map(|i| st.view(i, &app_id))
     }
 
     pub fn installations(&self) -> Vec<InstallationView> {
         let app_id = self.app_id();
-        let st = self.state();
+        let scale = self.settings().time_scale;
+        let mut st = self.state();
+        st.time_out_pending(scale);
         st.installations
             .iter()
             .map(|i| st.view(i, &app_id))

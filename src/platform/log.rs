@@ -40,4 +40,11 @@ impl appconnect_core::ports::Log for WorkerLog {
     fn info(&self, event: &str, detail: &str) {
         info(event, detail);
     }
+
+    fn warn(&self, event: &str, detail: &str) {
+        worker::console_warn!(
+            "{}",
+            json!({"level": "warn", "event": event, "detail": detail})
+        );
+    }
 }

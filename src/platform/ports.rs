@@ -8,19 +8,23 @@ use super::fetch::WorkerFetch;
 use super::kv::KvCache;
 use super::log::WorkerLog;
 use super::webcrypto::WebCryptoSigner;
+use appconnect_core::config::Config;
 use appconnect_core::lifecycle::Ports;
+use appconnect_core::partner::PartnerHooks;
 use appconnect_core::ports::PortError;
 
 pub struct WorkerPorts {
     db: D1,
     cache: KvCache,
+    hooks: PartnerHooks,
 }
 
 impl WorkerPorts {
-    pub fn from_env(env: &Env) -> Result<WorkerPorts, PortError> {
+    pub fn from_env(env: &Env, config: &Config) -> Result<WorkerPorts, PortError> {
         Ok(WorkerPorts {
             db: D1::from_env(env)?,
             cache: KvCache::from_env(env)?,
+            hooks: PartnerHooks::from_choice(config.partner.hooks),
         })
     }
 }
@@ -32,6 +36,7 @@ impl Ports for WorkerPorts {
     type Clock = WorkerClock;
     type Signer = WebCryptoSigner;
     type Log = WorkerLog;
+    type Hooks = PartnerHooks;
 
     fn db(&self) -> &D1 {
         &self.db
@@ -50,5 +55,8 @@ impl Ports for WorkerPorts {
     }
     fn log(&self) -> &WorkerLog {
         &WorkerLog
+    }
+    fn hooks(&self) -> &PartnerHooks {
+        &self.hooks
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod bridge;
+pub mod decisions;
 pub mod events;
 pub mod health;
 pub mod operator;
@@ -36,6 +37,10 @@ pub struct Head {
     pub origin: Option<String>,
     /// The `Idempotency-Key` header (bridge actions).
     pub idempotency_key: Option<String>,
+    /// Standard Webhooks headers of the partner's signed calls.
+    pub webhook_id: Option<String>,
+    pub webhook_timestamp: Option<String>,
+    pub webhook_signature: Option<String>,
 }
 
 /// A handled request: the answer, and the installation whose jobs should run after it.
@@ -70,6 +75,8 @@ pub fn needs_body(route: &Route) -> bool {
             | Route::BridgeInteractions
             | Route::BridgeAction(_)
             | Route::AdminImport(..)
+            | Route::AdminReject(_)
+            | Route::PartnerDecision(_)
     )
 }
 
@@ -112,6 +119,10 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         | Route::AdminSealing
         | Route::AdminReseal
         | Route::AdminInstallationEvents(_)
+        | Route::AdminApprove(_)
+        | Route::AdminReject(_)
+        | Route::AdminWebhooks(_)
+        | Route::AdminWebhookReplay(_)
         | Route::AdminRetryNow(_) => {
             (!admin::authorized(head.authorization.as_deref(), config.admin_token.expose()))
                 .then(|| ApiError::Unauthorized.reply())
@@ -125,6 +136,9 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         Route::Logout | Route::AppIntegrationKey => {
             (!is_form(head.content_type.as_deref())).then(|| signin::not_a_form(config))
         }
+        // Its signature is checked against the body once read.
+        Route::PartnerDecision(_) => (!events::is_json(head.content_type.as_deref()))
+            .then(|| ApiError::UnsupportedMediaType.reply()),
         Route::Healthz
         | Route::BenchAssertion
         | Route::Launch
@@ -190,6 +204,11 @@ pub async fn handle<P: Ports>(
         Route::AdminInstallationEvents(id) => operator::events(p, &id, head).await.into(),
         Route::AdminRetryNow(id) => operator::retry_now(p, &id).await,
         Route::AdminReseal => operator::reseal(p, config, head).await.into(),
+        Route::AdminApprove(id) => decisions::by_operator(p, &id, true, body).await,
+        Route::AdminReject(id) => decisions::by_operator(p, &id, false, body).await,
+        Route::PartnerDecision(id) => decisions::by_partner(p, config, &id, head, body).await,
+        Route::AdminWebhooks(id) => decisions::webhooks(p, &id).await.into(),
+        Route::AdminWebhookReplay(id) => decisions::replay_webhook(p, &id).await,
         Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
             path: head.path.clone(),
         }

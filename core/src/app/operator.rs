@@ -62,8 +62,29 @@ pub async fn installation<P: Ports>(p: &P, id: &str) -> Reply {
         Ok(a) => a,
         Err(e) => return internal(p, e),
     };
+    let decision = match store.manual_decision(id).await {
+        Ok(d) => d,
+        Err(e) => return internal(p, e),
+    };
     let mut view = admin::installation_view(&inst, Some(&jobs));
     view["account"]["settings"] = admin::settings_value(account.as_ref());
+    // Manual provisioning: what waits for a person, and how long Talkdesk's window has left.
+    view["manual_decision"] = match decision {
+        None => serde_json::Value::Null,
+        Some(d) => {
+            let left = d.deadline_at.saturating_sub(p.clock().now_ms());
+            json!({
+                "state": d.state,
+                "why_waiting": d.why_waiting,
+                "reason": d.reason,
+                "decided_by": d.decided_by,
+                "deadline_at": crate::calendar::rfc3339_of_ms(d.deadline_at),
+                "expires_in_ms": left,
+                "expires_in": format!("{}d {}h {}m", left / 86_400_000, left / 3_600_000 % 24, left / 60_000 % 60),
+                "warned_at": d.warned_at.map(crate::calendar::rfc3339_of_ms),
+            })
+        }
+    };
     Reply::json(200, &view)
 }
 
@@ -327,6 +348,12 @@ pub async fn replay_event<P: Ports>(p: &P, event_id: &str) -> super::Handled {
         Ok(Replay::NoWork) => ApiError::Conflict {
             error: "nothing_to_replay",
             message: "this event has no work to run again".into(),
+        }
+        .reply()
+        .into(),
+        Ok(Replay::Refused(why)) => ApiError::Conflict {
+            error: "cannot_replay",
+            message: why.into(),
         }
         .reply()
         .into(),

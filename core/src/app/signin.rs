@@ -5,6 +5,7 @@ use super::pages::{self, home, notices, Page};
 use super::Head;
 use crate::config::Config;
 use crate::http::Reply;
+use crate::lifecycle::hooks::Hooks;
 use crate::lifecycle::Ports;
 use crate::ports::{Clock, Log};
 use crate::signin::session::{sign_out, visitor, Visitor};
@@ -75,17 +76,22 @@ pub async fn home<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
         Ok::<_, crate::ports::PortError>((inst, last, pending, admin))
     };
     match view.await {
-        Ok((Some(inst), last_applied, pending, integration_admin)) => page(
-            config,
-            &home::page(&home::Home {
-                agent: &agent,
-                inst: &inst,
-                last_applied,
-                pending,
-                now_ms: p.clock().now_ms(),
-                integration_admin,
-            }),
-        ),
+        Ok((Some(inst), last_applied, pending, integration_admin)) => {
+            let facts = crate::lifecycle::hooks::Facts::of(&inst);
+            let partner_summary = p.hooks().home_summary(p, &facts).await;
+            page(
+                config,
+                &home::page(&home::Home {
+                    agent: &agent,
+                    inst: &inst,
+                    last_applied,
+                    pending,
+                    now_ms: p.clock().now_ms(),
+                    integration_admin,
+                    partner_summary,
+                }),
+            )
+        }
         Ok((None, ..)) => page(config, &notices::sign_in_required()),
         Err(e) => {
             p.log().error(

@@ -90,6 +90,17 @@ pub enum Route {
     AdminSealing,
     /// `POST /admin/sealing/reseal?after=`: re-seals a batch under the current key.
     AdminReseal,
+    /// `POST /admin/installations/{id}/approve`: a person approves an install waiting for one.
+    AdminApprove(String),
+    /// `POST /admin/installations/{id}/reject` with `{"reason":…}`.
+    AdminReject(String),
+    /// `POST /partner/installations/{id}/decision`: the partner's backend decides, signed as a
+    /// Standard Webhook with `PARTNER_WEBHOOK_SECRET`.
+    PartnerDecision(String),
+    /// `GET /admin/installations/{id}/webhooks`: the webhooks queued for the partner.
+    AdminWebhooks(String),
+    /// `POST /admin/webhooks/{webhook id}/replay`: delivers a webhook again.
+    AdminWebhookReplay(String),
 }
 
 /// What an import route imports.
@@ -184,6 +195,23 @@ fn resource(segments: &[&str]) -> Option<Resource> {
             Route::AdminRetryNow(s[2].to_owned())
         }),
         ["admin", "sealing", "reseal"] => r(&[Method::Post], |_, _| Route::AdminReseal),
+        ["admin", "installations", id, "approve"] if !id.is_empty() => {
+            r(&[Method::Post], |_, s| Route::AdminApprove(s[2].to_owned()))
+        }
+        ["admin", "installations", id, "reject"] if !id.is_empty() => {
+            r(&[Method::Post], |_, s| Route::AdminReject(s[2].to_owned()))
+        }
+        ["partner", "installations", id, "decision"] if !id.is_empty() => {
+            r(&[Method::Post], |_, s| {
+                Route::PartnerDecision(s[2].to_owned())
+            })
+        }
+        ["admin", "installations", id, "webhooks"] if !id.is_empty() => {
+            r(&[Method::Get], |_, s| Route::AdminWebhooks(s[2].to_owned()))
+        }
+        ["admin", "webhooks", id, "replay"] if !id.is_empty() => r(&[Method::Post], |_, s| {
+            Route::AdminWebhookReplay(s[2].to_owned())
+        }),
         ["oauth", "callback"] => r(&[Method::Get], |_, _| Route::OAuthCallback),
         ["app"] => r(&[Method::Get], |_, _| Route::AppHome),
         ["logout"] => r(&[Method::Post], |_, _| Route::Logout),

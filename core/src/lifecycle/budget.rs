@@ -18,6 +18,11 @@ use crate::talkdesk::http::{HttpRequest, HttpResponse};
 /// The error of a call the meter refused.
 pub const SPENT: &str = "this invocation's budget is spent";
 
+/// Whether an error's text is (or carries) the meter's refusal.
+pub fn spent(error: &str) -> bool {
+    error.contains(SPENT)
+}
+
 /// The spending limits of one invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -188,6 +193,7 @@ impl<'a, P: Ports> Ports for Metered<'a, P> {
     type Clock = P::Clock;
     type Signer = P::Signer;
     type Log = P::Log;
+    type Hooks = P::Hooks;
     fn db(&self) -> &Self::Db {
         &self.db
     }
@@ -205,6 +211,9 @@ impl<'a, P: Ports> Ports for Metered<'a, P> {
     }
     fn log(&self) -> &P::Log {
         self.inner.log()
+    }
+    fn hooks(&self) -> &P::Hooks {
+        self.inner.hooks()
     }
     fn meter(&self) -> Option<&Meter> {
         Some(self.meter)

@@ -16,7 +16,9 @@ pub mod budget;
 pub mod capture;
 pub mod confirm;
 pub mod events;
+pub mod hooks;
 pub mod intake;
+pub mod notify;
 pub mod outbox;
 pub mod outcome;
 pub mod reseal;
@@ -43,12 +45,15 @@ pub trait Ports {
     type Clock: Clock;
     type Signer: Signer;
     type Log: Log;
+    /// The partner's code ([`hooks::Hooks`]).
+    type Hooks: hooks::Hooks;
     fn db(&self) -> &Self::Db;
     fn cache(&self) -> &Self::Cache;
     fn http(&self) -> &Self::Http;
     fn clock(&self) -> &Self::Clock;
     fn signer(&self) -> &Self::Signer;
     fn log(&self) -> &Self::Log;
+    fn hooks(&self) -> &Self::Hooks;
 
     /// The lifecycle's tables.
     fn store(&self) -> Store<'_, Self::Db> {
@@ -79,6 +84,8 @@ pub struct Settings<'a> {
     pub allowlist: &'a Allowlist,
     /// `LIFECYCLE_TIME_SCALE`: 1 in production.
     pub time_scale: f64,
+    /// Webhooks and manual provisioning.
+    pub partner: &'a crate::config::PartnerSettings,
 }
 
 impl<'a> Settings<'a> {
@@ -88,6 +95,7 @@ impl<'a> Settings<'a> {
             keys: &config.sealing_keys,
             allowlist: &config.allowlist,
             time_scale: config.time_scale,
+            partner: &config.partner,
         }
     }
 

@@ -49,8 +49,18 @@ fn jitter() -> u64 {
 }
 
 /// Runs the due jobs of one installation, soonest due first, at most [`MAX_JOBS_PER_RUN`],
-/// until none is due or one waits for the install.
+/// until none is due or one waits for the install; then delivers the webhooks they queued.
 pub async fn run_installation<P: Ports>(
+    p: &P,
+    s: &Settings<'_>,
+    installation_id: &str,
+) -> Result<(), PortError> {
+    let ran = run_jobs(p, s, installation_id).await;
+    let delivered = super::notify::deliver(p, s, installation_id).await;
+    ran.and(delivered.map(|_| ()))
+}
+
+async fn run_jobs<P: Ports>(
     p: &P,
     s: &Settings<'_>,
     installation_id: &str,
@@ -126,7 +136,11 @@ async fn execute<P: Ports>(cx: &JobContext<'_, P>, inst: Option<Installation>) -
         return Outcome::Retry("the installation has not been received yet".into());
     };
     if cx.job.kind != JobKind::Install {
-        if inst.state == InstallationState::Received {
+        // Later events wait for the install, and for a person's decision on it; an uninstall
+        // does not wait for a decision that may never come.
+        let waiting_for_decision =
+            inst.state == InstallationState::Installing && cx.job.kind != JobKind::Uninstall;
+        if inst.state == InstallationState::Received || waiting_for_decision {
             return Outcome::Wait("the install is not done yet".into());
         }
         if inst.state.is_closed() {
@@ -175,6 +189,19 @@ async fn record_outcome<P: Ports>(
     outcome: Outcome,
 ) -> Result<bool, PortError> {
     let now = p.clock().now_ms();
+    // A runner whose lease passed to another writes nothing: not the event, not the
+    // installation, not the job (the runner that holds it now records its own outcome).
+    let lease = crate::store::Lease {
+        job_id: job.job_id,
+        holder,
+    };
+    if !p
+        .store()
+        .renew_lease(lease, now + s.scaled(JOB_LEASE_MS))
+        .await?
+    {
+        return Ok(false);
+    }
     job.updated_at = now;
     // `attempts` was counted when the lease was taken (`Store::lease_job`), so a run that is
     // killed before it records anything still counts.
@@ -194,10 +221,15 @@ async fn record_outcome<P: Ports>(
         Outcome::Retry(why)
         | Outcome::Wait(why)
         | Outcome::Pause(why)
+        | Outcome::Hold { why, .. }
         | Outcome::Unconfirmed(why)
             if now >= job.deadline_at =>
         {
             job.state = JobState::Expired;
+            if job.kind == JobKind::Install {
+                // No one decided in time (manual provisioning): the wait is over.
+                p.store().expire_decision(&job.installation_id).await?;
+            }
             let why = format!("confirmation window passed: {why}");
             flag(p, job, holder, &why).await?;
             p.store()
@@ -226,6 +258,12 @@ async fn record_outcome<P: Ports>(
         Outcome::Retry(why) => {
             job.next_attempt_at =
                 (now + s.scaled(backoff_ms(job.attempts, jitter()))).min(job.deadline_at);
+            job.last_error = Some(why);
+            false
+        }
+        Outcome::Hold { until, why } => {
+            job.attempts -= 1; // waiting for a person is not a failed attempt
+            job.next_attempt_at = until.min(job.deadline_at);
             job.last_error = Some(why);
             false
         }
@@ -264,7 +302,10 @@ async fn flag<P: Ports>(p: &P, job: &Job, holder: &str, why: &str) -> Result<(),
     if let Some(mut inst) = p.store().installation(&job.installation_id).await? {
         // An unproven installation stays unproven: attention would let later events act on
         // credentials no one has shown to be Talkdesk's.
-        if inst.state == InstallationState::Active {
+        if matches!(
+            inst.state,
+            InstallationState::Active | InstallationState::Installing
+        ) {
             inst.state = InstallationState::Attention;
         }
         inst.last_error = Some(why.to_owned());
@@ -279,6 +320,10 @@ async fn flag<P: Ports>(p: &P, job: &Job, holder: &str, why: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// How long the ids of the partner's signed calls are kept (their timestamps are accepted for
+/// minutes only).
+pub const CALL_IDS_KEEP_MS: u64 = 24 * 3600 * 1000;
 
 /// What one sweep did.
 #[derive(Debug, Default)]
@@ -304,6 +349,9 @@ pub async fn sweep<P: Ports>(
     let now = p.clock().now_ms();
     p.store().purge_events(now).await?;
     p.store().purge_syncs().await?;
+    p.store()
+        .purge_call_ids(now.saturating_sub(CALL_IDS_KEEP_MS))
+        .await?;
     p.sessions().purge(now).await?;
     p.store()
         .purge_forged(now.saturating_sub(s.scaled(FORGED_KEEP_MS)))
@@ -324,6 +372,10 @@ pub async fn sweep<P: Ports>(
         if let Err(e) = run_installation(p, s, &id).await {
             report.failures.push((id, e));
         }
+    }
+    // Webhooks whose retry is due (their installations may have no job left).
+    if let Err(e) = super::notify::sweep(p, s, limit).await {
+        report.failures.push(("webhooks".into(), e));
     }
     Ok(report)
 }

@@ -12,6 +12,8 @@ pub enum Outcome {
     Retry(String),
     /// Waiting on something else (an install not yet done): look again soon.
     Wait(String),
+    /// Waiting for a person (manual provisioning): look again at `until` (ms); not an attempt.
+    Hold { until: u64, why: String },
     /// Stopped cleanly between steps, not failed: the invocation's budget is spent, or the job
     /// or installation moved on under this runner. Due again at once; not an attempt.
     Pause(String),
@@ -29,6 +31,7 @@ impl Outcome {
     pub fn reason(self) -> String {
         match self {
             Outcome::Retry(w) | Outcome::Wait(w) | Outcome::Pause(w) | Outcome::Fail(w) => w,
+            Outcome::Hold { why, .. } => why,
             Outcome::Unconfirmed(w) => format!("unconfirmed: {w}"),
             Outcome::Refused { error, description } => {
                 format!("token refused: {error}: {description}")
@@ -55,7 +58,7 @@ pub fn forged(why: String) -> Outcome {
 
 impl From<PortError> for Outcome {
     fn from(e: PortError) -> Self {
-        if e.0 == super::budget::SPENT {
+        if super::budget::spent(&e.0) {
             // The meter refused a call: a clean stop, not a storage failure.
             return Outcome::Pause(e.0);
         }

@@ -3,6 +3,7 @@
 //! failure becomes an [`Outcome`] one way (401 drops the cached tokens and retries; transient
 //! failures retry; the rest are permanent).
 
+use super::budget;
 use super::outcome::{Outcome, Step};
 use super::sealing::{open_set, CURRENT};
 use super::{Ports, Settings};
@@ -91,7 +92,10 @@ impl Session {
         p.http()
             .send(&request)
             .await
-            .map_err(|e| Outcome::Retry(format!("Talkdesk unreachable: {e}")))
+            .map_err(|e| match budget::spent(&e.0) {
+                true => Outcome::Pause(e.0),
+                false => Outcome::Retry(format!("Talkdesk unreachable: {e}")),
+            })
     }
 
     /// Sends and parses, mapping every failure to an outcome (`what` names the step).
@@ -159,6 +163,12 @@ pub async fn mint<P: Ports>(
         .map_err(|e| match e {
             TokenFailure::Talkdesk(TokenError::Permanent { error, description }) => {
                 Outcome::Refused { error, description }
+            }
+            // The meter refused a call of the mint: a clean stop, not a failing Talkdesk.
+            TokenFailure::Talkdesk(TokenError::Transient(why)) | TokenFailure::Storage(why)
+                if budget::spent(&why) =>
+            {
+                Outcome::Pause(why)
             }
             TokenFailure::Talkdesk(TokenError::Transient(why)) => {
                 Outcome::Retry(format!("token: {why}"))

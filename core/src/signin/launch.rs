@@ -104,7 +104,7 @@ pub async fn signable<P: Ports>(p: &P, installation_id: &str) -> Result<Installa
     };
     match inst.state {
         InstallationState::Active if inst.has_secrets() => Ok(inst),
-        InstallationState::Received => Err(Refusal::Installing),
+        InstallationState::Received | InstallationState::Installing => Err(Refusal::Installing),
         InstallationState::Uninstalled => Err(Refusal::Uninstalled),
         InstallationState::Forged => Err(Refusal::UnknownInstallation),
         InstallationState::Active | InstallationState::Attention | InstallationState::Rejected => {

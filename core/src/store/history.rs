@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::lifecycle::Store;
-use super::records::{EventStatus, JobState};
+use super::records::{EventStatus, InstallationState, JobKind, JobState};
 use crate::ports::{Database, PortError, Statement};
 
 /// One operator action, as the installation's history shows it.
@@ -24,6 +24,8 @@ pub enum Replay {
     AlreadyPending(String),
     /// The event is stored but has no work to replay (a type the worker ignores).
     NoWork,
+    /// Replaying it would do harm or nothing: why.
+    Refused(&'static str),
     NoSuchEvent,
 }
 
@@ -79,12 +81,18 @@ impl<D: Database> Store<'_, D> {
         struct Found {
             installation_id: Option<String>,
             state: Option<String>,
+            kind: Option<String>,
+            installation_state: Option<String>,
+            has_new_set: i64,
         }
         let found: Option<Found> = self
             .one(Statement::new(
                 "replay: find event",
-                "SELECT j.installation_id, j.state FROM events e \
-                 LEFT JOIN jobs j ON j.event_id = e.event_id WHERE e.event_id = ?1",
+                "SELECT j.installation_id, j.state, j.kind, i.state AS installation_state, \
+                   (e.sealed_new_secret IS NOT NULL) AS has_new_set FROM events e \
+                 LEFT JOIN jobs j ON j.event_id = e.event_id \
+                 LEFT JOIN installations i ON i.installation_id = j.installation_id \
+                 WHERE e.event_id = ?1",
                 vec![event_id.into()],
             ))
             .await?;
@@ -96,6 +104,27 @@ impl<D: Database> Store<'_, D> {
         };
         if state == JobState::Pending.as_str() {
             return Ok(Replay::AlreadyPending(installation_id));
+        }
+        let kind = found.kind.as_deref().and_then(JobKind::parse);
+        let inst_state = found
+            .installation_state
+            .as_deref()
+            .and_then(InstallationState::parse);
+        if kind == Some(JobKind::Install)
+            && matches!(
+                inst_state,
+                Some(InstallationState::Active | InstallationState::Attention)
+            )
+        {
+            // Running it again would take the installation back through `received`.
+            return Ok(Replay::Refused(
+                "the installation is already installed; retry or replay its later events",
+            ));
+        }
+        if kind == Some(JobKind::Rotate) && found.has_new_set == 0 {
+            return Ok(Replay::Refused(
+                "the rotation's new credentials were destroyed when it finished",
+            ));
         }
         self.db()
             .batch(&[
@@ -115,6 +144,19 @@ impl<D: Database> Store<'_, D> {
                     "replay event",
                     "UPDATE events SET status = ?2, detail = NULL WHERE event_id = ?1",
                     vec![event_id.into(), EventStatus::Received.as_str().into()],
+                ),
+                // The replay reads users afresh, not from an earlier attempt's cursor.
+                Statement::new(
+                    "replay: forget the users re-read",
+                    "DELETE FROM user_staging WHERE job_id = \
+                     (SELECT job_id FROM jobs WHERE event_id = ?1)",
+                    vec![event_id.into()],
+                ),
+                Statement::new(
+                    "replay: forget the users re-read",
+                    "DELETE FROM user_syncs WHERE job_id = \
+                     (SELECT job_id FROM jobs WHERE event_id = ?1)",
+                    vec![event_id.into()],
                 ),
             ])
             .await?;

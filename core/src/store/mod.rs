@@ -4,6 +4,7 @@
 //! tests, so the native tier runs the real schema and the real queries.
 
 pub mod bridge;
+pub mod decisions;
 pub mod history;
 pub mod lifecycle;
 pub mod records;
@@ -12,6 +13,7 @@ pub mod sealed;
 pub mod sessions;
 pub mod tokens;
 pub mod user_sync;
+pub mod webhooks;
 
 pub use lifecycle::{Store, KEEP_EVENTS_MS};
 pub use sessions::Sessions;

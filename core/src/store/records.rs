@@ -45,6 +45,9 @@ text_enum! {
     InstallationState {
         /// Stored from `app.installed`, not yet verified with Talkdesk.
         Received = "received",
+        /// Verified and provisioned; waiting for a person to approve or reject it (manual
+        /// provisioning), within Talkdesk's 7-day window.
+        Installing = "installing",
         /// Verified, provisioned and approved.
         Active = "active",
         /// We told Talkdesk no (e.g. it lacks the scopes the app needs).

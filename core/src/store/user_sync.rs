@@ -25,8 +25,19 @@ pub fn lease_held(j: usize, h: usize) -> String {
 /// Where a re-read stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct SyncCursor {
+    /// The next page to read; [`SyncCursor::SWAPPED`] once the set is swapped in.
     pub next_page: u32,
     pub fetched: u64,
+}
+
+impl SyncCursor {
+    /// `next_page` of a re-read whose set is already the installation's: the job, paused or
+    /// retried after the swap, does not read the pages again.
+    pub const SWAPPED: u32 = 0;
+
+    pub fn swapped(&self) -> bool {
+        self.next_page == Self::SWAPPED
+    }
 }
 
 impl<D: Database> Store<'_, D> {
@@ -128,8 +139,9 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// Makes the staged set the installation's users (and its `users_count`), ends the
-    /// sessions of users who lost their licence and drops the staging, in one transaction.
-    /// Returns the number of users now stored.
+    /// sessions of users who lost their licence, drops the staging and marks the cursor
+    /// swapped (kept until the job is over), in one transaction. Returns the number of users
+    /// now stored.
     pub async fn swap_users(
         &self,
         lease: Lease<'_>,
@@ -182,10 +194,69 @@ impl<D: Database> Store<'_, D> {
                 ),
                 fenced(
                     "swap users",
-                    format!("DELETE FROM user_syncs WHERE job_id = ?1 AND ?3 = ?3 AND {fence}"),
+                    format!(
+                        "UPDATE user_syncs SET next_page = {} WHERE job_id = ?1 AND ?3 = ?3 \
+                         AND {fence}",
+                        SyncCursor::SWAPPED
+                    ),
                 ),
             ])
             .await?;
+        self.users_count(installation_id).await
+    }
+
+    /// What swapping the job's staged set in would change: users added (with their facts)
+    /// and ids removed.
+    pub async fn staged_change(
+        &self,
+        job_id: i64,
+        installation_id: &str,
+    ) -> Result<(Vec<User>, Vec<String>), PortError> {
+        #[derive(Deserialize)]
+        struct Added {
+            user_id: String,
+            email: Option<String>,
+            name: Option<String>,
+            active: i64,
+        }
+        #[derive(Deserialize)]
+        struct Removed {
+            user_id: String,
+        }
+        let added: Vec<Added> = self
+            .all(Statement::new(
+                "users added",
+                "SELECT s.user_id, s.email, s.name, s.active FROM user_staging s \
+                 WHERE s.job_id = ?1 AND NOT EXISTS (SELECT 1 FROM installation_users u \
+                   WHERE u.installation_id = ?2 AND u.user_id = s.user_id) ORDER BY s.user_id",
+                vec![job_id.into(), installation_id.into()],
+            ))
+            .await?;
+        let removed: Vec<Removed> = self
+            .all(Statement::new(
+                "users removed",
+                "SELECT u.user_id FROM installation_users u WHERE u.installation_id = ?2 \
+                 AND NOT EXISTS (SELECT 1 FROM user_staging s \
+                   WHERE s.job_id = ?1 AND s.user_id = u.user_id) ORDER BY u.user_id",
+                vec![job_id.into(), installation_id.into()],
+            ))
+            .await?;
+        Ok((
+            added
+                .into_iter()
+                .map(|a| User {
+                    user_id: a.user_id,
+                    email: a.email,
+                    name: a.name,
+                    active: a.active != 0,
+                })
+                .collect(),
+            removed.into_iter().map(|r| r.user_id).collect(),
+        ))
+    }
+
+    /// How many users the installation has stored.
+    pub async fn users_count(&self, installation_id: &str) -> Result<u64, PortError> {
         #[derive(Deserialize)]
         struct Count {
             n: u64,
@@ -200,19 +271,21 @@ impl<D: Database> Store<'_, D> {
         Ok(n.map_or(0, |c| c.n))
     }
 
-    /// Drops what re-reads left behind when their job ended before the swap (it failed or
-    /// expired mid-read), at most [`super::lifecycle::PURGE_BATCH`] rows per statement.
+    /// Drops what re-reads left behind once their job is over (done, failed, expired or purged):
+    /// one such job's staging at a time, at most [`super::lifecycle::PURGE_BATCH`] rows per
+    /// sweep by its primary key, and cursor rows with no staging left.
     pub async fn purge_syncs(&self) -> Result<(), PortError> {
         let over =
-            "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = t.job_id AND j.state = 'pending')";
+            "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = s.job_id AND j.state = 'pending')";
         let limit = super::lifecycle::PURGE_BATCH;
         self.db()
             .batch(&[
                 Statement {
                     name: "purge syncs",
                     sql: format!(
-                        "DELETE FROM user_staging WHERE rowid IN \
-                         (SELECT t.rowid FROM user_staging t WHERE {over} LIMIT {limit})"
+                        "DELETE FROM user_staging WHERE rowid IN (SELECT rowid FROM user_staging \
+                         WHERE job_id = (SELECT s.job_id FROM user_syncs s WHERE {over} LIMIT 1) \
+                         LIMIT {limit})"
                     )
                     .into(),
                     params: vec![],
@@ -220,8 +293,9 @@ impl<D: Database> Store<'_, D> {
                 Statement {
                     name: "purge syncs",
                     sql: format!(
-                        "DELETE FROM user_syncs WHERE job_id IN \
-                         (SELECT t.job_id FROM user_syncs t WHERE {over} LIMIT {limit})"
+                        "DELETE FROM user_syncs WHERE job_id IN (SELECT s.job_id FROM user_syncs s \
+                         WHERE {over} AND NOT EXISTS \
+                           (SELECT 1 FROM user_staging t WHERE t.job_id = s.job_id) LIMIT {limit})"
                     )
                     .into(),
                     params: vec![],

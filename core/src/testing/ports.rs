@@ -58,6 +58,11 @@ impl Log for TestLog {
             .borrow_mut()
             .push(("info", event.to_owned(), detail.to_owned()));
     }
+    fn warn(&self, event: &str, detail: &str) {
+        self.lines
+            .borrow_mut()
+            .push(("warn", event.to_owned(), detail.to_owned()));
+    }
 }
 
 /// Every port, native.
@@ -68,6 +73,8 @@ pub struct TestPorts {
     pub clock: MovableClock,
     pub signer: OpenSslSigner,
     pub log: TestLog,
+    /// The partner's hooks (none unless a test picks the example).
+    pub hooks: crate::partner::PartnerHooks,
 }
 
 impl Default for TestPorts {
@@ -79,6 +86,7 @@ impl Default for TestPorts {
             clock: MovableClock::default(),
             signer: OpenSslSigner,
             log: TestLog::default(),
+            hooks: crate::partner::PartnerHooks::None,
         }
     }
 }
@@ -90,6 +98,7 @@ impl Ports for TestPorts {
     type Clock = MovableClock;
     type Signer = OpenSslSigner;
     type Log = TestLog;
+    type Hooks = crate::partner::PartnerHooks;
 
     fn db(&self) -> &SqliteDb {
         &self.db
@@ -108,5 +117,8 @@ impl Ports for TestPorts {
     }
     fn log(&self) -> &TestLog {
         &self.log
+    }
+    fn hooks(&self) -> &crate::partner::PartnerHooks {
+        &self.hooks
     }
 }

@@ -124,6 +124,11 @@ impl TestApp {
         }
     }
 
+    /// One cron sweep (whatever is due now).
+    pub async fn settle_once(&self) {
+        let _ = lifecycle::sweep(&self.ports, &self.settings(), 25).await;
+    }
+
     /// A genuine `app.installed` the simulator built for account `acme` and did not deliver.
     pub async fn undelivered_install(&self, alg: Alg) -> Installed {
         self.sim

@@ -109,14 +109,15 @@ async fn an_invocation_that_cannot_afford_a_job_leaves_it_due_without_counting_a
     let app = TestApp::new();
     let inst = app.undelivered_install(Alg::ES256).await;
     app.post(inst.event.to_string().as_bytes()).await;
+    // The sweep's own fixed work fits; a job does not.
     let tiny = Budget {
-        queries: 12,
-        subrequests: 12,
-        kv_ops: 12,
+        queries: 18,
+        subrequests: 18,
+        kv_ops: 18,
         wall_ms: 60_000,
     };
     let used = metered_sweep(&app, tiny).await;
-    assert!(used.queries <= 12 && used.refused == 0, "{used:?}");
+    assert!(used.queries <= 18 && used.refused == 0, "{used:?}");
     assert!(
         app.sim.requests().is_empty(),
         "no Talkdesk call was started"

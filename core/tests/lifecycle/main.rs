@@ -12,6 +12,7 @@ mod install;
 mod intake;
 mod limits;
 mod operator;
+mod partner;
 mod rotation;
 mod signin;
 mod sso;

@@ -18,6 +18,8 @@ pub struct Home<'a> {
     /// Whether the agent is one of the account's integration admins (they may issue the
     /// Talkdesk Integrations key).
     pub integration_admin: bool,
+    /// The partner's line for this page (`Hooks::home_summary`), plain text.
+    pub partner_summary: Option<String>,
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -36,13 +38,20 @@ pub fn page(h: &Home<'_>) -> Page {
          <span id=\"account-name\">{account}</span></p></div>\
          <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" \
          value=\"{csrf}\"><button type=\"submit\" id=\"sign-out\">Sign out</button></form></div>\
-         <div class=\"cards\">{account_card}{plan_card}{health_card}</div>\
+         {partner}<div class=\"cards\">{account_card}{plan_card}{health_card}</div>\
          <section class=\"card\" aria-labelledby=\"next-title\">\
          <h2 id=\"next-title\">What happens next</h2><ul class=\"next\">{next}</ul></section>\
          {integration}",
         name = esc(name),
         account = esc(&inst.account_name),
         csrf = esc(&h.agent.csrf),
+        partner = h
+            .partner_summary
+            .as_deref()
+            .map_or_else(String::new, |line| format!(
+                "<p class=\"card\" id=\"partner-summary\">{}</p>",
+                esc(line)
+            )),
         account_card = account_card(inst),
         plan_card = plan_card(inst, h.now_ms),
         health_card = health_card(h),

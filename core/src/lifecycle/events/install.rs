@@ -4,8 +4,12 @@
 //! approve. Competing install events for one installation id each prove their own candidate,
 //! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
+use serde_json::json;
+
+use crate::lifecycle::hooks::{Decision, Facts};
+use crate::lifecycle::notify;
 use crate::lifecycle::outcome::{done, Outcome, Step};
-use crate::lifecycle::session::{forget_unproven_tokens, Session};
+use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::Clock;
 use crate::store::records::{EventStatus, Installation, InstallationState};
@@ -32,7 +36,11 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         InstallationState::Forged if !mine => {}
         // This event already made the installation and then stopped before it was recorded
         // (a crash): run it again; approving twice is harmless.
-        InstallationState::Active | InstallationState::Attention if mine => {}
+        // Or it waits for a person's decision (manual provisioning) and was woken to look again.
+        InstallationState::Active
+        | InstallationState::Attention
+        | InstallationState::Installing
+            if mine => {}
         _ if mine => {
             return Ok(done(
                 EventStatus::Ignored,
@@ -45,6 +53,10 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
                 "another install event for this installation was proven first",
             ))
         }
+    }
+    // Proven and provisioned already, waiting for a person: only the decision is left.
+    if mine && inst.state == InstallationState::Installing {
+        return super::decision::resume(cx, inst).await;
     }
     // This event's own candidate (events stored before candidates were kept: the row).
     let mut candidate = event.candidate.map(|c| *c).unwrap_or_else(|| inst.clone());
@@ -126,35 +138,23 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         .await?;
     inst.company_name = account.company_name.clone();
     inst.timezone = account.timezone.clone();
-    super::provision_users_and_plan(cx, &sess, &mut inst).await?;
+    super::provision_users_and_plan(cx, &sess, &mut inst, false).await?;
     p.store()
         .upsert_account(&inst.account_id, &inst.account_name, p.clock().now_ms())
         .await?;
-    // 4. Approve, while this runner still holds the job (a runner that stalled past its lease
-    // stops here instead of approving a second time).
-    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
-    // A 409 says Talkdesk is past this step already (an earlier attempt's approval went
-    // through before the run died): approving again is harmless.
-    let resp = sess
-        .send(p, sess.api.approve("installed and provisioned"))
-        .await?;
-    match api::parse_state(&resp) {
-        Ok(_) | Err(api::ApiError::Conflict(_)) => {}
-        Err(e) => {
-            return Err(crate::lifecycle::session::api_failure(p, &inst, "approving", e).await)
+    // 4. The partner's side: its webhook, then its decision (its hook, manual provisioning, or
+    // a person's decision already made).
+    let facts = Facts::of(&inst);
+    notify::queue(cx, notify::CREATED, &facts, json!({})).await?;
+    match super::decision::decide(cx, &inst).await? {
+        Decision::Approve => {}
+        Decision::Reject(reason) => {
+            return super::decision::reject(cx, &sess, &mut inst, &reason).await;
         }
+        Decision::Wait(why) => return super::decision::wait_for_person(cx, &mut inst, &why).await,
     }
-    let now = p.clock().now_ms();
-    inst.state = InstallationState::Active;
-    inst.last_error = None;
-    inst.approved_at = Some(now);
-    inst.updated_at = now;
-    cx.save(&mut inst).await?;
-    forget_unproven_tokens(p, &inst.installation_id, inst.client_id(), &job.event_id).await;
-    Ok(done(
-        EventStatus::Done,
-        "verified, provisioned and approved",
-    ))
+    // 5. Approve.
+    super::decision::approve_install(cx, &sess, &mut inst).await
 }
 
 /// This candidate is not Talkdesk's. When the installation row is this candidate's, it is

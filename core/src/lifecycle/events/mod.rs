@@ -2,6 +2,7 @@
 //! that kind does. The outbox runner ([`super::outbox`]) picks the file by the job's kind after
 //! the checks every kind shares (the installation exists, is not closed, its install is done).
 
+pub mod decision;
 pub mod install;
 pub mod logout;
 pub mod rotate;
@@ -9,13 +10,13 @@ pub mod trial;
 pub mod uninstall;
 pub mod update;
 
-use super::budget::PAGE_COST;
+use super::budget::{Cost, PAGE_COST};
 use super::confirm::{confirm, Confirmation, ConfirmedEvent};
+use super::hooks::{HookCall, Hooks, UsersChange};
 use super::outcome::{done, forged, Step};
 use super::session::Session;
-use super::FINISH_COST;
 use super::{JobContext, Ports};
-use crate::ports::Clock;
+use crate::ports::{Clock, Log};
 use crate::store::records::{EventRecord, EventStatus, Installation, User};
 use crate::store::SyncCursor;
 use crate::talkdesk::api;
@@ -47,13 +48,17 @@ pub(super) async fn confirmed<P: Ports>(
 /// Re-reads users (every page) and the subscription: Talkdesk is the source of truth. The
 /// users are read page by page from where this job stopped last (a big account takes several
 /// invocations), and become the installation's only once the last page is in.
+/// With `changes`, the partner's `on_users_changed` hook sees who came and went before the
+/// new set is stored, and the change is returned.
 pub(super) async fn provision_users_and_plan<P: Ports>(
     cx: &JobContext<'_, P>,
     sess: &Session,
     inst: &mut Installation,
-) -> Step<()> {
+    changes: bool,
+) -> Step<Option<UsersChange>> {
     let p = cx.p;
-    inst.users_count = reread_users(cx, sess, inst).await?;
+    let (count, change) = reread_users(cx, sess, inst, changes).await?;
+    inst.users_count = count;
     let sub = sess
         .fetch(
             p,
@@ -66,7 +71,7 @@ pub(super) async fn provision_users_and_plan<P: Ports>(
     inst.plan.name = sub.name;
     inst.plan.kind = sub.kind;
     inst.plan.total_licenses = sub.total_licenses;
-    Ok(())
+    Ok(change)
 }
 
 /// Looks for one user among the installation's licensed users at Talkdesk, page by page,
@@ -100,6 +105,13 @@ pub async fn find_user<P: Ports>(
     Ok(None)
 }
 
+/// The swap (one batch of six statements and a count) plus the rest of a job after it
+/// (subscription, account, saves, approval, records).
+const SWAP_COST: Cost = Cost {
+    queries: 20,
+    subrequests: 14,
+};
+
 /// Reads the installation's licensed users from Talkdesk, each page staged with the cursor
 /// after it, stopping cleanly between pages when the invocation's budget runs low, then swaps
 /// the staged set in (ending the sessions of users who lost their licence). Returns how many
@@ -108,9 +120,14 @@ pub async fn reread_users<P: Ports>(
     cx: &JobContext<'_, P>,
     sess: &Session,
     inst: &Installation,
-) -> Step<u64> {
+    changes: bool,
+) -> Step<(u64, Option<UsersChange>)> {
     let p = cx.p;
     let mut cursor = match p.store().sync_cursor(cx.job.job_id).await? {
+        // Swapped in by an earlier attempt of this job (it paused or failed after the swap).
+        Some(cursor) if cursor.swapped() => {
+            return Ok((p.store().users_count(&inst.installation_id).await?, None));
+        }
         Some(cursor) => cursor,
         None => {
             let now = p.clock().now_ms();
@@ -139,6 +156,16 @@ pub async fn reread_users<P: Ports>(
                 active: u.active,
             })
             .collect();
+        if got.has_next && cursor.next_page == api::MAX_USER_PAGES {
+            p.log().error(
+                "users_truncated",
+                &format!(
+                    "{}: Talkdesk has more than {} pages of users; the rest are not stored",
+                    inst.installation_id,
+                    api::MAX_USER_PAGES
+                ),
+            );
+        }
         cursor = SyncCursor {
             next_page: if got.has_next {
                 cursor.next_page + 1
@@ -152,8 +179,28 @@ pub async fn reread_users<P: Ports>(
             .stage_page(cx.lease(), &users, cursor, now)
             .await?;
     }
-    cx.checkpoint(FINISH_COST).await?;
-    Ok(p.store()
+    // The swap and what follows it in the job, so a pause right after it is rare (and costs
+    // no re-read: the cursor stays, marked swapped).
+    cx.checkpoint(SWAP_COST).await?;
+    // The partner hears of the change before it is stored: if its hook fails, the job retries
+    // with the staged set still there, and the hook sees the same change again.
+    let change = if changes {
+        let (added, removed) = p
+            .store()
+            .staged_change(cx.job.job_id, &inst.installation_id)
+            .await?;
+        let change = UsersChange { added, removed };
+        if !change.added.is_empty() || !change.removed.is_empty() {
+            let call = HookCall::new(p, cx.s, inst, &cx.job.event_id, "on_users_changed");
+            p.hooks().on_users_changed(&call, &change).await?;
+        }
+        Some(change)
+    } else {
+        None
+    };
+    let count = p
+        .store()
         .swap_users(cx.lease(), &inst.installation_id)
-        .await?)
+        .await?;
+    Ok((count, change))
 }

@@ -2,7 +2,11 @@
 //! trial's state and dates from Talkdesk's copy. An older trial event (by Talkdesk's stamp)
 //! never undoes a newer one.
 
+use serde_json::json;
+
 use super::{confirmed, recorded};
+use crate::lifecycle::hooks::{Facts, HookCall, Hooks};
+use crate::lifecycle::notify;
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
@@ -36,6 +40,16 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         inst.trial.ended_reason = genuine.text("ended_reason");
     }
     inst.updated_at = p.clock().now_ms();
+    // The partner hears of it before it is stored, so a failing hook retries the whole step.
+    let call = HookCall::new(p, s, &inst, &cx.job.event_id, "on_trial_changed");
+    p.hooks().on_trial_changed(&call).await?;
     cx.save(&mut inst).await?;
+    notify::queue(
+        cx,
+        notify::TRIAL_CHANGED,
+        &Facts::of(&inst),
+        json!({"trial_event": genuine.event_type()}),
+    )
+    .await?;
     Ok(done(EventStatus::Done, "trial recorded"))
 }

@@ -1,8 +1,12 @@
 //! `app.uninstalled`: confirm with Talkdesk, approve, destroy the credentials, cached tokens and
 //! users; the account and its settings stay for a reinstall.
 
+use serde_json::json;
+
 use super::update::approve;
 use super::{confirmed, recorded};
+use crate::lifecycle::hooks::{Facts, HookCall, Hooks};
+use crate::lifecycle::notify;
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::{forget_tokens, Session};
 use crate::lifecycle::{JobContext, Ports};
@@ -40,9 +44,14 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             }
         }
     };
+    // The partner archives its side before the credentials go (a failing hook retries the
+    // step with them kept).
+    let call = HookCall::new(p, s, &inst, &cx.job.event_id, "on_uninstall");
+    p.hooks().on_uninstall(&call).await?;
     inst.state = InstallationState::Uninstalled;
     inst.last_error = refused.clone();
     destroy_credentials(cx, &mut inst).await?;
+    notify::queue(cx, notify::UNINSTALLED, &Facts::of(&inst), json!({})).await?;
     Ok(done(
         EventStatus::Done,
         match refused {

@@ -26,6 +26,11 @@ fn json_object(resp: &HttpResponse) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// Any JSON object answer (the partner's own calls through the hooks' Talkdesk client).
+pub fn parse_json(resp: &HttpResponse) -> Result<Value, ApiError> {
+    json_object(resp).map(Value::Object)
+}
+
 fn missing(resp: &HttpResponse, what: &str) -> ApiError {
     ApiError::Transient(format!("{} without {what}", resp.status))
 }

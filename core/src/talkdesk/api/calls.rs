@@ -86,6 +86,16 @@ impl InstallationApi {
         Ok(self.request("GET", &url, None))
     }
 
+    /// `GET {api root}/{segments…}?{query}`: any read the partner's code makes. Each segment
+    /// is escaped, so the request stays below the installation's API root.
+    pub fn get(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<HttpRequest, HostError> {
+        let mut url = self.root.join_path(segments)?;
+        if !query.is_empty() {
+            url = url.with_query(query);
+        }
+        Ok(self.request("GET", &url, None))
+    }
+
     /// `GET /account`: the account the token was minted for (scope `account:read`).
     pub fn account(&self) -> Result<HttpRequest, HostError> {
         let url = self.root.join_path(&["account"])?;

@@ -1,0 +1,243 @@
+//! Manual provisioning's decisions (the operator API and the partner's signed call) and the
+//! operator's view of the webhooks queued for the partner.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Handled, Head};
+use crate::config::Config;
+use crate::http::{ApiError, Reply};
+use crate::lifecycle::Ports;
+use crate::ports::{Clock, Log, PortError};
+use crate::store::decisions::{Decided, APPROVED, REJECTED};
+
+/// The longest rejection reason (Talkdesk shows it to the customer).
+pub const MAX_REASON: usize = 500;
+
+fn internal<P: Ports>(p: &P, e: PortError) -> Handled {
+    p.log().error("decision_failed", &e.0);
+    ApiError::Internal.reply().into()
+}
+
+fn bad(error: &'static str, path: &str, message: impl Into<String>) -> Handled {
+    ApiError::BadRequest {
+        error,
+        path: Some(path.into()),
+        message: message.into(),
+    }
+    .reply()
+    .into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    decision: String,
+    reason: Option<String>,
+}
+
+/// A reason: present for a rejection, plain text, at most [`MAX_REASON`] characters.
+fn check_reason(approve: bool, reason: Option<String>) -> Result<Option<String>, Handled> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    match &reason {
+        None if !approve => Err(bad(
+            "invalid_decision",
+            "$.reason",
+            "a rejection needs a reason (the customer sees it)",
+        )),
+        Some(r) if r.chars().count() > MAX_REASON || r.chars().any(char::is_control) => Err(bad(
+            "invalid_decision",
+            "$.reason",
+            format!("the reason must be plain text of at most {MAX_REASON} characters"),
+        )),
+        _ => Ok(reason),
+    }
+}
+
+/// `POST /admin/installations/{id}/approve` and `…/reject` (`{"reason":…}`).
+pub async fn by_operator<P: Ports>(p: &P, id: &str, approve: bool, body: &[u8]) -> Handled {
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<ReasonBody>(body) {
+            Ok(b) => b.reason,
+            Err(e) => {
+                return bad(
+                    "invalid_json",
+                    "$",
+                    format!("the body is not {{\"reason\": …}}: {e}"),
+                )
+            }
+        }
+    };
+    let reason = match check_reason(approve, reason) {
+        Ok(r) => r,
+        Err(h) => return h,
+    };
+    decide(p, id, approve, reason.as_deref(), "operator").await
+}
+
+/// `POST /partner/installations/{id}/decision`: `{"decision":"approve"|"reject","reason":…}`,
+/// signed by the partner's backend as a Standard Webhook with `PARTNER_WEBHOOK_SECRET`; each
+/// `webhook-id` is accepted once.
+pub async fn by_partner<P: Ports>(
+    p: &P,
+    config: &Config,
+    id: &str,
+    head: &Head,
+    body: &[u8],
+) -> Handled {
+    let Some(webhooks) = config.partner.webhooks.as_ref() else {
+        return ApiError::NotFound {
+            path: head.path.clone(),
+        }
+        .reply()
+        .into();
+    };
+    if let Err(refusal) = crate::webhooks::verify(
+        &webhooks.secrets,
+        head.webhook_id.as_deref(),
+        head.webhook_timestamp.as_deref(),
+        head.webhook_signature.as_deref(),
+        body,
+        p.clock().now_secs(),
+    ) {
+        return Reply::json(
+            401,
+            &json!({"error": "invalid_signature", "message": refusal.message()}),
+        )
+        .into();
+    }
+    let parsed = match serde_json::from_slice::<DecisionBody>(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(
+                "invalid_json",
+                "$",
+                format!("the body is not {{\"decision\": …, \"reason\": …}}: {e}"),
+            )
+        }
+    };
+    let approve = match parsed.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return bad(
+                "invalid_decision",
+                "$.decision",
+                "must be approve or reject",
+            )
+        }
+    };
+    let reason = match check_reason(approve, parsed.reason) {
+        Ok(r) => r,
+        Err(h) => return h,
+    };
+    let call_id = head.webhook_id.as_deref().unwrap_or_default();
+    match p.store().use_call_id(call_id, p.clock().now_ms()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Reply::json(
+                409,
+                &json!({"error": "replayed_call", "message": "this webhook-id was already used"}),
+            )
+            .into()
+        }
+        Err(e) => return internal(p, e),
+    }
+    decide(p, id, approve, reason.as_deref(), "partner").await
+}
+
+async fn decide<P: Ports>(
+    p: &P,
+    id: &str,
+    approve: bool,
+    reason: Option<&str>,
+    by: &str,
+) -> Handled {
+    let now = p.clock().now_ms();
+    let state = if approve { APPROVED } else { REJECTED };
+    let answer = |status: u16, what: &str| {
+        Reply::json(
+            status,
+            &json!({"installation_id": id, "decision": state, "status": what}),
+        )
+    };
+    match p.store().decide(id, state, reason, by, now).await {
+        Ok(Decided::Now) => {
+            let detail = match reason {
+                Some(r) => format!("{state} by the {by}: {r}"),
+                None => format!("{state} by the {by}"),
+            };
+            let recorded = p
+                .store()
+                .record_action(id, &format!("decision_{state}"), &detail, now)
+                .await;
+            if let Err(e) = recorded.and(p.store().wake_jobs(id, now).await) {
+                return internal(p, e);
+            }
+            p.log().info("manual_decision", &format!("{id}: {detail}"));
+            Handled {
+                reply: answer(202, "deciding"),
+                run_installation: Some(id.to_owned()),
+            }
+        }
+        Ok(Decided::Already) => answer(200, "already decided").into(),
+        Ok(Decided::Conflict(current)) => ApiError::Conflict {
+            error: "already_decided",
+            message: format!("the installation's decision is {current}"),
+        }
+        .reply()
+        .into(),
+        Ok(Decided::NotWaiting) => ApiError::Conflict {
+            error: "not_waiting",
+            message: "no install of this installation is waiting for a person's decision".into(),
+        }
+        .reply()
+        .into(),
+        Err(e) => internal(p, e),
+    }
+}
+
+/// Webhooks the operator API shows per installation.
+pub const WEBHOOKS_SHOWN: u32 = 100;
+
+/// `GET /admin/installations/{id}/webhooks`: newest first, with state and attempts.
+pub async fn webhooks<P: Ports>(p: &P, id: &str) -> Reply {
+    match p.store().webhooks_of(id, WEBHOOKS_SHOWN).await {
+        Ok(rows) => Reply::json(200, &json!({ "webhooks": rows })),
+        Err(e) => internal(p, e).reply,
+    }
+}
+
+/// `POST /admin/webhooks/{webhook id}/replay`: pending again, due now, delivered after the
+/// answer; recorded in the installation's history.
+pub async fn replay_webhook<P: Ports>(p: &P, webhook_id: &str) -> Handled {
+    let now = p.clock().now_ms();
+    match p.store().replay_webhook(webhook_id, now).await {
+        Ok(Some(id)) => {
+            let detail = format!("webhook {webhook_id} replayed");
+            if let Err(e) = p
+                .store()
+                .record_action(&id, "replay_webhook", &detail, now)
+                .await
+            {
+                return internal(p, e);
+            }
+            Handled {
+                reply: Reply::json(202, &json!({"webhook_id": webhook_id, "status": "pending"})),
+                run_installation: Some(id),
+            }
+        }
+        Ok(None) => ApiError::NoSuch { what: "webhook" }.reply().into(),
+        Err(e) => internal(p, e),
+    }
+}

@@ -1,0 +1,177 @@
+//! Whether a provisioned installation is approved: a person's decision already made (manual
+//! provisioning), `MANUAL_PROVISIONING`, or the partner's `on_install` hook; and what waiting
+//! for a person and rejecting do.
+
+use serde_json::json;
+
+use crate::lifecycle::hooks::{Decision, Facts, HookCall, Hooks};
+use crate::lifecycle::outcome::{done, Outcome, Step};
+use crate::lifecycle::session::{forget_unproven_tokens, Session};
+use crate::lifecycle::{notify, JobContext, Ports};
+use crate::ports::{Clock, Log};
+use crate::store::decisions::{APPROVED, REJECTED};
+use crate::store::records::{EventStatus, Installation, InstallationState};
+use crate::talkdesk::api;
+use crate::talkdesk::token::DEFAULT_SCOPES;
+
+/// The warning goes out this long before Talkdesk's window closes on an undecided install.
+pub const WARN_BEFORE_MS: u64 = 24 * 3600 * 1000;
+
+/// What to do with the installation now.
+pub async fn decide<P: Ports>(cx: &JobContext<'_, P>, inst: &Installation) -> Step<Decision> {
+    let p = cx.p;
+    if let Some(d) = p.store().manual_decision(&inst.installation_id).await? {
+        match d.state.as_str() {
+            APPROVED => return Ok(Decision::Approve),
+            REJECTED => return Ok(Decision::Reject(d.reason.unwrap_or_default())),
+            _ => {}
+        }
+    }
+    if cx.s.partner.manual_provisioning {
+        return Ok(Decision::Wait(
+            "manual provisioning: the partner's backend or the operator decides".into(),
+        ));
+    }
+    let call = HookCall::new(p, cx.s, inst, &cx.job.event_id, "on_install");
+    Ok(p.hooks().on_install(&call).await?)
+}
+
+/// Leaves the installation `installing` until a person decides: the job sleeps until the
+/// warning a day before the deadline, then until the deadline (where it expires), unless a
+/// decision wakes it first.
+pub async fn wait_for_person<P: Ports>(
+    cx: &JobContext<'_, P>,
+    inst: &mut Installation,
+    why: &str,
+) -> Step<Outcome> {
+    let p = cx.p;
+    let now = p.clock().now_ms();
+    let deadline = cx.job.deadline_at;
+    inst.state = InstallationState::Installing;
+    inst.updated_at = now;
+    cx.save(inst).await?;
+    p.store()
+        .await_decision(&inst.installation_id, why, deadline, now)
+        .await?;
+    let facts = Facts::of(inst);
+    let deadline_text = crate::calendar::rfc3339_of_ms(deadline);
+    notify::queue(
+        cx,
+        notify::AWAITING_DECISION,
+        &facts,
+        json!({"why": why, "deadline_at": deadline_text}),
+    )
+    .await?;
+    // Not scaled: the deadline it counts back from is Talkdesk's real window.
+    let warn_at = deadline.saturating_sub(WARN_BEFORE_MS);
+    if now < warn_at {
+        return Ok(Outcome::Hold {
+            until: warn_at,
+            why: format!("waiting for a person's decision: {why}"),
+        });
+    }
+    if p.store().mark_warned(&inst.installation_id, now).await? {
+        p.log().warn(
+            "decision_deadline_approaching",
+            &format!(
+                "{}: no decision yet; Talkdesk's window closes at {deadline_text}",
+                inst.installation_id
+            ),
+        );
+    }
+    notify::queue(
+        cx,
+        notify::DEADLINE_APPROACHING,
+        &facts,
+        json!({"why": why, "deadline_at": deadline_text}),
+    )
+    .await?;
+    Ok(Outcome::Hold {
+        until: deadline,
+        why: format!("waiting for a person's decision (the window closes at {deadline_text})"),
+    })
+}
+
+/// An install waiting for a person, woken (a decision, the warning time, the deadline): the
+/// installation was proven and provisioned before it started waiting, so only the decision is
+/// left.
+pub async fn resume<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
+    let (p, s) = (cx.p, cx.s);
+    match decide(cx, &inst).await? {
+        Decision::Wait(why) => wait_for_person(cx, &mut inst, &why).await,
+        Decision::Reject(reason) => {
+            let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
+            reject(cx, &sess, &mut inst, &reason).await
+        }
+        Decision::Approve => {
+            let sess = Session::open(p, s, &inst, DEFAULT_SCOPES).await?;
+            approve_install(cx, &sess, &mut inst).await
+        }
+    }
+}
+
+/// Approves the install at Talkdesk, while this runner still holds the job (a runner that
+/// stalled past its lease stops here instead of approving a second time), and makes the
+/// installation active.
+pub async fn approve_install<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &mut Installation,
+) -> Step<Outcome> {
+    let p = cx.p;
+    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
+    // A 409 says Talkdesk is past this step already (an earlier attempt's approval went
+    // through before the run died): approving again is harmless.
+    let resp = sess
+        .send(p, sess.api.approve("installed and provisioned"))
+        .await?;
+    match api::parse_state(&resp) {
+        Ok(_) | Err(api::ApiError::Conflict(_)) => {}
+        Err(e) => {
+            return Err(crate::lifecycle::session::api_failure(p, inst, "approving", e).await)
+        }
+    }
+    let now = p.clock().now_ms();
+    inst.state = InstallationState::Active;
+    inst.last_error = None;
+    inst.approved_at = Some(now);
+    inst.updated_at = now;
+    cx.save(inst).await?;
+    notify::queue(cx, notify::APPROVED, &Facts::of(inst), json!({})).await?;
+    forget_unproven_tokens(p, &inst.installation_id, inst.client_id(), &cx.job.event_id).await;
+    Ok(done(
+        EventStatus::Done,
+        "verified, provisioned and approved",
+    ))
+}
+
+/// Tells Talkdesk no, with the reason the customer will see.
+pub async fn reject<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &mut Installation,
+    reason: &str,
+) -> Step<Outcome> {
+    let p = cx.p;
+    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
+    let resp = sess.send(p, sess.api.reject(reason)).await?;
+    match api::parse_state(&resp) {
+        // 409: an earlier attempt's rejection went through.
+        Ok(_) | Err(api::ApiError::Conflict(_)) => {}
+        Err(e) => {
+            return Err(crate::lifecycle::session::api_failure(p, inst, "rejecting", e).await)
+        }
+    }
+    inst.state = InstallationState::Rejected;
+    inst.last_error = Some(format!("rejected: {reason}"));
+    inst.updated_at = p.clock().now_ms();
+    cx.save(inst).await?;
+    notify::queue(
+        cx,
+        notify::REJECTED,
+        &Facts::of(inst),
+        json!({"reason": reason}),
+    )
+    .await?;
+    Ok(done(EventStatus::Done, format!("rejected: {reason}")))
+}

@@ -1,0 +1,182 @@
+//! The webhooks outbox (migration 0011): webhooks to the partner's backend, enqueued by the
+//! lifecycle as it goes, delivered in `seq` order per installation under a lease, retried with
+//! backoff, replayable by the operator.
+
+use serde::Deserialize;
+
+use super::lifecycle::Store;
+use crate::ports::{Database, PortError, Statement};
+
+/// One webhook as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct WebhookRow {
+    pub seq: i64,
+    pub webhook_id: String,
+    pub installation_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: u64,
+    pub next_attempt_at: u64,
+    pub last_status: Option<u64>,
+    pub last_error: Option<String>,
+    pub created_at: u64,
+    pub delivered_at: Option<u64>,
+}
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+impl<D: Database> Store<'_, D> {
+    /// Queues a webhook; `false` when one with this id is already queued (a repeated step).
+    pub async fn enqueue_webhook(
+        &self,
+        webhook_id: &str,
+        installation_id: &str,
+        event_type: &str,
+        payload: &str,
+        now_ms: u64,
+    ) -> Result<bool, PortError> {
+        let n = self
+            .db()
+            .execute(&Statement::new(
+                "enqueue webhook",
+                "INSERT OR IGNORE INTO webhooks \
+                 (webhook_id, installation_id, event_type, payload, state, next_attempt_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                vec![
+                    webhook_id.into(),
+                    installation_id.into(),
+                    event_type.into(),
+                    payload.into(),
+                    PENDING.into(),
+                    now_ms.into(),
+                ],
+            ))
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Takes the installation's first pending webhook if it is due and no one holds it: the
+    /// order per installation is the order they were queued in.
+    pub async fn lease_webhook(
+        &self,
+        installation_id: &str,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<Option<WebhookRow>, PortError> {
+        self.one(Statement::new(
+            "lease webhook",
+            "UPDATE webhooks SET lease_holder = ?2, lease_until = ?4, attempts = attempts + 1 \
+             WHERE seq = (SELECT seq FROM webhooks WHERE installation_id = ?1 AND state = ?5 \
+                          ORDER BY seq LIMIT 1) \
+               AND next_attempt_at <= ?3 AND lease_until <= ?3 \
+             RETURNING seq, webhook_id, installation_id, event_type, payload, state, attempts, \
+               next_attempt_at, last_status, last_error, created_at, delivered_at",
+            vec![
+                installation_id.into(),
+                holder.into(),
+                now_ms.into(),
+                until_ms.into(),
+                PENDING.into(),
+            ],
+        ))
+        .await
+    }
+
+    /// Records a delivery attempt's result, if `holder` still holds the webhook.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish_webhook(
+        &self,
+        seq: i64,
+        holder: &str,
+        state: &str,
+        next_attempt_at: u64,
+        status: Option<u16>,
+        error: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(), PortError> {
+        self.db()
+            .execute(&Statement::new(
+                "finish webhook",
+                "UPDATE webhooks SET state = ?3, next_attempt_at = ?4, last_status = ?5, \
+                 last_error = ?6, lease_holder = NULL, lease_until = 0, \
+                 delivered_at = CASE WHEN ?3 = ?8 THEN ?7 ELSE delivered_at END \
+                 WHERE seq = ?1 AND lease_holder = ?2",
+                vec![
+                    seq.into(),
+                    holder.into(),
+                    state.into(),
+                    next_attempt_at.into(),
+                    status.map(u64::from).into(),
+                    error.into(),
+                    now_ms.into(),
+                    DELIVERED.into(),
+                ],
+            ))
+            .await
+            .map(|_| ())
+    }
+
+    /// Installations with a webhook due now.
+    pub async fn installations_with_due_webhooks(
+        &self,
+        now_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<String>, PortError> {
+        #[derive(Deserialize)]
+        struct Row {
+            installation_id: String,
+        }
+        let rows: Vec<Row> = self
+            .all(Statement::new(
+                "due webhooks",
+                "SELECT DISTINCT installation_id FROM webhooks \
+                 WHERE state = ?1 AND next_attempt_at <= ?2 AND lease_until <= ?2 LIMIT ?3",
+                vec![PENDING.into(), now_ms.into(), u64::from(limit).into()],
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|r| r.installation_id).collect())
+    }
+
+    /// The installation's webhooks, newest first, for the operator.
+    pub async fn webhooks_of(
+        &self,
+        installation_id: &str,
+        limit: u32,
+    ) -> Result<Vec<WebhookRow>, PortError> {
+        self.all(Statement::new(
+            "webhooks of",
+            "SELECT seq, webhook_id, installation_id, event_type, payload, state, attempts, \
+               next_attempt_at, last_status, last_error, created_at, delivered_at \
+             FROM webhooks WHERE installation_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            vec![installation_id.into(), u64::from(limit).into()],
+        ))
+        .await
+    }
+
+    /// Makes a webhook pending again, due now (the operator's replay). Its installation, or
+    /// `None` for an unknown id.
+    pub async fn replay_webhook(
+        &self,
+        webhook_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<String>, PortError> {
+        #[derive(Deserialize)]
+        struct Row {
+            installation_id: String,
+        }
+        let row: Option<Row> = self
+            .one(Statement::new(
+                "replay webhook",
+                "UPDATE webhooks SET state = ?2, attempts = 0, next_attempt_at = ?3, \
+                 last_error = NULL, lease_holder = NULL, lease_until = 0 \
+                 WHERE webhook_id = ?1 RETURNING installation_id",
+                vec![webhook_id.into(), PENDING.into(), now_ms.into()],
+            ))
+            .await?;
+        Ok(row.map(|r| r.installation_id))
+    }
+}
