@@ -15,5 +15,6 @@ mod hostile;
 mod inspect;
 mod lifecycle;
 mod limits;
+mod partner;
 mod scale;
 mod sso;

@@ -7,6 +7,7 @@ use super::admin;
 use super::Head;
 use crate::config::Config;
 use crate::http::{ApiError, Reply};
+use crate::lifecycle::hooks::Hooks;
 use crate::lifecycle::{verify as talkdesk_verify, Ports, Settings};
 use crate::ports::{Clock, Log, PortError};
 
@@ -68,6 +69,12 @@ pub async fn installation<P: Ports>(p: &P, id: &str) -> Reply {
     };
     let mut view = admin::installation_view(&inst, Some(&jobs));
     view["account"]["settings"] = admin::settings_value(account.as_ref());
+    // What the partner's hooks say about it (the line the agent's first page shows).
+    view["partner_summary"] = p
+        .hooks()
+        .home_summary(p, &crate::lifecycle::hooks::Facts::of(&inst))
+        .await
+        .into();
     // Manual provisioning: what waits for a person, and how long Talkdesk's window has left.
     view["manual_decision"] = match decision {
         None => serde_json::Value::Null,
