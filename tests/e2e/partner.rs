@@ -141,7 +141,8 @@ async fn a_big_account_waits_until_the_partners_backend_approves_with_a_signed_c
     assert_eq!(sim.installation(&id).unwrap().state, "pending");
 
     // The partner's backend decides, signing with the Standard Webhooks library.
-    let body = br#"{"decision":"approve"}"#;
+    let body = format!(r#"{{"installation_id":"{id}","decision":"approve"}}"#);
+    let body = body.as_bytes();
     let signer = standardwebhooks::Webhook::new(SECRET).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -38,6 +38,8 @@ struct ReasonBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
+    /// Signed with the rest, so a signature cannot be moved to another installation's path.
+    installation_id: String,
     decision: String,
     reason: Option<String>,
 }
@@ -85,7 +87,8 @@ pub async fn by_operator<P: Ports>(p: &P, id: &str, approve: bool, body: &[u8]) 
     decide(p, id, approve, reason.as_deref(), "operator").await
 }
 
-/// `POST /partner/installations/{id}/decision`: `{"decision":"approve"|"reject","reason":…}`,
+/// `POST /partner/installations/{id}/decision`:
+/// `{"installation_id":…,"decision":"approve"|"reject","reason":…}`,
 /// signed by the partner's backend as a Standard Webhook with `PARTNER_WEBHOOK_SECRET`; each
 /// `webhook-id` is accepted once.
 pub async fn by_partner<P: Ports>(
@@ -126,6 +129,13 @@ pub async fn by_partner<P: Ports>(
             )
         }
     };
+    if parsed.installation_id != id {
+        return bad(
+            "invalid_decision",
+            "$.installation_id",
+            "must be the installation in the path",
+        );
+    }
     let approve = match parsed.decision.as_str() {
         "approve" => true,
         "reject" => false,

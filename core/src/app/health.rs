@@ -9,7 +9,7 @@ use crate::http::Reply;
 /// The newest migration in `migrations/`. `/healthz` is 503 until D1 has it applied, so a
 /// deployment that forgot `wrangler d1 migrations apply` says so at once.
 /// A unit test keeps this equal to the newest file in the folder.
-pub const SCHEMA_VERSION: &str = "0011_partner.sql";
+pub const SCHEMA_VERSION: &str = "0012_console.sql";
 
 /// What probing one dependency found. The text is ours (never a runtime error message): the
 /// runtime's detail goes to the log, not to the caller.

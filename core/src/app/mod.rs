@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod bridge;
+pub mod console;
 pub mod decisions;
 pub mod events;
 pub mod health;
@@ -77,6 +78,10 @@ pub fn needs_body(route: &Route) -> bool {
             | Route::AdminImport(..)
             | Route::AdminReject(_)
             | Route::PartnerDecision(_)
+            | Route::ConsoleLogin
+            | Route::ConsoleLogout
+            | Route::ConsoleAction(..)
+            | Route::ConsoleReseal
     )
 }
 
@@ -136,6 +141,14 @@ pub fn precheck(config: &Config, route: &Route, head: &Head) -> Option<Reply> {
         Route::Logout | Route::AppIntegrationKey => {
             (!is_form(head.content_type.as_deref())).then(|| signin::not_a_form(config))
         }
+        // The console checks its own session (and answers with its sign-in page).
+        Route::ConsoleLogin
+        | Route::ConsoleLogout
+        | Route::ConsoleAction(..)
+        | Route::ConsoleReseal => {
+            (!is_form(head.content_type.as_deref())).then(|| signin::not_a_form(config))
+        }
+        Route::ConsoleHome | Route::ConsoleList | Route::ConsoleInstallation(_) => None,
         // Its signature is checked against the body once read.
         Route::PartnerDecision(_) => (!events::is_json(head.content_type.as_deref()))
             .then(|| ApiError::UnsupportedMediaType.reply()),
@@ -209,6 +222,15 @@ pub async fn handle<P: Ports>(
         Route::PartnerDecision(id) => decisions::by_partner(p, config, &id, head, body).await,
         Route::AdminWebhooks(id) => decisions::webhooks(p, &id).await.into(),
         Route::AdminWebhookReplay(id) => decisions::replay_webhook(p, &id).await,
+        Route::ConsoleHome => console::overview(p, config, head).await.into(),
+        Route::ConsoleLogin => console::login(p, config, body).await.into(),
+        Route::ConsoleLogout => console::logout(p, config, head, body).await.into(),
+        Route::ConsoleList => console::list(p, config, head).await.into(),
+        Route::ConsoleInstallation(id) => console::installation(p, config, head, &id).await.into(),
+        Route::ConsoleAction(id, action) => {
+            console::action(p, config, head, &id, &action, body).await
+        }
+        Route::ConsoleReseal => console::reseal(p, config, head, body).await.into(),
         Route::Healthz | Route::BenchAssertion => ApiError::NotFound {
             path: head.path.clone(),
         }

@@ -91,7 +91,11 @@ pub fn check_url(raw: &str, allow_local: bool) -> Result<String, String> {
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err("must not carry credentials or a fragment".into());
     }
-    let host = url.host_str().ok_or("has no host")?.to_ascii_lowercase();
+    let host = url
+        .host_str()
+        .ok_or("has no host")?
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     let local = is_local_host(&host);
     match (url.scheme(), local, allow_local) {
         ("https", false, _) => {}
@@ -111,11 +115,17 @@ fn is_local_host(host: &str) -> bool {
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return match ip {
             std::net::IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
                 v4.is_loopback()
                     || v4.is_private()
                     || v4.is_link_local()
                     || v4.is_unspecified()
-                    || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+                    || v4.is_multicast()
+                    || v4.is_broadcast()
+                    || a == 0
+                    || a >= 240
+                    || (a == 100 && (64..128).contains(&b))
+                    || (a == 198 && (18..20).contains(&b))
             }
             std::net::IpAddr::V6(v6) => {
                 v6.is_loopback()
@@ -168,6 +178,9 @@ mod tests {
             "https://169.254.169.254/latest",
             "https://[::1]/x",
             "https://localhost/x",
+            "https://localhost./x",
+            "https://0.1.2.3/x",
+            "https://198.18.0.1/x",
             "https://printer.local/x",
             "https://intranet/x",
             "https://user:pw@hooks.example.com/x",

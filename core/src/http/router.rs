@@ -101,6 +101,20 @@ pub enum Route {
     AdminWebhooks(String),
     /// `POST /admin/webhooks/{webhook id}/replay`: delivers a webhook again.
     AdminWebhookReplay(String),
+    /// `GET /admin`: the operator console's overview (a page; sign-in when there is no session).
+    ConsoleHome,
+    /// `POST /admin/login`: the operator token, for a console session.
+    ConsoleLogin,
+    /// `POST /admin/logout`
+    ConsoleLogout,
+    /// `GET /admin/console/installations?state=&q=`
+    ConsoleList,
+    /// `GET /admin/console/installations/{id}`
+    ConsoleInstallation(String),
+    /// `POST /admin/console/installations/{id}/{action}`
+    ConsoleAction(String, String),
+    /// `POST /admin/console/reseal`
+    ConsoleReseal,
 }
 
 /// What an import route imports.
@@ -123,6 +137,8 @@ pub const PAGE_PATHS: &[&str] = &[
 
 pub fn is_page_path(path: &str) -> bool {
     PAGE_PATHS.contains(&path)
+        || matches!(path, "/admin" | "/admin/login" | "/admin/logout")
+        || path.starts_with("/admin/console/")
 }
 
 /// What lives at a path: the methods it takes and how the path becomes a [`Route`].

@@ -77,6 +77,7 @@ pub fn build(
         incoming: None,
         self_href: event.links.self_link.clone(),
         candidate: None,
+        app_version: event.app_version_name.clone(),
     };
     let job = |kind: JobKind, installation_id: &str| Job {
         job_id: 0,

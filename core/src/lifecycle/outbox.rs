@@ -70,7 +70,11 @@ async fn run_jobs<P: Ports>(
         if !affords_a_job(p) {
             return Ok(());
         }
-        let Some(head) = p.store().head_job(installation_id).await? else {
+        let Some(head) = p
+            .store()
+            .head_job_at(installation_id, p.clock().now_ms())
+            .await?
+        else {
             return Ok(());
         };
         let now = p.clock().now_ms();

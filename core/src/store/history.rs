@@ -110,12 +110,7 @@ impl<D: Database> Store<'_, D> {
             .installation_state
             .as_deref()
             .and_then(InstallationState::parse);
-        if kind == Some(JobKind::Install)
-            && matches!(
-                inst_state,
-                Some(InstallationState::Active | InstallationState::Attention)
-            )
-        {
+        if kind == Some(JobKind::Install) && inst_state == Some(InstallationState::Active) {
             // Running it again would take the installation back through `received`.
             return Ok(Replay::Refused(
                 "the installation is already installed; retry or replay its later events",

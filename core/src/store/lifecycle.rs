@@ -395,14 +395,25 @@ impl<'a, D: Database> Store<'a, D> {
     /// arrival order. A job in backoff (an event Talkdesk cannot confirm yet, a forgery) so
     /// never holds up one that is due.
     pub async fn head_job(&self, installation_id: &str) -> Result<Option<Job>, PortError> {
+        self.head_job_at(installation_id, i64::MAX as u64).await
+    }
+
+    /// [`Store::head_job`] as of `now_ms`: an install goes first only when it is due, so an
+    /// install held for a person's decision does not hold up its installation's uninstall.
+    pub async fn head_job_at(
+        &self,
+        installation_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<Job>, PortError> {
         self.job(Statement::new(
             "head job",
             "SELECT * FROM jobs WHERE installation_id = ?1 AND state = ?2 \
-             ORDER BY (kind = ?3) DESC, next_attempt_at, job_id LIMIT 1",
+             ORDER BY (kind = ?3 AND next_attempt_at <= ?4) DESC, next_attempt_at, job_id LIMIT 1",
             vec![
                 installation_id.into(),
                 JobState::Pending.as_str().into(),
                 JobKind::Install.as_str().into(),
+                now_ms.into(),
             ],
         ))
         .await
@@ -431,7 +442,8 @@ impl<'a, D: Database> Store<'a, D> {
                    AND j.job_id = ( \
                    SELECT h.job_id FROM jobs h \
                    WHERE h.installation_id = j.installation_id AND h.state = ?3 \
-                   ORDER BY (h.kind = ?4) DESC, h.next_attempt_at, h.job_id LIMIT 1) \
+                   ORDER BY (h.kind = ?4 AND h.next_attempt_at <= ?1) DESC, h.next_attempt_at, \
+                     h.job_id LIMIT 1) \
                  ORDER BY EXISTS (SELECT 1 FROM installations i \
                    WHERE i.installation_id = j.installation_id AND i.state NOT IN (?5, ?6)) DESC, \
                    j.next_attempt_at LIMIT ?2",

@@ -4,6 +4,7 @@
 //! tests, so the native tier runs the real schema and the real queries.
 
 pub mod bridge;
+pub mod console;
 pub mod decisions;
 pub mod history;
 pub mod lifecycle;

@@ -259,6 +259,8 @@ pub struct EventRecord {
     /// `app.installed`: the installation this event would make, credentials sealed, until the
     /// event is finished. Competing install events are proven each with its own.
     pub candidate: Option<Box<Installation>>,
+    /// Talkdesk's `app_version_name` of the event.
+    pub app_version: Option<String>,
 }
 
 /// A unit of outbox work.

@@ -264,6 +264,8 @@ pub struct EventRow {
     pub self_href: Option<String>,
     /// JSON of an [`InstallationRow`].
     pub candidate: Option<String>,
+    #[serde(default)]
+    pub app_version_name: Option<String>,
 }
 
 impl From<&EventRecord> for EventRow {
@@ -290,6 +292,7 @@ impl From<&EventRecord> for EventRow {
                 .candidate
                 .as_deref()
                 .map(|c| serde_json::to_string(&InstallationRow::from(c)).unwrap_or_default()),
+            app_version_name: e.app_version.clone(),
         }
     }
 }
@@ -324,6 +327,7 @@ impl TryFrom<EventRow> for EventRecord {
                     Some(Box::new(Installation::try_from(row)?))
                 }
             },
+            app_version: r.app_version_name,
         })
     }
 }

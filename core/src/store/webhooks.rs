@@ -120,7 +120,7 @@ impl<D: Database> Store<'_, D> {
             .map(|_| ())
     }
 
-    /// Installations with a webhook due now.
+    /// Installations whose first pending webhook is due now (a later one cannot go before it).
     pub async fn installations_with_due_webhooks(
         &self,
         now_ms: u64,
@@ -133,8 +133,11 @@ impl<D: Database> Store<'_, D> {
         let rows: Vec<Row> = self
             .all(Statement::new(
                 "due webhooks",
-                "SELECT DISTINCT installation_id FROM webhooks \
-                 WHERE state = ?1 AND next_attempt_at <= ?2 AND lease_until <= ?2 LIMIT ?3",
+                "SELECT w.installation_id FROM webhooks w \
+                 WHERE w.state = ?1 AND w.next_attempt_at <= ?2 AND w.lease_until <= ?2 \
+                   AND w.seq = (SELECT MIN(h.seq) FROM webhooks h \
+                                WHERE h.installation_id = w.installation_id AND h.state = ?1) \
+                 LIMIT ?3",
                 vec![PENDING.into(), now_ms.into(), u64::from(limit).into()],
             ))
             .await?;
@@ -172,7 +175,7 @@ impl<D: Database> Store<'_, D> {
             .one(Statement::new(
                 "replay webhook",
                 "UPDATE webhooks SET state = ?2, attempts = 0, next_attempt_at = ?3, \
-                 last_error = NULL, lease_holder = NULL, lease_until = 0 \
+                 created_at = ?3, last_error = NULL, lease_holder = NULL, lease_until = 0 \
                  WHERE webhook_id = ?1 RETURNING installation_id",
                 vec![webhook_id.into(), PENDING.into(), now_ms.into()],
             ))

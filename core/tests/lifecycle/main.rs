@@ -6,6 +6,7 @@
 mod app;
 mod bridge;
 mod budget;
+mod console;
 mod crashes;
 mod events;
 mod install;

@@ -378,7 +378,8 @@ async fn the_partners_backend_decides_with_a_signed_call_accepted_once() {
     assert!(receiver
         .accepted_types()
         .contains(&"installation.awaiting_decision".to_string()));
-    let body = br#"{"decision":"approve"}"#;
+    let body = format!(r#"{{"installation_id":"{id}","decision":"approve"}}"#);
+    let body = body.as_bytes();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -426,4 +427,39 @@ async fn the_partners_backend_decides_with_a_signed_call_accepted_once() {
     .await
     .unwrap();
     assert_eq!(app.sim.installation(&id).unwrap().state, "approved");
+}
+
+#[tokio::test]
+async fn an_uninstall_goes_through_while_the_install_waits_for_a_person() {
+    let receiver = WebhookReceiver::start(SECRET);
+    let app = partner_app(Some(&receiver), &[("MANUAL_PROVISIONING", "1")]);
+    let inst = app.install(Alg::ES256).await;
+    app.settle_once().await;
+    let id = inst.installation_id.clone();
+    assert_eq!(app.view(&id).await["state"], "installing");
+    app.sim
+        .uninstall(&id, "user", "changed my mind")
+        .await
+        .unwrap();
+    app.deliver_held().await;
+    let view = app.view(&id).await;
+    assert_eq!(view["state"], "uninstalled", "{view}");
+    assert_eq!(
+        view["manual_decision"]["state"], "expired",
+        "the wait is over"
+    );
+    // A decision now finds nothing waiting, and nothing is approved.
+    assert_eq!(
+        operator(&app, Route::AdminApprove(id.clone()), b"").await.0,
+        409
+    );
+    lifecycle::sweep(&app.ports, &app.settings(), 25)
+        .await
+        .unwrap();
+    assert!(!receiver
+        .accepted_types()
+        .contains(&"installation.approved".to_string()));
+    assert!(receiver
+        .accepted_types()
+        .contains(&"installation.uninstalled".to_string()));
 }

@@ -68,6 +68,15 @@ button:hover,a.button:hover{background:var(--brand);color:#fff}\
 :focus-visible{outline:3px solid #1a73e8;outline-offset:2px}\
 .notice{background:#fff;border:1px solid var(--line);border-left:.35rem solid var(--brand);border-radius:.5rem;padding:1.25rem 1.5rem;max-width:40rem}\
 .notice.bad{border-left-color:var(--bad);color:inherit}\
+table{width:100%;border-collapse:collapse;font-size:.95rem}\
+th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}\
+th{color:var(--muted);font-weight:600}\
+.actions{display:flex;flex-wrap:wrap;gap:.75rem;align-items:center}\
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.75rem}\
+a.tile{color:inherit;text-decoration:none}a.tile .n{display:block;font-size:1.6rem;font-weight:700}\
+.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}\
+button.small{padding:.1rem .5rem;font-size:.85rem}\
+.legend{font-size:.85rem;margin-right:.5rem}\
 ";
 
 /// The CSP source for [`STYLE`]: its SHA-256 (standard base64, as CSP wants).

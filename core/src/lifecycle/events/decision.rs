@@ -126,7 +126,26 @@ pub async fn approve_install<P: Ports>(
         .send(p, sess.api.approve("installed and provisioned"))
         .await?;
     match api::parse_state(&resp) {
-        Ok(_) | Err(api::ApiError::Conflict(_)) => {}
+        Ok(_) => {}
+        Err(api::ApiError::Conflict(_)) => {
+            // Talkdesk is past this step: an earlier approval went through, or its window
+            // closed (a late manual decision). Only the first makes the installation active.
+            let info = sess
+                .fetch(
+                    p,
+                    inst,
+                    "reading the installation",
+                    sess.api.installation(),
+                    api::parse_installation,
+                )
+                .await?;
+            if info.state.as_deref() != Some("approved") {
+                return Err(Outcome::Fail(format!(
+                    "Talkdesk no longer takes an approval: the installation is {}",
+                    info.state.as_deref().unwrap_or("in an unknown state")
+                )));
+            }
+        }
         Err(e) => {
             return Err(crate::lifecycle::session::api_failure(p, inst, "approving", e).await)
         }
@@ -162,10 +181,8 @@ pub async fn reject<P: Ports>(
             return Err(crate::lifecycle::session::api_failure(p, inst, "rejecting", e).await)
         }
     }
-    inst.state = InstallationState::Rejected;
-    inst.last_error = Some(format!("rejected: {reason}"));
-    inst.updated_at = p.clock().now_ms();
-    cx.save(inst).await?;
+    // Queued before the installation closes: a crash in between leaves a job that runs again
+    // (the webhook's id is the same), not a closed installation with nothing sent.
     notify::queue(
         cx,
         notify::REJECTED,
@@ -173,5 +190,9 @@ pub async fn reject<P: Ports>(
         json!({"reason": reason}),
     )
     .await?;
+    inst.state = InstallationState::Rejected;
+    inst.last_error = Some(format!("rejected: {reason}"));
+    inst.updated_at = p.clock().now_ms();
+    cx.save(inst).await?;
     Ok(done(EventStatus::Done, format!("rejected: {reason}")))
 }

@@ -48,10 +48,14 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     // step with them kept).
     let call = HookCall::new(p, s, &inst, &cx.job.event_id, "on_uninstall");
     p.hooks().on_uninstall(&call).await?;
+    // Queued before the installation closes (a crash in between runs the job again; the
+    // webhook's id is the same).
+    notify::queue(cx, notify::UNINSTALLED, &Facts::of(&inst), json!({})).await?;
+    // A decision still awaited for its install (manual provisioning) will never be taken.
+    p.store().expire_decision(&inst.installation_id).await?;
     inst.state = InstallationState::Uninstalled;
     inst.last_error = refused.clone();
     destroy_credentials(cx, &mut inst).await?;
-    notify::queue(cx, notify::UNINSTALLED, &Facts::of(&inst), json!({})).await?;
     Ok(done(
         EventStatus::Done,
         match refused {

@@ -32,16 +32,14 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         let call = HookCall::new(p, s, &inst, &cx.job.event_id, "on_plan_changed");
         p.hooks().on_plan_changed(&call, &change).await?;
     }
-    inst.updated_at = p.clock().now_ms();
-    cx.save(&mut inst).await?;
-    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
-    approve(p, &sess, &inst, "update applied").await?;
     let (added, removed) = users.map_or((vec![], vec![]), |c| {
         (
             c.added.into_iter().map(|u| u.user_id).collect::<Vec<_>>(),
             c.removed,
         )
     });
+    // Queued with the change in hand, before anything can make this attempt retry (a retry
+    // after the swap no longer knows who came and went; the webhook's id stays the same).
     notify::queue(
         cx,
         notify::UPDATED,
@@ -54,6 +52,10 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         }),
     )
     .await?;
+    inst.updated_at = p.clock().now_ms();
+    cx.save(&mut inst).await?;
+    cx.checkpoint(crate::lifecycle::FINISH_COST).await?;
+    approve(p, &sess, &inst, "update applied").await?;
     Ok(done(
         EventStatus::Done,
         "users and plan re-read and confirmed",

@@ -39,6 +39,8 @@ fn fail<T>(path: &str, problem: impl Into<String>) -> Result<T, EventError> {
 pub struct UnverifiedEvent {
     pub id: String,
     pub created_at: String,
+    /// The app version the installation runs (`app_version_name`), when sent.
+    pub app_version_name: Option<String>,
     pub event_type: String,
     pub app_id: String,
     pub links: Links,
@@ -425,6 +427,7 @@ pub fn parse_event(body: &[u8]) -> Result<UnverifiedEvent, EventError> {
     Ok(UnverifiedEvent {
         id: id(get(top, "id"), "id")?,
         created_at: text(get(top, "created_at"), "created_at", 64)?,
+        app_version_name: optional_text(get(top, "app_version_name"), "app_version_name", 128)?,
         app_id: text(get(top, "app_id"), "app_id", 128)?,
         event_type,
         links,
