@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Runs the worker locally: setup, release build, local D1 migrations, then `wrangler dev` on
-# 127.0.0.1:8787 with local D1 and KV persisted under .wrangler/state. No Cloudflare account.
-# Extra arguments go to `wrangler dev` (e.g. --port 8788, --test-scheduled).
+# The whole local stack in one terminal: the worker (`wrangler dev`, local D1 and KV persisted
+# under .wrangler/state), the Talkdesk simulator on 127.0.0.1:8790, and a cron tick that runs the
+# worker's scheduled sweep every 15 s (local only; Cloudflare runs the real cron each minute).
+# Each line is prefixed with where it came from. Ctrl-C stops all three. No Cloudflare account.
+#
+# `make dev ARGS="--port 8788"` passes arguments to `wrangler dev`; APPCONNECT_DEV_SIM=0 leaves
+# the simulator out, APPCONNECT_DEV_TICK=0 the cron tick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 APPCONNECT_SETUP_BROWSER=${APPCONNECT_SETUP_BROWSER:-0} bash scripts/setup.sh
 . .tools/env.sh
 bash scripts/build.sh
@@ -12,6 +17,46 @@ if [ ! -f .dev.vars ]; then
   cp .dev.vars.example .dev.vars
 fi
 echo "[dev] applying D1 migrations locally" >&2
-"$NODE22" "$WRANGLER" d1 migrations apply DB --local
-echo "[dev] serving on http://127.0.0.1:8787 (Ctrl-C stops)" >&2
-exec "$NODE22" "$WRANGLER" dev --local --ip 127.0.0.1 --port 8787 --show-interactive-dev-session=false "$@"
+"$NODE22" "$WRANGLER" d1 migrations apply DB --local >/dev/null
+
+var() { sed -n "s/^$1=//p" .dev.vars | tail -n1; }
+port=8787
+app_id=$(var TALKDESK_APP_ID)
+callback_token=$(var CALLBACK_TOKEN)
+base="http://127.0.0.1:$port"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+# Runs a command in its own process group, each output line prefixed.
+run() {
+  local prefix=$1; shift
+  setsid bash -c '"$@" 2>&1 | sed -u "s/^/'"$prefix"' /"' _ "$@" &
+  pids+=($!)
+}
+
+if [ "${APPCONNECT_DEV_SIM:-1}" = 1 ]; then
+  echo "[dev] building the Talkdesk simulator" >&2
+  cargo build -q --release -p talkdesk-sim
+  run "[sim]   " target/release/talkdesk-sim --port 8790 serve --app-id "$app_id" \
+    --callback "$base/events/$callback_token" --time-scale 0.01 \
+    --redirect-uri "$base/oauth/callback"
+fi
+run "[worker]" "$NODE22" "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" \
+  --test-scheduled --show-interactive-dev-session=false "$@"
+if [ "${APPCONNECT_DEV_TICK:-1}" = 1 ]; then
+  run "[cron]  " bash -c "while sleep 15; do
+    curl -s -o /dev/null -w 'sweep %{http_code}\n' '$base/__scheduled?cron=*+*+*+*+*' || true
+  done"
+fi
+for _ in $(seq 1 120); do
+  curl -s -o /dev/null "$base/healthz" && break
+  sleep 1
+done
+echo "[dev] ready in $(( $(date +%s) - started )) s: worker $base, simulator http://127.0.0.1:8790, console $base/admin" >&2
+echo "[dev] in another terminal: make demo (a full install), Ctrl-C here stops everything" >&2
+wait

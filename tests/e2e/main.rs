@@ -7,7 +7,9 @@
 mod bench;
 mod bridge;
 mod browser;
+mod console;
 mod credentials;
+mod deploy;
 mod foundation;
 mod genuine;
 mod harness;

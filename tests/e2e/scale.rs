@@ -12,14 +12,80 @@ use crate::lifecycle::{sim_for, sweep};
 
 /// Every `invocation_budget` line the worker has logged: what each invocation spent.
 pub fn budget_lines(w: &Worker) -> Vec<Value> {
-    w.log()
-        .lines()
-        .filter_map(|line| {
-            let json = &line[line.find('{')?..];
-            serde_json::from_str::<Value>(json).ok()
-        })
+    logged_objects(&w.log())
+        .into_iter()
         .filter(|v| v["event"] == "invocation_budget")
         .collect()
+}
+
+/// The objects the worker logged, as `wrangler dev` prints them (Node's inspect format, over
+/// one or several lines: `{ level: 'info', event: 'x', queries: 12 }`).
+pub fn logged_objects(log: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut rest = log;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        if let Some(v) = inspect_object(&rest[start + 1..start + len]) {
+            out.push(v);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+/// `key: value` pairs separated by commas; values are numbers, booleans, null or quoted
+/// strings. `None` for anything else (a stray brace in other output).
+fn inspect_object(body: &str) -> Option<Value> {
+    let mut map = serde_json::Map::new();
+    let mut chars = body.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| c.is_alphanumeric() || *c == '_')).collect();
+        if key.is_empty() || chars.next() != Some(':') {
+            return None;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let value = match chars.peek() {
+            Some('\'') | Some('"') => {
+                let quote = chars.next()?;
+                let mut s = String::new();
+                loop {
+                    match chars.next()? {
+                        '\\' => s.push(chars.next()?),
+                        c if c == quote => break,
+                        c => s.push(c),
+                    }
+                }
+                Value::String(s)
+            }
+            _ => {
+                let token: String =
+                    std::iter::from_fn(|| chars.next_if(|c| *c != ',' && *c != '\n')).collect();
+                serde_json::from_str(token.trim()).ok()?
+            }
+        };
+        map.insert(key, value);
+    }
+    (!map.is_empty()).then_some(Value::Object(map))
+}
+
+#[test]
+fn the_inspect_format_wrangler_prints_is_read_back_into_objects() {
+    let log = "[wrangler:info] Ready\n{\n  budget_queries: 900,\n  event: 'invocation_budget',\n  \
+               detail: 'it\\'s, here',\n  refused: 0\n}\n{ level: 'info', event: 'sweep' }\n";
+    let objects = logged_objects(log);
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    assert_eq!(objects[0]["budget_queries"], 900);
+    assert_eq!(objects[0]["detail"], "it's, here");
+    assert_eq!(objects[1]["event"], "sweep");
 }
 
 /// Waits for wrangler to write out the log lines of invocations that just ended.
@@ -100,10 +166,12 @@ async fn a_backlog_of_500_due_installations_drains_with_every_invocation_within_
         "500-installation backlog: {sweeps} sweeps; the most queries in one invocation {most:?}"
     );
     assert!(crons >= sweeps, "every sweep logged its spending");
-    let stopped_early = w.log().lines().any(|l| {
-        l.split(" installations run, ")
-            .nth(1)
-            .is_some_and(|rest| !rest.starts_with("0 left"))
+    let stopped_early = logged_objects(&w.log()).iter().any(|v| {
+        v["event"] == "sweep"
+            && v["detail"]
+                .as_str()
+                .and_then(|d| d.split(" installations run, ").nth(1))
+                .is_some_and(|rest| !rest.starts_with("0 left"))
     });
     assert!(
         stopped_early,

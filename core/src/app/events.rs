@@ -58,14 +58,31 @@ pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
         }
         Err(IntakeError::Invalid(e)) => return invalid(e.path.clone(), e.to_string()),
     };
+    let installation_id = event.data.installation_id().unwrap_or_default().to_owned();
+    let logged = |status: &str| {
+        p.log().record(
+            crate::ports::Level::Info,
+            "event_received",
+            &[
+                ("event_id", event.id.as_str()),
+                ("event_type", event.event_type.as_str()),
+                ("installation_id", installation_id.as_str()),
+                ("status", status),
+            ],
+        )
+    };
     match receive(p, intake).await {
         Ok(Received::Duplicate) => {
+            logged("duplicate");
             Reply::json(200, &json!({"status": "duplicate", "event_id": event.id})).into()
         }
-        Ok(Received::New { run }) => Handled {
-            reply: Reply::json(200, &json!({"status": "accepted", "event_id": event.id})),
-            run_installation: run,
-        },
+        Ok(Received::New { run }) => {
+            logged("accepted");
+            Handled {
+                reply: Reply::json(200, &json!({"status": "accepted", "event_id": event.id})),
+                run_installation: run,
+            }
+        }
         Err(e) => {
             p.log().error(
                 "event_store_failed",

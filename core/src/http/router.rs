@@ -225,6 +225,21 @@ fn resource(segments: &[&str]) -> Option<Resource> {
         ["admin", "installations", id, "webhooks"] if !id.is_empty() => {
             r(&[Method::Get], |_, s| Route::AdminWebhooks(s[2].to_owned()))
         }
+        ["admin"] => r(&[Method::Get], |_, _| Route::ConsoleHome),
+        ["admin", "login"] => r(&[Method::Post], |_, _| Route::ConsoleLogin),
+        ["admin", "logout"] => r(&[Method::Post], |_, _| Route::ConsoleLogout),
+        ["admin", "console", "installations"] => r(&[Method::Get], |_, _| Route::ConsoleList),
+        ["admin", "console", "installations", id] if !id.is_empty() => r(&[Method::Get], |_, s| {
+            Route::ConsoleInstallation(s[3].to_owned())
+        }),
+        ["admin", "console", "installations", id, action]
+            if !id.is_empty() && !action.is_empty() =>
+        {
+            r(&[Method::Post], |_, s| {
+                Route::ConsoleAction(s[3].to_owned(), s[4].to_owned())
+            })
+        }
+        ["admin", "console", "reseal"] => r(&[Method::Post], |_, _| Route::ConsoleReseal),
         ["admin", "webhooks", id, "replay"] if !id.is_empty() => r(&[Method::Post], |_, s| {
             Route::AdminWebhookReplay(s[2].to_owned())
         }),
@@ -279,6 +294,33 @@ mod tests {
     #[test]
     fn healthz_is_routed() {
         assert_eq!(route("GET", "/healthz"), Ok(Route::Healthz));
+    }
+
+    #[test]
+    fn the_console_pages_and_actions_are_routed_and_answer_as_pages() {
+        assert_eq!(route("GET", "/admin"), Ok(Route::ConsoleHome));
+        assert_eq!(route("POST", "/admin/login"), Ok(Route::ConsoleLogin));
+        assert_eq!(
+            route("GET", "/admin/console/installations"),
+            Ok(Route::ConsoleList)
+        );
+        assert_eq!(
+            route("GET", "/admin/console/installations/i-1"),
+            Ok(Route::ConsoleInstallation("i-1".into()))
+        );
+        assert_eq!(
+            route("POST", "/admin/console/installations/i-1/retry"),
+            Ok(Route::ConsoleAction("i-1".into(), "retry".into()))
+        );
+        assert_eq!(
+            route("POST", "/admin/console/reseal"),
+            Ok(Route::ConsoleReseal)
+        );
+        assert!(is_page_path("/admin") && is_page_path("/admin/console/installations"));
+        assert!(
+            !is_page_path("/admin/installations"),
+            "the JSON API stays JSON"
+        );
     }
 
     #[test]

@@ -137,6 +137,15 @@ pub async fn deliver<P: Ports>(
                 p.store()
                     .finish_webhook(w.seq, &holder, DELIVERED, now, status, None, now)
                     .await?;
+                p.log().record(
+                    crate::ports::Level::Info,
+                    "webhook_delivered",
+                    &[
+                        ("installation_id", installation_id),
+                        ("webhook_id", w.webhook_id.as_str()),
+                        ("type", w.event_type.as_str()),
+                    ],
+                );
                 delivered += 1;
             }
             Some(why) if now.saturating_sub(w.created_at) >= s.scaled(GIVE_UP_MS) => {

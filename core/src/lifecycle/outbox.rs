@@ -5,7 +5,7 @@
 use super::events;
 use super::outcome::{done, Outcome};
 use super::{JobContext, Ports, Settings};
-use crate::ports::{Clock, PortError};
+use crate::ports::{Clock, Log, PortError};
 use crate::store::records::{EventStatus, Installation, InstallationState, Job, JobKind, JobState};
 use crate::talkdesk::assertion::new_jti;
 
@@ -297,6 +297,23 @@ async fn record_outcome<P: Ports>(
     // A runner whose lease lapsed mid-job has been overtaken: its record is dropped and it
     // stops, leaving the job to the runner that holds it now.
     let kept = p.store().save_job(job, holder).await?;
+    let attempts = job.attempts.to_string();
+    p.log().record(
+        match job.state {
+            JobState::Failed | JobState::Expired => crate::ports::Level::Error,
+            JobState::Unconfirmed => crate::ports::Level::Warn,
+            _ => crate::ports::Level::Info,
+        },
+        "job_outcome",
+        &[
+            ("installation_id", job.installation_id.as_str()),
+            ("event_id", job.event_id.as_str()),
+            ("kind", job.kind.as_str()),
+            ("state", job.state.as_str()),
+            ("attempts", attempts.as_str()),
+            ("detail", job.last_error.as_deref().unwrap_or("")),
+        ],
+    );
     Ok(over && kept)
 }
 
