@@ -58,7 +58,7 @@ h2{font-size:1.1rem;margin:0 0 .5rem}\
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem;margin:1rem 0}\
 .card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:1rem 1.25rem}\
 dl{margin:0;display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}\
-dt{color:var(--muted)}dd{margin:0;font-weight:600}\
+dt{color:var(--muted)}dd{margin:0;font-weight:600;overflow-wrap:anywhere}\
 .muted{color:var(--muted)}\
 .status{display:inline-block;border-radius:1rem;padding:.1rem .6rem;font-weight:600;border:1px solid currentColor}\
 .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}\
