@@ -26,9 +26,14 @@ callback_token=$(var CALLBACK_TOKEN)
 base="http://127.0.0.1:$port"
 
 pids=()
+# Every process below $1 (wrangler starts workerd in a process group of its own).
+tree() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do tree "$c"; echo "$c"; done; }
 stop() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  local all=()
+  for pid in "${pids[@]}"; do all+=($(tree "$pid") "$pid"); done
+  for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  kill "${all[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap stop INT TERM EXIT
