@@ -14,7 +14,7 @@
 # wrangler.toml keeps its local placeholders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dry=${DRY_RUN:-0}
+case "${DRY_RUN:-0}" in 1|true|yes) dry=1 ;; *) dry=0 ;; esac
 [ "${1:-}" = "--dry-run" ] && dry=1
 DB_NAME=${APPCONNECT_D1_NAME:-appconnect}
 KV_TITLE=${APPCONNECT_KV_TITLE:-appconnect-cache}
@@ -50,9 +50,10 @@ else
 fi
 
 step "1/7 Cloudflare login"
-if [ "$dry" = 1 ]; then wr whoami
+if [ "$dry" = 1 ]; then wr whoami --json
 else
-  wr whoami >/dev/null 2>&1 || die "not logged in: run \`make wrangler ARGS=login\` (or set CLOUDFLARE_API_TOKEN)"
+  # `whoami` alone exits 0 when logged out; with --json it does not.
+  wr whoami --json >/dev/null 2>&1 || die "not logged in: run \`make wrangler ARGS=login\` (or set CLOUDFLARE_API_TOKEN)"
 fi
 
 step "2/7 D1 database '$DB_NAME' and KV namespace '$KV_TITLE'"

@@ -64,4 +64,6 @@ for _ in $(seq 1 120); do
 done
 echo "[dev] ready in $(( $(date +%s) - started )) s: worker $base, simulator http://127.0.0.1:8790, console $base/admin" >&2
 echo "[dev] in another terminal: make demo (a full install), Ctrl-C here stops everything" >&2
-wait
+# When any part stops (wrangler exits, the simulator dies), everything stops.
+wait -n
+stop

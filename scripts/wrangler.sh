@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .tools/env.sh ] || APPCONNECT_SETUP_BROWSER=0 bash scripts/setup.sh
 . .tools/env.sh
+# A person runs this: wrangler's prompts (login, `secret put`) must work, which CI=true forbids.
+unset CI
 exec "$NODE22" "$WRANGLER" "$@"

@@ -11,7 +11,7 @@ use appconnect_core::app::{self, health, Head};
 use appconnect_core::config::Config;
 use appconnect_core::http::{self, route, ApiError, Reply, Route};
 use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
-use appconnect_core::lifecycle::{self, Settings};
+use appconnect_core::lifecycle::{self, Ports, Settings};
 use appconnect_core::ports::{Clock, Log};
 
 /// Due installations the cron sweep looks at per run; the invocation's budget decides how many
@@ -37,7 +37,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 
 async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
     // 1. Settings first: with a broken deployment every request says so, whatever its path.
-    let config = match platform::env::load_config(&env) {
+    let config = match platform::env::config(&env) {
         Ok(config) => config,
         Err(e) => {
             log::error("configuration_error", &e.to_string());
@@ -77,8 +77,11 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         return ApiError::NotFound { path: head.path }.reply();
     }
     if route == Route::Healthz {
-        let d1 = health::judge_schema(&platform::d1::schema_state(&env).await);
-        let kv = platform::kv::probe(&env).await;
+        // D1 and KV are probed at once: the answer waits for the slower, not for both.
+        let (schema, kv) =
+            futures_util::future::join(platform::d1::schema_state(&env), platform::kv::probe(&env))
+                .await;
+        let d1 = health::judge_schema(&schema);
         return health::reply(env!("CARGO_PKG_VERSION"), &d1, &kv);
     }
     let body = if app::needs_body(&route) {
@@ -110,7 +113,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
             let metered = Metered::new(&ports, &meter);
             if let Err(e) = lifecycle::run_installation(&metered, &settings, &installation_id).await
             {
-                log::WorkerLog.record(
+                ports.log().record(
                     appconnect_core::ports::Level::Error,
                     "job_run_failed",
                     &[("installation_id", &installation_id), ("detail", &e.0)],
@@ -127,7 +130,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     log::set_request_id(Some(format!("cron-{}", js_random_id())));
-    let config = match platform::env::load_config(&env) {
+    let config = match platform::env::config(&env) {
         Ok(config) => config,
         Err(e) => return log::error("configuration_error", &e.to_string()),
     };
@@ -144,7 +147,7 @@ async fn sweep(ports: &WorkerPorts, config: &Config) {
     match lifecycle::sweep(&metered, &Settings::from_config(config), SWEEP_LIMIT).await {
         Ok(report) => {
             for (id, e) in &report.failures {
-                log::WorkerLog.record(
+                ports.log().record(
                     appconnect_core::ports::Level::Error,
                     "sweep_installation_failed",
                     &[("installation_id", id), ("detail", &e.0)],

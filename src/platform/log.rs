@@ -14,16 +14,31 @@ thread_local! {
     static REQUEST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Sets the request id later lines carry (`cf-ray`, or one of ours for cron runs).
+/// Sets the request id the free functions' lines carry (`cf-ray`, or one of ours for cron
+/// runs); the ports' [`WorkerLog`] carries its request's own.
 pub fn set_request_id(id: Option<String>) {
     REQUEST_ID.with(|r| *r.borrow_mut() = id);
 }
 
+/// The id set by [`set_request_id`], for a request's [`WorkerLog`].
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.with(|r| r.borrow().clone())
+}
+
 fn emit(level: Level, event: &str, fields: Map<String, Value>) {
+    emit_for(
+        REQUEST_ID.with(|r| r.borrow().clone()),
+        level,
+        event,
+        fields,
+    );
+}
+
+fn emit_for(request_id: Option<String>, level: Level, event: &str, fields: Map<String, Value>) {
     let mut line = Map::new();
     line.insert("level".into(), level.as_str().into());
     line.insert("event".into(), event.into());
-    if let Some(id) = REQUEST_ID.with(|r| r.borrow().clone()) {
+    if let Some(id) = request_id {
         line.insert("request_id".into(), id.into());
     }
     line.extend(fields);
@@ -62,20 +77,31 @@ pub fn info_fields(event: &str, fields: Value) {
     emit(Level::Info, event, fields);
 }
 
-/// The log as the core's [`Log`](appconnect_core::ports::Log) port.
-pub struct WorkerLog;
+/// The log as the core's [`Log`](appconnect_core::ports::Log) port, for one request: workerd
+/// interleaves requests (and their `waitUntil` work) on one thread, so each carries its own id
+/// rather than trusting the thread's latest.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerLog {
+    pub request_id: Option<String>,
+}
+
+impl WorkerLog {
+    fn line(&self, level: Level, event: &str, fields: Map<String, Value>) {
+        emit_for(self.request_id.clone(), level, event, fields);
+    }
+}
 
 impl appconnect_core::ports::Log for WorkerLog {
-    fn error(&self, event: &str, detail: &str) {
-        error(event, detail);
+    fn error(&self, event: &str, text: &str) {
+        self.line(Level::Error, event, detail(text));
     }
 
-    fn info(&self, event: &str, detail: &str) {
-        info(event, detail);
+    fn info(&self, event: &str, text: &str) {
+        self.line(Level::Info, event, detail(text));
     }
 
     fn warn(&self, event: &str, text: &str) {
-        emit(Level::Warn, event, detail(text));
+        self.line(Level::Warn, event, detail(text));
     }
 
     fn record(&self, level: Level, event: &str, fields: &[(&str, &str)]) {
@@ -84,6 +110,6 @@ impl appconnect_core::ports::Log for WorkerLog {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| ((*k).to_owned(), json!(v)))
             .collect();
-        emit(level, event, fields);
+        self.line(level, event, fields);
     }
 }

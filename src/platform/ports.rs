@@ -17,6 +17,7 @@ pub struct WorkerPorts {
     db: D1,
     cache: KvCache,
     hooks: PartnerHooks,
+    log: WorkerLog,
 }
 
 impl WorkerPorts {
@@ -25,6 +26,9 @@ impl WorkerPorts {
             db: D1::from_env(env)?,
             cache: KvCache::from_env(env)?,
             hooks: PartnerHooks::from_choice(config.partner.hooks),
+            log: WorkerLog {
+                request_id: super::log::request_id(),
+            },
         })
     }
 }
@@ -54,7 +58,7 @@ impl Ports for WorkerPorts {
         &WebCryptoSigner
     }
     fn log(&self) -> &WorkerLog {
-        &WorkerLog
+        &self.log
     }
     fn hooks(&self) -> &PartnerHooks {
         &self.hooks

@@ -70,6 +70,8 @@ pub struct Worker {
     pub port: u16,
     /// Throw-away directory: config, `.dev.vars`, D1/KV state, the log.
     pub dir: PathBuf,
+    /// Milliseconds from spawning `wrangler dev` to the first answer (the last start).
+    pub ready_ms: f64,
     options: Options,
     wrangler: Option<Child>,
     watchdog: Option<Child>,
@@ -105,6 +107,7 @@ impl Worker {
         let mut w = Worker {
             base_url: String::new(),
             port: 0,
+            ready_ms: 0.0,
             dir,
             options,
             wrangler: None,
@@ -148,6 +151,7 @@ impl Worker {
         if self.options.test_scheduled {
             cmd.arg("--test-scheduled");
         }
+        let spawned = Instant::now();
         let child = cmd
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -161,6 +165,7 @@ impl Worker {
         self.port = port;
         self.base_url = format!("http://127.0.0.1:{port}");
         self.wait_ready();
+        self.ready_ms = spawned.elapsed().as_secs_f64() * 1000.0;
     }
 
     fn wait_ready(&mut self) {
@@ -175,7 +180,7 @@ impl Worker {
             if raw_get(self.port, "/healthz").is_some() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(50));
         }
         panic!("wrangler dev did not answer in 120 s:\n{}", self.log());
     }

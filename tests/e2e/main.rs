@@ -18,5 +18,6 @@ mod inspect;
 mod lifecycle;
 mod limits;
 mod partner;
+mod peers;
 mod scale;
 mod sso;

@@ -20,7 +20,25 @@ pub struct ListedInstallation {
     pub updated_at: u64,
     /// Pending jobs other than the install (an update, a rotation… being applied).
     pub pending: u64,
+    /// The state as Talkdesk shows it to its users ([`SHOWN_STATE`]).
+    pub shown: String,
 }
+
+/// The state as Talkdesk shows it (installing, active, updating, failed, trial expired,
+/// uninstalled, needing attention), from an installation row `i`: one expression for the
+/// list, its filter and the overview's counts.
+pub const SHOWN_STATE: &str = "CASE \
+    WHEN i.state IN ('received', 'installing') THEN 'installing' \
+    WHEN i.state = 'active' AND EXISTS (SELECT 1 FROM jobs j \
+      WHERE j.installation_id = i.installation_id AND j.state = 'pending' AND j.kind <> 'install') \
+      THEN 'updating' \
+    WHEN i.state = 'active' AND i.trial_state = 'ended' AND i.trial_ended_reason = 'trial_expired' \
+      THEN 'trial expired' \
+    WHEN i.state = 'active' THEN 'active' \
+    WHEN i.state = 'attention' THEN 'needing attention' \
+    WHEN i.state IN ('rejected', 'forged') THEN 'failed' \
+    WHEN i.state = 'uninstalled' THEN 'uninstalled' \
+    ELSE 'unknown' END";
 
 /// A count for one day and one key (state, kind…), for the overview's charts.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -81,8 +99,13 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// Installations whose account name contains `search`, or whose account or installation
-    /// id is `search` (everything when it is empty), most recently changed first.
-    pub async fn console_list(&self, search: &str) -> Result<Vec<ListedInstallation>, PortError> {
+    /// id is `search` (everything when it is empty), in the shown `state` when given, most
+    /// recently changed first.
+    pub async fn console_list(
+        &self,
+        search: &str,
+        state: Option<&str>,
+    ) -> Result<Vec<ListedInstallation>, PortError> {
         let pattern = format!(
             "%{}%",
             search
@@ -90,19 +113,49 @@ impl<D: Database> Store<'_, D> {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        self.all(Statement::new(
-            "console list",
-            "SELECT i.installation_id, i.account_id, i.account_name, i.state, i.trial_state, \
-               i.users_count, i.last_error, i.created_at, i.updated_at, \
-               (SELECT COUNT(*) FROM jobs j WHERE j.installation_id = i.installation_id \
-                  AND j.state = 'pending' AND j.kind <> 'install') AS pending \
-             FROM installations i \
-             WHERE ?1 = '' OR i.account_name LIKE ?2 ESCAPE '\\' OR i.account_id = ?1 \
-               OR i.installation_id = ?1 \
-             ORDER BY i.updated_at DESC LIMIT ?3",
-            vec![search.into(), pattern.into(), LIST_LIMIT.into()],
-        ))
+        self.all(Statement {
+            name: "console list",
+            sql: format!(
+                "SELECT * FROM (SELECT i.installation_id, i.account_id, i.account_name, i.state, \
+                   i.trial_state, i.users_count, i.last_error, i.created_at, i.updated_at, \
+                   (SELECT COUNT(*) FROM jobs j WHERE j.installation_id = i.installation_id \
+                      AND j.state = 'pending' AND j.kind <> 'install') AS pending, \
+                   {SHOWN_STATE} AS shown \
+                 FROM installations i \
+                 WHERE ?1 = '' OR i.account_name LIKE ?2 ESCAPE '\\' OR i.account_id = ?1 \
+                   OR i.installation_id = ?1) \
+                 WHERE ?4 = '' OR shown = ?4 \
+                 ORDER BY updated_at DESC LIMIT ?3"
+            )
+            .into(),
+            params: vec![
+                search.into(),
+                pattern.into(),
+                LIST_LIMIT.into(),
+                state.unwrap_or_default().into(),
+            ],
+        })
         .await
+    }
+
+    /// How many installations are in each shown state.
+    pub async fn console_counts(&self) -> Result<Vec<(String, u64)>, PortError> {
+        #[derive(Deserialize)]
+        struct Row {
+            shown: String,
+            n: u64,
+        }
+        let rows: Vec<Row> = self
+            .all(Statement {
+                name: "console counts",
+                sql: format!(
+                    "SELECT {SHOWN_STATE} AS shown, COUNT(*) AS n FROM installations i GROUP BY shown"
+                )
+                .into(),
+                params: vec![],
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.shown, r.n)).collect())
     }
 
     /// Installations created per day (by state now), since `since_ms`.

@@ -14,21 +14,32 @@ use crate::ports::{Clock, Log};
 use crate::store::console::ListedInstallation;
 use crate::store::records::Installation;
 
-/// How an installation is shown: Talkdesk's words for its users, and a colour class.
-pub fn shown_state(
-    state: &str,
-    pending: u64,
-    trial_state: Option<&str>,
-) -> (&'static str, &'static str) {
-    match state {
-        "received" | "installing" => ("installing", "warn"),
-        "active" if pending > 0 => ("updating", "warn"),
-        "active" if trial_state == Some("ended") => ("trial expired", "warn"),
-        "active" => ("active", "ok"),
-        "attention" => ("needing attention", "bad"),
-        "rejected" | "forged" => ("failed", "bad"),
-        "uninstalled" => ("uninstalled", "muted"),
-        _ => ("unknown", "muted"),
+/// The colour class of a shown state (`store::console::SHOWN_STATE`).
+pub fn class_of(shown: &str) -> &'static str {
+    match shown {
+        "active" => "ok",
+        "installing" | "updating" | "trial expired" => "warn",
+        "needing attention" | "failed" => "bad",
+        _ => "muted",
+    }
+}
+
+/// How one installation is shown: the same rule as `store::console::SHOWN_STATE`.
+pub fn shown_state(inst: &Installation, pending: u64) -> &'static str {
+    match inst.state.as_str() {
+        "received" | "installing" => "installing",
+        "active" if pending > 0 => "updating",
+        "active"
+            if inst.trial.state.as_deref() == Some("ended")
+                && inst.trial.ended_reason.as_deref() == Some("trial_expired") =>
+        {
+            "trial expired"
+        }
+        "active" => "active",
+        "attention" => "needing attention",
+        "rejected" | "forged" => "failed",
+        "uninstalled" => "uninstalled",
+        _ => "unknown",
     }
 }
 
@@ -83,19 +94,13 @@ pub async fn list<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
     };
     let search = query(head, "q").unwrap_or_default();
     let state = query(head, "state");
-    let rows = match p.store().console_list(search).await {
+    let rows = match p.store().console_list(search, state).await {
         Ok(rows) => rows,
         Err(e) => return failed(p, config, e),
     };
     let shown: Vec<(&ListedInstallation, (&str, &str))> = rows
         .iter()
-        .map(|r| {
-            (
-                r,
-                shown_state(&r.state, r.pending, r.trial_state.as_deref()),
-            )
-        })
-        .filter(|(_, (label, _))| state.is_none_or(|s| s == *label))
+        .map(|r| (r, (r.shown.as_str(), class_of(&r.shown))))
         .collect();
     let options: String = std::iter::once(("", "any state"))
         .chain(STATES.iter().map(|s| (*s, *s)))
@@ -223,16 +228,16 @@ pub async fn installation<P: Ports>(p: &P, config: &Config, head: &Head, id: &st
         .iter()
         .filter(|j| j.state == crate::store::records::JobState::Pending)
         .count() as u64;
-    let (label, class) = shown_state(
-        inst.state.as_str(),
+    let label = shown_state(
+        &inst,
         jobs.iter()
             .filter(|j| {
                 j.state == crate::store::records::JobState::Pending
                     && j.kind != crate::store::records::JobKind::Install
             })
             .count() as u64,
-        inst.trial.state.as_deref(),
     );
+    let class = class_of(label);
     let flash = query(head, "done").map_or_else(String::new, |d| {
         format!(
             "<p class=\"notice\" role=\"status\" id=\"flash\">Done: {}</p>",

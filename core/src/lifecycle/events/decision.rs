@@ -139,11 +139,19 @@ pub async fn approve_install<P: Ports>(
                     api::parse_installation,
                 )
                 .await?;
-            if info.state.as_deref() != Some("approved") {
-                return Err(Outcome::Fail(format!(
-                    "Talkdesk no longer takes an approval: the installation is {}",
-                    info.state.as_deref().unwrap_or("in an unknown state")
-                )));
+            match info.state.as_deref() {
+                Some("approved") => {}
+                // Still waiting for us: the conflict was passing; approve again later.
+                None | Some("pending") => {
+                    return Err(Outcome::Retry(
+                        "Talkdesk answered 409 but still shows the installation pending".into(),
+                    ))
+                }
+                Some(other) => {
+                    return Err(Outcome::Fail(format!(
+                        "Talkdesk no longer takes an approval: the installation is {other}"
+                    )))
+                }
             }
         }
         Err(e) => {

