@@ -34,7 +34,9 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let id = self.child.id();
         stop_group(id, &mut self.child);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -54,7 +56,7 @@ fn wrangler(dir: &Path) -> Command {
 
 /// Copies the peer, installs its packages, applies its migrations, then starts it: the peer and
 /// when its `wrangler dev` was spawned.
-fn start_peer(app_id: &str) -> (Peer, Instant) {
+fn start_peer(app_id: &str, port: u16, talkdesk_host: &str) -> (Peer, Instant) {
     let source = root().join("../shared/peers/ts-worker");
     assert!(source.exists(), "the peer is not at {}", source.display());
     let dir = root().join(format!("target/bench/peer-{}", std::process::id()));
@@ -97,8 +99,18 @@ fn start_peer(app_id: &str) -> (Peer, Instant) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let port = free_port();
     use std::os::unix::process::CommandExt;
+    // Its settings as a `.dev.vars` next to its wrangler.toml (the peer allows exact host:port
+    // entries only, so the simulator's own).
+    std::fs::write(
+        dir.join(".dev.vars"),
+        format!(
+            "TALKDESK_APP_ID={app_id}\nTALKDESK_EXTRA_HOSTS={talkdesk_host}\n\
+             SEALING_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\
+             ADMIN_TOKEN=dev-admin-token-not-secret\n"
+        ),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join("wrangler.log")).unwrap();
     let spawned = Instant::now();
     let child = wrangler(&dir)
@@ -116,8 +128,6 @@ fn start_peer(app_id: &str) -> (Peer, Instant) {
             "state",
             "--show-interactive-dev-session=false",
         ])
-        .args(["--var", &format!("TALKDESK_APP_ID:{app_id}")])
-        .args(["--var", "TALKDESK_EXTRA_HOSTS:127.0.0.1:*"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -356,7 +366,12 @@ async fn sample_event(sim: &Simulator) -> Value {
     {
         assert!(
             Instant::now() < deadline,
-            "the sample install was not approved"
+            "the sample install was not approved: deliveries {:?}\nrequests {:?}",
+            sim.deliveries(),
+            sim.requests()
+                .iter()
+                .map(|r| (r.path.clone(), r.status, r.error.clone()))
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -376,15 +391,21 @@ fn ratio(ours: f64, theirs: f64) -> String {
 async fn bench_side_by_side_with_the_typescript_peer() {
     let app_id = crate::harness::default_vars()["TALKDESK_APP_ID"].clone();
     // The peer first.
-    let (peer, spawned) = start_peer(&app_id);
-    let peer_cold =
-        first_answer_ms(&format!("http://127.0.0.1:{}/healthz", peer.port), spawned).await;
+    let peer_port = free_port();
     let peer_sim = Simulator::start(SimConfig {
         app_id: app_id.clone(),
-        callback_url: Some(format!("http://127.0.0.1:{}/events", peer.port)),
+        callback_url: Some(format!("http://127.0.0.1:{peer_port}/events")),
         time_scale: 0.001,
         ..SimConfig::default()
     });
+    let sim_host = peer_sim
+        .base_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let (peer, spawned) = start_peer(&app_id, peer_port, &sim_host);
+    let peer_cold =
+        first_answer_ms(&format!("http://127.0.0.1:{}/healthz", peer.port), spawned).await;
     let peer_target = Target {
         name: "peer",
         base: format!("http://127.0.0.1:{}", peer.port),
