@@ -132,3 +132,55 @@ async fn a_signed_in_operator_lists_filters_opens_and_acts_with_the_forms_token_
     .await;
     assert_eq!(unconfirmed.reply.status, 400);
 }
+
+#[tokio::test]
+async fn the_installation_page_offers_settings_webhooks_and_unconfirmed_events_and_saves_settings()
+{
+    let app = TestApp::new();
+    let inst = app.active(Alg::ES256).await;
+    let cookie = sign_in(&app).await;
+    let id = inst.installation_id.clone();
+    let page = call(
+        &app,
+        Route::ConsoleInstallation(id.clone()),
+        &head(Some(&cookie)),
+        "",
+    )
+    .await
+    .reply;
+    let csrf = csrf_of(&page.body);
+    assert!(page.body.contains("id=\"settings-json\""));
+    let saved = call(
+        &app,
+        Route::ConsoleAction(id.clone(), "settings".into()),
+        &head(Some(&cookie)),
+        &format!("csrf={csrf}&settings=%7B%22tier%22%3A%22gold%22%7D"),
+    )
+    .await
+    .reply;
+    assert_eq!(saved.status, 303);
+    let page = call(
+        &app,
+        Route::ConsoleInstallation(id.clone()),
+        &head(Some(&cookie)),
+        "",
+    )
+    .await
+    .reply;
+    assert!(page.body.contains("gold"), "the settings were saved");
+    assert!(
+        page.body.contains("class=\"job\""),
+        "finished jobs are in the timeline"
+    );
+    // An event of another installation cannot be acted on from this page.
+    let other = call(
+        &app,
+        Route::ConsoleAction(id.clone(), "replay".into()),
+        &head(Some(&cookie)),
+        &format!("csrf={csrf}&event_id=not-this-installations"),
+    )
+    .await
+    .reply;
+    let location = other.header("location").unwrap_or_default().to_owned();
+    assert!(location.contains("not+this+installation"), "{location}");
+}

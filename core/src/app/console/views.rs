@@ -206,22 +206,24 @@ pub async fn installation<P: Ports>(p: &P, config: &Config, head: &Head, id: &st
         let account = store.account(&inst.account_id).await?;
         let decision = store.manual_decision(id).await?;
         let version = store.app_version(id).await?;
+        let webhooks = store.webhooks_of(id, 20).await?;
         Ok::<_, crate::ports::PortError>(Some((
-            inst, jobs, events, actions, users, account, decision, version,
+            inst, jobs, events, actions, users, account, decision, version, webhooks,
         )))
     };
-    let (inst, jobs, events, actions, users, account, decision, version) = match read.await {
-        Ok(Some(all)) => all,
-        Ok(None) => {
-            return page(
-                config,
-                404,
-                "Not found",
-                format!("{}<p>No installation {}.</p>", nav(&op), esc(id)),
-            )
-        }
-        Err(e) => return failed(p, config, e),
-    };
+    let (inst, jobs, events, actions, users, account, decision, version, webhooks) =
+        match read.await {
+            Ok(Some(all)) => all,
+            Ok(None) => {
+                return page(
+                    config,
+                    404,
+                    "Not found",
+                    format!("{}<p>No installation {}.</p>", nav(&op), esc(id)),
+                )
+            }
+            Err(e) => return failed(p, config, e),
+        };
     let now = p.clock().now_ms();
     let view = crate::app::admin::installation_view(&inst, Some(&jobs));
     let pending_jobs = jobs
@@ -342,6 +344,29 @@ pub async fn installation<P: Ports>(p: &P, config: &Config, head: &Head, id: &st
             ),
         )
     }));
+    timeline.extend(
+        jobs.iter()
+            .filter(|j| j.state != crate::store::records::JobState::Pending)
+            .map(|j| {
+                (
+                    j.updated_at,
+                    format!(
+                        "<tr class=\"job\"><td>{}</td><td>job</td><td>{}</td><td>{}</td><td>{}</td><td></td></tr>",
+                        time(j.updated_at),
+                        esc(j.kind.as_str()),
+                        esc(j.state.as_str()),
+                        esc(&format!(
+                            "{} attempt{}{}",
+                            j.attempts,
+                            if j.attempts == 1 { "" } else { "s" },
+                            j.last_error
+                                .as_deref()
+                                .map_or_else(String::new, |e| format!(": {e}"))
+                        )),
+                    ),
+                )
+            }),
+    );
     timeline.sort_by_key(|row| std::cmp::Reverse(row.0));
     let timeline: String = timeline.into_iter().map(|(_, row)| row).collect();
     let users_rows: String = users
@@ -356,6 +381,81 @@ pub async fn installation<P: Ports>(p: &P, config: &Config, head: &Head, id: &st
         })
         .collect();
     let csrf = esc(&op.csrf);
+    let unconfirmed: String = jobs
+        .iter()
+        .filter(|j| j.state == crate::store::records::JobState::Unconfirmed)
+        .map(|j| {
+            let form = |action: &str, label: &str, confirm: bool| {
+                format!(
+                    "<form method=\"post\" action=\"/admin/console/installations/{id}/{action}\">\
+                     <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                     <input type=\"hidden\" name=\"event_id\" value=\"{ev}\">{confirm}\
+                     <button type=\"submit\" class=\"small\">{label}</button></form>",
+                    id = esc(id),
+                    ev = esc(&j.event_id),
+                    confirm = if confirm {
+                        "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> its data goes</label> "
+                    } else {
+                        ""
+                    },
+                )
+            };
+            format!(
+                "<tr><td>{kind}</td><td>{err}</td><td class=\"actions\">{retry}{discard}</td></tr>",
+                kind = esc(j.kind.as_str()),
+                err = esc(j.last_error.as_deref().unwrap_or("")),
+                retry = form("retry-event", "Retry", false),
+                discard = form("discard-event", "Discard", true),
+            )
+        })
+        .collect();
+    let unconfirmed = if unconfirmed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<section class=\"card\" id=\"unconfirmed\"><h2>Unconfirmed events</h2>\
+             <p class=\"muted\">Talkdesk could not be read back to prove these genuine or forged; they block nothing.</p>\
+             <table><tbody>{unconfirmed}</tbody></table></section>"
+        )
+    };
+    let webhooks: String = webhooks
+        .iter()
+        .map(|w| {
+            format!(
+                "<tr><td>{at}</td><td>{ty}</td><td>{state}</td><td>{attempts}</td><td>{err}</td><td>\
+                 <form method=\"post\" action=\"/admin/console/installations/{id}/replay-webhook\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"webhook_id\" value=\"{wid}\">\
+                 <button type=\"submit\" class=\"small\">Deliver again</button></form></td></tr>",
+                at = time(w.created_at),
+                ty = esc(&w.event_type),
+                state = esc(&w.state),
+                attempts = w.attempts,
+                err = esc(w.last_error.as_deref().unwrap_or("")),
+                id = esc(id),
+                wid = esc(&w.webhook_id),
+            )
+        })
+        .collect();
+    let webhooks = if webhooks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<section class=\"card\" id=\"webhooks\"><h2>Webhooks to your backend</h2><table><thead><tr>\
+             <th scope=\"col\">Queued (UTC)</th><th scope=\"col\">Type</th><th scope=\"col\">State</th>\
+             <th scope=\"col\">Attempts</th><th scope=\"col\">Last error</th><th scope=\"col\"></th></tr></thead>\
+             <tbody>{webhooks}</tbody></table></section>"
+        )
+    };
+    let settings_form = format!(
+        "<section class=\"card\" id=\"settings\"><h2>Account settings</h2>\
+         <form method=\"post\" action=\"/admin/console/installations/{id}/settings\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p><label for=\"settings-json\">Your settings for this account (a JSON object, kept across reinstalls)</label><br>\
+         <textarea id=\"settings-json\" name=\"settings\" rows=\"4\" cols=\"60\">{value}</textarea></p>\
+         <button type=\"submit\" id=\"save-settings\">Save settings</button></form></section>",
+        id = esc(id),
+        value = esc(&settings.to_string()),
+    );
     let main = format!(
         "{nav}{flash}<h1>{account} {badge}</h1>\
          <p class=\"muted\">Installation <code id=\"installation-id\">{id}</code> · \
@@ -371,10 +471,11 @@ pub async fn installation<P: Ports>(p: &P, config: &Config, head: &Head, id: &st
          </div></section>\
          <section class=\"card\"><h2>Pending work</h2><table id=\"pending\"><thead><tr><th scope=\"col\">Job</th>\
          <th scope=\"col\">Attempts</th><th scope=\"col\">Next attempt (UTC)</th><th scope=\"col\">Talkdesk's window left</th>\
-         <th scope=\"col\">Last error</th></tr></thead><tbody>{pending}</tbody></table></section>\
+         <th scope=\"col\">Last error</th></tr></thead><tbody>{pending}</tbody></table></section>{unconfirmed}\
          <section class=\"card\"><h2>Timeline</h2><table id=\"timeline\"><thead><tr><th scope=\"col\">When (UTC)</th>\
          <th scope=\"col\">What</th><th scope=\"col\">Kind</th><th scope=\"col\">Status</th><th scope=\"col\">Detail</th>\
          <th scope=\"col\"></th></tr></thead><tbody>{timeline}</tbody></table></section>\
+         {webhooks}{settings_form}\
          <section class=\"card\"><h2>Licensed users ({users_count})</h2><ul id=\"users\">{users_rows}</ul></section>",
         nav = super::views::nav(&op),
         account = esc(&inst.account_name),
@@ -446,6 +547,14 @@ pub async fn act<P: Ports>(
     form: &[(String, String)],
 ) -> Handled {
     let confirmed = field(form, "confirm") == Some("yes");
+    // An event named in the form must be this installation's (the page only offers those).
+    if let Some(event_id) = field(form, "event_id") {
+        match p.store().event(event_id).await {
+            Ok(Some(e)) if e.installation_id.as_deref() == Some(id) => {}
+            Ok(_) => return back(id, "that event is not this installation's", None),
+            Err(e) => return failed(p, config, e).into(),
+        }
+    }
     match action {
         "retry" => {
             let h = crate::app::operator::retry_now(p, id).await;
@@ -533,7 +642,56 @@ pub async fn act<P: Ports>(
             let shown = crate::app::pages::home::issued_key(key);
             pages::render(&shown, &config.app_name, "'none'").into()
         }
-        "reject" | "integration-key" => page(
+        "retry-event" => {
+            let event_id = field(form, "event_id").unwrap_or_default();
+            let h = crate::app::operator::retry_event(p, event_id).await;
+            back(
+                id,
+                &format!("retry: {}", said(&h.reply)),
+                h.run_installation,
+            )
+        }
+        "discard-event" if confirmed => {
+            let event_id = field(form, "event_id").unwrap_or_default();
+            let r = crate::app::operator::discard_event(p, event_id).await;
+            back(id, &format!("discard: {}", said(&r)), None)
+        }
+        "replay-webhook" => {
+            let webhook_id = field(form, "webhook_id").unwrap_or_default();
+            let h = crate::app::decisions::replay_webhook(p, webhook_id).await;
+            back(
+                id,
+                &format!("webhook: {}", said(&h.reply)),
+                h.run_installation,
+            )
+        }
+        "settings" => {
+            let inst = match p.store().installation(id).await {
+                Ok(Some(inst)) => inst,
+                Ok(None) => {
+                    return page(
+                        config,
+                        404,
+                        "Not found",
+                        "<p>No such installation.</p>".into(),
+                    )
+                    .into()
+                }
+                Err(e) => return failed(p, config, e).into(),
+            };
+            let body = field(form, "settings").unwrap_or("{}");
+            let r = crate::app::operator::put_settings(p, &inst.account_id, body.as_bytes()).await;
+            if r.status == 200 {
+                let _ = p
+                    .store()
+                    .record_action(id, "settings", "account settings saved", p.clock().now_ms())
+                    .await;
+                back(id, "account settings saved", None)
+            } else {
+                back(id, &format!("settings refused: {}", said(&r)), None)
+            }
+        }
+        "reject" | "integration-key" | "discard-event" => page(
             config,
             400,
             "Confirm",
