@@ -79,7 +79,7 @@ pub struct Cost {
 
 /// What one job needs apart from its users pages: lease, reads, a token (read, lease, mint,
 /// store, KV), the read-back, account, subscription, the approval and the records. Measured:
-/// an install of a one-page account spends 31 queries and 34 subrequests, an update 27 and 27.
+/// an install of a one-page account spends 24 queries and 31 subrequests, an update 27 and 27.
 pub const JOB_COST: Cost = Cost {
     queries: 32,
     subrequests: 36,

@@ -115,6 +115,8 @@ pub struct JobContext<'a, P> {
     /// Set once Talkdesk confirmed the job's event in this attempt: until then a failure is a
     /// failure to prove the event, which is bounded.
     pub confirmed: std::cell::Cell<bool>,
+    /// Until when this runner's lease runs, as last taken or renewed.
+    pub lease_until: std::cell::Cell<u64>,
 }
 
 /// What recording a job's outcome needs (the job, its event, a wake-up, a flag), kept back
@@ -158,8 +160,15 @@ impl<P: Ports> JobContext<'_, P> {
                 ));
             }
         }
-        let until = now + self.s.scaled(outbox::JOB_LEASE_MS);
+        let lease = self.s.scaled(outbox::JOB_LEASE_MS);
+        // More than half the lease left: no other runner can have taken it (it must lapse
+        // first), so the renewal (a D1 write) waits for a later step.
+        if self.lease_until.get() > now + lease / 2 {
+            return Ok(());
+        }
+        let until = now + lease;
         if self.p.store().renew_lease(self.lease(), until).await? {
+            self.lease_until.set(until);
             Ok(())
         } else {
             Err(outcome::Outcome::Pause(

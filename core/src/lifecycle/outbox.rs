@@ -105,6 +105,7 @@ async fn run_jobs<P: Ports>(
                         job: &job,
                         holder: &holder,
                         confirmed: std::cell::Cell::new(false),
+                        lease_until: std::cell::Cell::new(lease_until),
                     };
                     execute(&cx, inst).await
                 }

@@ -22,6 +22,21 @@ pub fn lease_held(j: usize, h: usize) -> String {
     format!("EXISTS (SELECT 1 FROM jobs WHERE job_id = ?{j} AND lease_holder = ?{h})")
 }
 
+/// Users as the JSON array the statements expand with `json_each` (one bound parameter).
+fn users_json(users: &[User]) -> Result<String, PortError> {
+    serde_json::to_string(
+        &users
+            .iter()
+            .map(|u| {
+                serde_json::json!({
+                    "id": u.user_id, "email": u.email, "name": u.name, "active": u.active,
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| PortError(format!("users: {e}")))
+}
+
 /// Where a re-read stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct SyncCursor {
@@ -94,17 +109,7 @@ impl<D: Database> Store<'_, D> {
         now_ms: u64,
     ) -> Result<(), PortError> {
         let fence = lease_held(1, 2);
-        let json = serde_json::to_string(
-            &users
-                .iter()
-                .map(|u| {
-                    serde_json::json!({
-                        "id": u.user_id, "email": u.email, "name": u.name, "active": u.active,
-                    })
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| PortError(format!("staging users: {e}")))?;
+        let json = users_json(users)?;
         self.db()
             .batch(&[
                 Statement {
@@ -200,6 +205,72 @@ impl<D: Database> Store<'_, D> {
                         SyncCursor::SWAPPED
                     ),
                 ),
+            ])
+            .await?;
+        self.users_count(installation_id).await
+    }
+
+    /// Replaces the installation's users with `users` (one page's worth) in one transaction:
+    /// `users_count`, and the sessions of users who lost their licence end. Returns the count.
+    pub async fn replace_users(
+        &self,
+        lease: Lease<'_>,
+        installation_id: &str,
+        users: &[User],
+    ) -> Result<u64, PortError> {
+        let fence = lease_held(1, 2);
+        let json = users_json(users)?;
+        let fenced = |sql: String, extra: Option<String>| {
+            let mut params = vec![
+                lease.job_id.into(),
+                lease.holder.into(),
+                installation_id.into(),
+            ];
+            if let Some(x) = extra {
+                params.push(x.into());
+            }
+            Statement {
+                name: "replace users",
+                sql: sql.into(),
+                params,
+            }
+        };
+        let mut end = super::sessions::end_unlicensed(installation_id);
+        end.sql = format!(
+            "{} AND EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2 AND lease_holder = ?3)",
+            end.sql
+        )
+        .into();
+        end.params
+            .extend([lease.job_id.into(), lease.holder.into()]);
+        self.db()
+            .batch(&[
+                fenced(
+                    format!(
+                        "DELETE FROM installation_users WHERE installation_id = ?3 AND {fence}"
+                    ),
+                    None,
+                ),
+                fenced(
+                    format!(
+                        "INSERT OR REPLACE INTO installation_users \
+                         (installation_id, user_id, email, name, active) \
+                         SELECT ?3, json_extract(value, '$.id'), json_extract(value, '$.email'), \
+                           json_extract(value, '$.name'), \
+                           CASE WHEN json_extract(value, '$.active') THEN 1 ELSE 0 END \
+                         FROM json_each(?4) WHERE {fence}"
+                    ),
+                    Some(json),
+                ),
+                fenced(
+                    format!(
+                        "UPDATE installations SET users_count = \
+                         (SELECT COUNT(*) FROM installation_users WHERE installation_id = ?3) \
+                         WHERE installation_id = ?3 AND {fence}"
+                    ),
+                    None,
+                ),
+                end,
             ])
             .await?;
         self.users_count(installation_id).await

@@ -266,9 +266,9 @@ async fn a_throttled_page_mid_way_is_retried_from_the_stored_cursor_not_from_pag
     app.post(inst.event.to_string().as_bytes()).await;
     // The first invocation runs out of budget part of the way through the 20 pages.
     let budget = Budget {
-        queries: 80,
-        subrequests: 80,
-        kv_ops: 80,
+        queries: 60,
+        subrequests: 60,
+        kv_ops: 60,
         wall_ms: 60_000,
     };
     metered_sweep(&app, budget).await;
@@ -290,3 +290,4 @@ async fn a_throttled_page_mid_way_is_retried_from_the_stored_cursor_not_from_pag
         "every page read once, plus the throttled request"
     );
 }
+

@@ -129,17 +129,16 @@ pub async fn reread_users<P: Ports>(
             return Ok((p.store().users_count(&inst.installation_id).await?, None));
         }
         Some(cursor) => cursor,
-        None => {
-            let now = p.clock().now_ms();
-            p.store()
-                .start_sync(cx.lease(), &inst.installation_id, now)
-                .await?;
-            SyncCursor {
-                next_page: 1,
-                fetched: 0,
-            }
-        }
+        // Started below, once the first page says whether there is more than one.
+        None => SyncCursor {
+            next_page: 0,
+            fetched: 0,
+        },
     };
+    let fresh = cursor.next_page == 0;
+    if fresh {
+        cursor.next_page = 1;
+    }
     while cursor.next_page <= api::MAX_USER_PAGES {
         cx.checkpoint(PAGE_COST).await?;
         let req = sess.api.users(cursor.next_page, api::USERS_PER_PAGE);
@@ -166,6 +165,22 @@ pub async fn reread_users<P: Ports>(
                 ),
             );
         }
+        let now = p.clock().now_ms();
+        if fresh && cursor.next_page == 1 {
+            if !got.has_next && !changes {
+                // One page, no one to tell of the change: the set is replaced in one
+                // transaction, with no staging (most accounts; the install's common case).
+                cx.checkpoint(SWAP_COST).await?;
+                let count = p
+                    .store()
+                    .replace_users(cx.lease(), &inst.installation_id, &users)
+                    .await?;
+                return Ok((count, None));
+            }
+            p.store()
+                .start_sync(cx.lease(), &inst.installation_id, now)
+                .await?;
+        }
         cursor = SyncCursor {
             next_page: if got.has_next {
                 cursor.next_page + 1
@@ -174,7 +189,6 @@ pub async fn reread_users<P: Ports>(
             },
             fetched: cursor.fetched + users.len() as u64,
         };
-        let now = p.clock().now_ms();
         p.store()
             .stage_page(cx.lease(), &users, cursor, now)
             .await?;
