@@ -290,4 +290,3 @@ async fn a_throttled_page_mid_way_is_retried_from_the_stored_cursor_not_from_pag
         "every page read once, plus the throttled request"
     );
 }
-
