@@ -20,7 +20,13 @@ echo "[dev] applying D1 migrations locally" >&2
 "$NODE22" "$WRANGLER" d1 migrations apply DB --local >/dev/null
 
 var() { sed -n "s/^$1=//p" .dev.vars | tail -n1; }
+# The worker's port: 8787, or what `ARGS="--port N"` says (the simulator's callback, the cron
+# tick and the readiness check follow it).
 port=8787
+args=("$@")
+for i in "${!args[@]}"; do
+  if [ "${args[$i]}" = "--port" ]; then port=${args[$((i + 1))]:-8787}; fi
+done
 app_id=$(var TALKDESK_APP_ID)
 callback_token=$(var CALLBACK_TOKEN)
 base="http://127.0.0.1:$port"
@@ -51,17 +57,27 @@ if [ "${APPCONNECT_DEV_SIM:-1}" = 1 ]; then
     --callback "$base/events/$callback_token" --time-scale 0.01 \
     --redirect-uri "$base/oauth/callback"
 fi
+# `--port` is ours to pass once, so it is taken out of the arguments given on.
+rest=()
+skip=
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  if [ "$a" = "--port" ]; then skip=1; continue; fi
+  rest+=("$a")
+done
 run "[worker]" "$NODE22" "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" \
-  --test-scheduled --show-interactive-dev-session=false "$@"
+  --test-scheduled --show-interactive-dev-session=false "${rest[@]}"
 if [ "${APPCONNECT_DEV_TICK:-1}" = 1 ]; then
   run "[cron]  " bash -c "while sleep 15; do
     curl -s -o /dev/null -w 'sweep %{http_code}\n' '$base/__scheduled?cron=*+*+*+*+*' || true
   done"
 fi
+ready=
 for _ in $(seq 1 120); do
-  curl -s -o /dev/null "$base/healthz" && break
+  if curl -s -o /dev/null "$base/healthz"; then ready=1; break; fi
   sleep 1
 done
+[ -n "$ready" ] || { echo "[dev] the worker did not answer on $base in 2 minutes; see the [worker] lines" >&2; stop; exit 1; }
 echo "[dev] ready in $(( $(date +%s) - started )) s: worker $base, simulator http://127.0.0.1:8790, console $base/admin" >&2
 echo "[dev] in another terminal: make demo (a full install), Ctrl-C here stops everything" >&2
 # When any part stops (wrangler exits, the simulator dies), everything stops.

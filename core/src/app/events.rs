@@ -84,9 +84,14 @@ pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
             }
         }
         Err(e) => {
-            p.log().error(
+            p.log().record(
+                crate::ports::Level::Error,
                 "event_store_failed",
-                &format!("event {}: {}", event.id, e.0),
+                &[
+                    ("event_id", event.id.as_str()),
+                    ("installation_id", installation_id.as_str()),
+                    ("detail", e.0.as_str()),
+                ],
             );
             // D1 is down: keep the event sealed in KV, replayed by the sweep; Talkdesk sends an
             // install's credentials once, so a 500 here could lose them for good.

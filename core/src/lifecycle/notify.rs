@@ -149,12 +149,17 @@ pub async fn deliver<P: Ports>(
                 delivered += 1;
             }
             Some(why) if now.saturating_sub(w.created_at) >= s.scaled(GIVE_UP_MS) => {
-                p.log().error(
+                let attempts = w.attempts.to_string();
+                p.log().record(
+                    crate::ports::Level::Error,
                     "webhook_failed",
-                    &format!(
-                        "{} {} for {}: given up after {} attempts: {why}",
-                        w.event_type, w.webhook_id, installation_id, w.attempts
-                    ),
+                    &[
+                        ("installation_id", installation_id),
+                        ("webhook_id", w.webhook_id.as_str()),
+                        ("type", w.event_type.as_str()),
+                        ("attempts", attempts.as_str()),
+                        ("detail", why.as_str()),
+                    ],
                 );
                 p.store()
                     .finish_webhook(w.seq, &holder, FAILED, now, status, Some(&why), now)
