@@ -25,9 +25,6 @@ pub const UPDATED: &str = "installation.updated";
 pub const TRIAL_CHANGED: &str = "installation.trial_changed";
 pub const UNINSTALLED: &str = "installation.uninstalled";
 
-/// First retry after this, doubling, capped at [`MAX_BACKOFF_MS`].
-pub const FIRST_BACKOFF_MS: u64 = 30_000;
-pub const MAX_BACKOFF_MS: u64 = 60 * 60 * 1000;
 /// A webhook undelivered this long after it was queued is marked failed (the operator can
 /// replay it) and the installation's later webhooks go on.
 pub const GIVE_UP_MS: u64 = 3 * 24 * 3600 * 1000;
@@ -78,10 +75,8 @@ pub async fn queue<P: Ports>(
 
 /// The delay before delivery retry number `attempts`.
 pub fn backoff_ms(attempts: u64) -> u64 {
-    let exp = attempts.saturating_sub(1).min(20) as u32;
-    FIRST_BACKOFF_MS
-        .saturating_mul(1u64 << exp)
-        .min(MAX_BACKOFF_MS)
+    // The outbox's schedule (30 s doubling to an hour), at the middle of its jitter.
+    super::outbox::backoff_ms(attempts, 500)
 }
 
 /// Delivers the installation's due webhooks, oldest first, stopping at the first one that
@@ -201,6 +196,6 @@ mod tests {
     fn delivery_backoff_doubles_to_an_hour() {
         assert_eq!(backoff_ms(1), 30_000);
         assert_eq!(backoff_ms(2), 60_000);
-        assert_eq!(backoff_ms(30), MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(30), super::super::outbox::MAX_BACKOFF_MS);
     }
 }

@@ -37,6 +37,15 @@ fn users_json(users: &[User]) -> Result<String, PortError> {
     .map_err(|e| PortError(format!("users: {e}")))
 }
 
+/// Ending the sessions of users without a licence, while `lease` is held.
+fn fenced_end_unlicensed(installation_id: &str, lease: Lease<'_>) -> Statement {
+    let mut end = super::sessions::end_unlicensed(installation_id);
+    end.sql = format!("{} AND {}", end.sql, lease_held(2, 3)).into();
+    end.params
+        .extend([lease.job_id.into(), lease.holder.into()]);
+    end
+}
+
 /// Where a re-read stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct SyncCursor {
@@ -162,14 +171,7 @@ impl<D: Database> Store<'_, D> {
                 installation_id.into(),
             ],
         };
-        let mut end = super::sessions::end_unlicensed(installation_id);
-        end.sql = format!(
-            "{} AND EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2 AND lease_holder = ?3)",
-            end.sql
-        )
-        .into();
-        end.params
-            .extend([lease.job_id.into(), lease.holder.into()]);
+        let end = fenced_end_unlicensed(installation_id, lease);
         self.db()
             .batch(&[
                 fenced(
@@ -235,14 +237,7 @@ impl<D: Database> Store<'_, D> {
                 params,
             }
         };
-        let mut end = super::sessions::end_unlicensed(installation_id);
-        end.sql = format!(
-            "{} AND EXISTS (SELECT 1 FROM jobs WHERE job_id = ?2 AND lease_holder = ?3)",
-            end.sql
-        )
-        .into();
-        end.params
-            .extend([lease.job_id.into(), lease.holder.into()]);
+        let end = fenced_end_unlicensed(installation_id, lease);
         self.db()
             .batch(&[
                 fenced(
