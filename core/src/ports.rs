@@ -151,6 +151,9 @@ pub trait Database {
     async fn execute(&self, statement: &Statement) -> Result<u64, PortError>;
     /// Runs the statements as one transaction: all of them, or none (a D1 batch).
     async fn batch(&self, statements: &[Statement]) -> Result<(), PortError>;
+    /// A batch whose statements' rows are wanted (reads, writes with `RETURNING`): one
+    /// transaction and one round trip, each statement's rows in order.
+    async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError>;
 }
 
 /// The log: one structured line per call, which Workers Logs indexes. Callers pass what happened

@@ -42,9 +42,10 @@ pub struct Credentials<'a> {
     pub key: &'a PrivateKey,
     /// Already checked against the host allowlist.
     pub token_url: &'a str,
-    /// Credentials not yet proven Talkdesk's (an install candidate, a rotation's new set) cache
-    /// their tokens under their own event, so a forgery that names a genuine client id can
-    /// never be handed the genuine set's cached token.
+    /// Credentials not yet proven Talkdesk's (an install candidate, a rotation's new set), with
+    /// the event that delivered them: their tokens are minted for that event's job alone and
+    /// never stored, so a forgery that names a genuine client id can never be handed the
+    /// genuine set's token, and no cache is left to clean up.
     pub unproven: Option<&'a str>,
 }
 
@@ -95,11 +96,14 @@ pub async fn access_token<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G:
     creds: &Credentials<'_>,
     scopes: &[&str],
 ) -> Result<SecretString, TokenFailure> {
-    let client = match creds.unproven {
-        Some(event_id) => format!("{}#{event_id}", creds.client_id),
-        None => creds.client_id.to_owned(),
-    };
-    let key = token_key(creds.installation_id, &client, scopes);
+    if creds.unproven.is_some() {
+        // Credentials not proven yet belong to one event, whose job runs under its lease: no
+        // other request can be minting with them, so there is no lease to take, nothing to
+        // share and nothing to cache (a forgery naming a genuine client id can never be
+        // handed a stored token). The token lives as long as the job's attempt.
+        return request_token(deps, creds, scopes).await.map(|t| t.token);
+    }
+    let key = token_key(creds.installation_id, creds.client_id, scopes);
     let storage = |e: crate::ports::PortError| TokenFailure::Storage(e.0);
 
     // KV first; a failing cache is only slower, never an error.
@@ -167,18 +171,7 @@ async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G: Signer>(
     holder: &str,
 ) -> Result<SecretString, TokenFailure> {
     let now = deps.clock.now_secs();
-    let claims = AssertionClaims::new(creds.client_id, creds.token_url, now, new_jti());
-    let answer = match sign_assertion(deps.signer, creds.key, creds.key_id, &claims).await {
-        Err(e) => Err(TokenFailure::Signing(e.0)),
-        Ok(assertion) => {
-            let request = token_request(creds.token_url, &assertion, scopes);
-            match deps.http.send(&request).await {
-                Ok(resp) => parse_token_response(&resp).map_err(TokenFailure::Talkdesk),
-                Err(e) => Err(TokenFailure::Talkdesk(TokenError::Transient(e.0))),
-            }
-        }
-    };
-    let token = match answer {
+    let token = match request_token(deps, creds, scopes).await {
         Ok(token) => token,
         Err(e) => {
             let _ = deps.store.release(key, holder).await;
@@ -195,6 +188,28 @@ async fn mint<C: Cache, S: TokenStore, H: TalkdeskHttp, K: Clock, G: Signer>(
         .map_err(|e| TokenFailure::Storage(e.0))?;
     put_in_cache(deps, key, &stored).await;
     Ok(token.token)
+}
+
+/// A token from Talkdesk's token endpoint, minted with a freshly signed assertion.
+async fn request_token<C, S, H: TalkdeskHttp, K: Clock, G: Signer>(
+    deps: &Deps<'_, C, S, H, K, G>,
+    creds: &Credentials<'_>,
+    scopes: &[&str],
+) -> Result<crate::talkdesk::token::AccessToken, TokenFailure> {
+    let claims = AssertionClaims::new(
+        creds.client_id,
+        creds.token_url,
+        deps.clock.now_secs(),
+        new_jti(),
+    );
+    let assertion = sign_assertion(deps.signer, creds.key, creds.key_id, &claims)
+        .await
+        .map_err(|e| TokenFailure::Signing(e.0))?;
+    let request = token_request(creds.token_url, &assertion, scopes);
+    match deps.http.send(&request).await {
+        Ok(resp) => parse_token_response(&resp).map_err(TokenFailure::Talkdesk),
+        Err(e) => Err(TokenFailure::Talkdesk(TokenError::Transient(e.0))),
+    }
 }
 
 /// KV holds `{expires_at}.{sealed}` so a reader can judge freshness before opening it.

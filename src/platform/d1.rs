@@ -52,6 +52,13 @@ impl D1 {
     }
 }
 
+fn object(row: Value) -> Option<Row> {
+    match row {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
 fn js(v: &SqlValue) -> JsValue {
     match v {
         SqlValue::Null => JsValue::NULL,
@@ -69,13 +76,7 @@ impl Database for D1 {
             .await
             .and_then(|r| r.results::<Value>())
             .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| match row {
-                Value::Object(map) => Some(map),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.into_iter().filter_map(object).collect())
     }
 
     async fn execute(&self, s: &Statement) -> Result<u64, PortError> {
@@ -104,5 +105,26 @@ impl Database for D1 {
             .await
             .map(|_| ())
             .map_err(|e| PortError(format!("D1 batch ({}): {e}", names.join(", "))))
+    }
+
+    async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self
+            .0
+            .batch(prepared)
+            .await
+            .map_err(|e| PortError(format!("D1 batch: {e}")))?;
+        results
+            .into_iter()
+            .zip(statements)
+            .map(|(r, s)| {
+                r.results::<Value>()
+                    .map(|rows| rows.into_iter().filter_map(object).collect())
+                    .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))
+            })
+            .collect()
     }
 }

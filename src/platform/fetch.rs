@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::Delay;
 
 use appconnect_core::ports::{PortError, TalkdeskHttp};
 use appconnect_core::talkdesk::http::{HttpRequest, HttpResponse};
@@ -22,33 +22,41 @@ pub struct WorkerFetch;
 
 impl TalkdeskHttp for WorkerFetch {
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, PortError> {
-        let headers = Headers::new();
+        // The URL is logged without its query (which could someday carry a code or token).
+        let shown = request.url.split('?').next().unwrap_or_default().to_owned();
+        let failed = |e: JsValue| PortError(format!("{shown}: {}", js_error(&e)));
+        let headers = web_sys::Headers::new().map_err(failed)?;
         for (name, value) in &request.headers {
             headers
                 .set(name, value)
-                .map_err(|e| PortError(format!("header {name}: {e}")))?;
+                .map_err(|e| PortError(format!("header {name}: {}", js_error(&e))))?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(request.method.to_owned()))
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual);
+        let init = web_sys::RequestInit::new();
+        init.set_method(request.method);
+        init.set_headers(&headers);
+        init.set_redirect(web_sys::RequestRedirect::Manual);
         if !request.body.expose().is_empty() {
-            init.with_body(Some(request.body.expose().into()));
+            init.set_body(&JsValue::from_str(request.body.expose()));
         }
-        // The URL is logged without its query (which could someday carry a code or token).
-        let shown = request.url.split('?').next().unwrap_or_default().to_owned();
-        let req = Request::new_with_init(&request.url, &init)
-            .map_err(|e| PortError(format!("request to {shown}: {e}")))?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let fetch = Box::pin(async move {
-            let mut resp = Fetch::Request(req).send_with_signal(&signal).await?;
-            let status = resp.status_code();
-            let body = resp.bytes().await?;
-            Ok::<_, worker::Error>((status, body))
+        let controller = web_sys::AbortController::new().map_err(failed)?;
+        init.set_signal(Some(&controller.signal()));
+        // The runtime's own fetch, and the body read in one piece (`arrayBuffer`): the
+        // `worker` crate's wrappers read it as a stream, chunk by chunk, at several times
+        // the CPU (README, "Side by side").
+        let global = js_sys::global();
+        let fetch = js_sys::Reflect::get(&global, &"fetch".into()).map_err(failed)?;
+        let started = js_sys::Function::from(fetch)
+            .call2(&global, &JsValue::from_str(&request.url), &init)
+            .map_err(failed)?;
+        let answer = Box::pin(async move {
+            let resp: web_sys::Response =
+                JsFuture::from(js_sys::Promise::from(started)).await?.into();
+            let status = resp.status();
+            let body = JsFuture::from(resp.array_buffer()?).await?;
+            Ok::<_, JsValue>((status, js_sys::Uint8Array::new(&body).to_vec()))
         });
         let timeout = Box::pin(Delay::from(TIMEOUT));
-        match select(fetch, timeout).await {
+        match select(answer, timeout).await {
             Either::Left((Ok((status, body)), _)) => {
                 if body.len() > MAX_RESPONSE_BYTES {
                     return Err(PortError(format!(
@@ -57,7 +65,7 @@ impl TalkdeskHttp for WorkerFetch {
                 }
                 Ok(HttpResponse { status, body })
             }
-            Either::Left((Err(e), _)) => Err(PortError(format!("{shown}: {e}"))),
+            Either::Left((Err(e), _)) => Err(failed(e)),
             Either::Right(_) => {
                 controller.abort();
                 Err(PortError(format!(
@@ -67,4 +75,12 @@ impl TalkdeskHttp for WorkerFetch {
             }
         }
     }
+}
+
+/// A thrown JavaScript value as text (an `Error`'s message, or the value itself).
+fn js_error(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
 }

@@ -11,6 +11,16 @@ use crate::http::Reply;
 /// A unit test keeps this equal to the newest file in the folder.
 pub const SCHEMA_VERSION: &str = "0012_console.sql";
 
+/// How long a passing probe of D1 and KV answers for, per isolate: a monitor polling many
+/// times a second costs D1 and KV one probe a second, and the answer is never older than
+/// this. A failing probe is never reused, so recovery shows on the next request.
+pub const PASSING_PROBE_MS: u64 = 1_000;
+
+/// Whether the passing probe made at `passed_at` (if any) still answers at `now_ms`.
+pub fn reuse_passing(passed_at: Option<u64>, now_ms: u64) -> bool {
+    passed_at.is_some_and(|at| now_ms >= at && now_ms - at < PASSING_PROBE_MS)
+}
+
 /// What probing one dependency found. The text is ours (never a runtime error message): the
 /// runtime's detail goes to the log, not to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +80,21 @@ mod tests {
 
     fn body(r: &Reply) -> serde_json::Value {
         serde_json::from_str(&r.body).unwrap()
+    }
+
+    #[test]
+    fn a_passing_probe_answers_for_under_a_second_and_never_from_the_future() {
+        assert!(!reuse_passing(None, 5_000), "nothing probed yet");
+        assert!(reuse_passing(Some(5_000), 5_000));
+        assert!(reuse_passing(Some(5_000), 5_999));
+        assert!(
+            !reuse_passing(Some(5_000), 6_000),
+            "a second old: probe again"
+        );
+        assert!(
+            !reuse_passing(Some(5_000), 4_000),
+            "a clock that went back: probe again"
+        );
     }
 
     #[test]

@@ -238,6 +238,10 @@ impl<D: Database> Database for MeteredDb<'_, D> {
         self.meter.charge(statements.len() as u32, 1, 0)?;
         self.inner.batch(statements).await
     }
+    async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
+        self.meter.charge(statements.len() as u32, 1, 0)?;
+        self.inner.batch_query(statements).await
+    }
 }
 
 pub struct MeteredCache<'a, C> {

@@ -196,8 +196,23 @@ pub enum Received {
 /// own: a forgery that came first cannot pre-empt the genuine event. Once an installation is
 /// proven, a further install event is recorded and ignored.
 pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, PortError> {
+    // Both reads in one round trip, before the answer.
+    let (known, counts) = p
+        .store()
+        .intake_reads(
+            intake
+                .installation
+                .as_ref()
+                .map(|i| i.installation_id.as_str()),
+            intake.job.as_ref().map(|j| j.installation_id.as_str()),
+            intake
+                .installation
+                .as_ref()
+                .map(|i| i.account_name.as_str()),
+        )
+        .await?;
     if let Some(inst) = intake.installation.take() {
-        match p.store().installation(&inst.installation_id).await? {
+        match known {
             None => {
                 intake.event.candidate = Some(Box::new(inst.clone()));
                 intake.installation = Some(inst);
@@ -219,13 +234,10 @@ pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, Po
         }
     }
     let mut run = intake.job.as_ref().map(|j| j.installation_id.clone());
-    if let Some(id) = &run {
-        let account = intake
-            .event
-            .candidate
-            .as_ref()
-            .map(|c| c.account_name.clone());
-        let (queued, installs) = p.store().pending_counts(id, account.as_deref()).await?;
+    if run.is_some() {
+        // Counted for the candidate's account: an install whose candidate is not kept (its
+        // installation is proven already) made no job, so it never gets here.
+        let (queued, installs) = counts;
         let full = if queued >= MAX_PENDING_PER_INSTALLATION {
             Some(format!(
                 "{queued} events already wait for this installation"

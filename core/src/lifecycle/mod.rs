@@ -117,6 +117,8 @@ pub struct JobContext<'a, P> {
     pub confirmed: std::cell::Cell<bool>,
     /// Until when this runner's lease runs, as last taken or renewed.
     pub lease_until: std::cell::Cell<u64>,
+    /// The job's event as read when the job was taken, until the job first asks for it.
+    pub event: std::cell::RefCell<Option<crate::store::records::EventRecord>>,
 }
 
 /// What recording a job's outcome needs (the job, its event, a wake-up, a flag), kept back

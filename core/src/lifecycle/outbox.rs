@@ -70,25 +70,17 @@ async fn run_jobs<P: Ports>(
         if !affords_a_job(p) {
             return Ok(());
         }
-        let Some(head) = p
-            .store()
-            .head_job_at(installation_id, p.clock().now_ms())
-            .await?
-        else {
-            return Ok(());
-        };
         let now = p.clock().now_ms();
-        if head.next_attempt_at > now {
-            return Ok(());
-        }
         let lease_until = now + s.scaled(JOB_LEASE_MS);
-        let Some(mut job) = p
+        // The head job's lease and the job's first reads in one round trip.
+        let Some(taken) = p
             .store()
-            .lease_job(head.job_id, &holder, now, lease_until)
+            .take_head_job(installation_id, &holder, now, lease_until)
             .await?
         else {
             return Ok(());
         };
+        let mut job = taken.job;
         // Past Talkdesk's window (a job killed every time it ran never recorded an outcome):
         // it expires now instead of being leased again and again.
         let outcome = if now >= job.deadline_at {
@@ -97,20 +89,16 @@ async fn run_jobs<P: Ports>(
                 job.attempts.saturating_sub(1)
             ))
         } else {
-            match p.store().installation(installation_id).await {
-                Ok(inst) => {
-                    let cx = JobContext {
-                        p,
-                        s,
-                        job: &job,
-                        holder: &holder,
-                        confirmed: std::cell::Cell::new(false),
-                        lease_until: std::cell::Cell::new(lease_until),
-                    };
-                    execute(&cx, inst).await
-                }
-                Err(e) => e.into(),
-            }
+            let cx = JobContext {
+                p,
+                s,
+                job: &job,
+                holder: &holder,
+                confirmed: std::cell::Cell::new(false),
+                lease_until: std::cell::Cell::new(lease_until),
+                event: std::cell::RefCell::new(taken.event),
+            };
+            execute(&cx, taken.installation).await
         };
         // Waiting for the install holds every later job too; a job that failed and backs off
         // holds none of them (the next head is whatever is due, if anything).
@@ -196,33 +184,36 @@ async fn record_outcome<P: Ports>(
     let now = p.clock().now_ms();
     // A runner whose lease passed to another writes nothing: not the event, not the
     // installation, not the job (the runner that holds it now records its own outcome).
+    let until = now + s.scaled(JOB_LEASE_MS);
+    job.updated_at = now;
+    if let Outcome::Done { status, detail } = outcome {
+        // The common end, in one round trip (the lease check, the wake-up of the jobs that
+        // waited for the install, the event, the job).
+        job.state = JobState::Done;
+        job.last_error = None;
+        let wake = job.kind == JobKind::Install;
+        let Some(kept) = p
+            .store()
+            .finish_job(job, holder, until, wake, status, &detail)
+            .await?
+        else {
+            return Ok(false);
+        };
+        log_outcome(p, job);
+        return Ok(kept);
+    }
     let lease = crate::store::Lease {
         job_id: job.job_id,
         holder,
     };
-    if !p
-        .store()
-        .renew_lease(lease, now + s.scaled(JOB_LEASE_MS))
-        .await?
-    {
+    if !p.store().renew_lease(lease, until).await? {
         return Ok(false);
     }
-    job.updated_at = now;
     // `attempts` was counted when the lease was taken (`Store::lease_job`), so a run that is
     // killed before it records anything still counts.
     let over = match outcome {
-        Outcome::Done { status, detail } => {
-            job.state = JobState::Done;
-            job.last_error = None;
-            if job.kind == JobKind::Install {
-                // Events that arrived before the install were waiting for it: run them now.
-                p.store().wake_jobs(&job.installation_id, now).await?;
-            }
-            p.store()
-                .finish_event(&job.event_id, status, Some(&detail))
-                .await?;
-            true
-        }
+        // Recorded above, with its own statements.
+        Outcome::Done { .. } => true,
         Outcome::Retry(why)
         | Outcome::Wait(why)
         | Outcome::Pause(why)
@@ -298,6 +289,12 @@ async fn record_outcome<P: Ports>(
     // A runner whose lease lapsed mid-job has been overtaken: its record is dropped and it
     // stops, leaving the job to the runner that holds it now.
     let kept = p.store().save_job(job, holder).await?;
+    log_outcome(p, job);
+    Ok(over && kept)
+}
+
+/// The job's outcome as one log line.
+fn log_outcome<P: Ports>(p: &P, job: &Job) {
     let attempts = job.attempts.to_string();
     p.log().record(
         match job.state {
@@ -315,7 +312,6 @@ async fn record_outcome<P: Ports>(
             ("detail", job.last_error.as_deref().unwrap_or("")),
         ],
     );
-    Ok(over && kept)
 }
 
 /// Marks an installation as needing attention, with the reason. Credentials stay: only a

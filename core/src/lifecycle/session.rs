@@ -42,7 +42,7 @@ impl Session {
     }
 
     /// A session with the current credentials of `candidate`, an installation not proven yet:
-    /// its token is minted fresh and cached only for the event that delivered it.
+    /// its token is minted fresh for the event that delivered it, and not stored.
     pub async fn open_unproven<P: Ports>(
         p: &P,
         s: &Settings<'_>,
@@ -185,17 +185,6 @@ pub async fn forget_tokens<P: Ports>(p: &P, inst: &Installation) {
     // Not fatal if it fails: a stale token is refused (401) and dropped again on the next try.
     let _ = p.tokens().forget_installation(&inst.installation_id).await;
     forget_cached(p, &inst.installation_id, inst.client_id()).await;
-}
-
-/// Forgets the tokens unproven credentials minted for their event, once the event is done
-/// with them (D1 row and KV copies): the installation's own cache takes over.
-pub async fn forget_unproven_tokens<P: Ports>(
-    p: &P,
-    installation_id: &str,
-    client_id: &str,
-    event_id: &str,
-) {
-    forget_set_tokens(p, installation_id, &format!("{client_id}#{event_id}")).await;
 }
 
 /// Forgets the tokens one credential set minted (a rotation's old set), in D1 and KV.

@@ -10,7 +10,7 @@ use super::records::{
 };
 use super::rows::{columns, decode, EventRow, InstallationRow, JobRow};
 use super::user_sync::{lease_held, Lease};
-use crate::ports::{Database, PortError, SqlValue, Statement};
+use crate::ports::{Database, PortError, Row, SqlValue, Statement};
 
 /// Finished jobs and events are kept this long after they were last touched, past Talkdesk's
 /// retry schedule (15 minutes) and its 7-day confirmation window, so a redelivery is always
@@ -22,6 +22,13 @@ pub const KEEP_EVENTS_MS: u64 = 8 * 24 * 3600 * 1000;
 pub const PURGE_BATCH: u64 = 500;
 /// Bridge actions are kept this long for the operator (they hold the inputs Talkdesk sent).
 pub const KEEP_ACTIONS_MS: u64 = 90 * 24 * 3600 * 1000;
+
+/// A job just leased, with its installation and event as they were when it was taken.
+pub struct TakenJob {
+    pub job: Job,
+    pub installation: Option<Installation>,
+    pub event: Option<EventRecord>,
+}
 
 /// The lifecycle's tables on a [`Database`].
 pub struct Store<'a, D> {
@@ -115,13 +122,8 @@ impl<'a, D: Database> Store<'a, D> {
         &self,
         installation_id: &str,
     ) -> Result<Option<Installation>, PortError> {
-        let row: Option<InstallationRow> = self
-            .one(Statement::new(
-                "read installation",
-                "SELECT * FROM installations WHERE installation_id = ?1",
-                vec![installation_id.into()],
-            ))
-            .await?;
+        let row: Option<InstallationRow> =
+            self.one(installation_statement(installation_id)).await?;
         row.map(Installation::try_from).transpose()
     }
 
@@ -289,22 +291,56 @@ impl<'a, D: Database> Store<'a, D> {
         status: EventStatus,
         detail: Option<&str>,
     ) -> Result<(), PortError> {
-        let stmt = Statement::new(
-            "finish event",
-            "UPDATE events SET status = ?2, detail = ?3, \
-             sealed_new_secret = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_secret END, \
-             sealed_new_key = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_key END, \
-             candidate = CASE WHEN ?2 IN (?4, ?5) THEN candidate END \
-             WHERE event_id = ?1",
-            vec![
-                event_id.into(),
-                status.as_str().into(),
-                detail.into(),
-                EventStatus::Failed.as_str().into(),
-                EventStatus::Unconfirmed.as_str().into(),
-            ],
+        self.db
+            .execute(&finish_event_statement(event_id, status, detail))
+            .await
+            .map(|_| ())
+    }
+
+    /// A job's successful end in one transaction and one round trip: the lease renewed (the
+    /// check that this runner still holds it), the installation's waiting jobs woken when
+    /// `wake`, the event finished, the job saved and its lease released. `None` when the lease
+    /// had passed to another runner, and nothing was written; otherwise whether the job's
+    /// record was kept.
+    pub async fn finish_job(
+        &self,
+        job: &Job,
+        holder: &str,
+        until_ms: u64,
+        wake: bool,
+        status: EventStatus,
+        detail: &str,
+    ) -> Result<Option<bool>, PortError> {
+        let renew = Statement::new(
+            "renew lease",
+            "UPDATE jobs SET lease_until = ?3 WHERE job_id = ?1 AND lease_holder = ?2 \
+             RETURNING job_id",
+            vec![job.job_id.into(), holder.into(), until_ms.into()],
         );
-        self.db.execute(&stmt).await.map(|_| ())
+        let held = |mut stmt: Statement| {
+            let n = stmt.params.len();
+            stmt.sql = format!("{} AND {}", stmt.sql, lease_held(n + 1, n + 2)).into();
+            stmt.params.push(job.job_id.into());
+            stmt.params.push(holder.into());
+            stmt
+        };
+        let mut batch = vec![renew];
+        if wake {
+            batch.push(held(wake_statement(&job.installation_id, job.updated_at)));
+        }
+        batch.push(held(finish_event_statement(
+            &job.event_id,
+            status,
+            Some(detail),
+        )));
+        let mut save = save_job_statement(job, holder);
+        save.sql = format!("{} RETURNING job_id", save.sql).into();
+        batch.push(save);
+        let results = self.db.batch_query(&batch).await?;
+        if results.first().is_none_or(|rows| rows.is_empty()) {
+            return Ok(None);
+        }
+        Ok(Some(results.last().is_some_and(|rows| !rows.is_empty())))
     }
 
     /// An operator's retry of an unconfirmed event: its job is pending again, due now, with its
@@ -489,26 +525,85 @@ impl<'a, D: Database> Store<'a, D> {
         .await
     }
 
+    /// [`Store::head_job_at`] and [`Store::lease_job`] in one transaction, with what the job
+    /// reads first (its installation and its event): one round trip where four were. `None`
+    /// when the installation has no due job, or another runner holds it.
+    pub async fn take_head_job(
+        &self,
+        installation_id: &str,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<Option<TakenJob>, PortError> {
+        let pending = JobState::Pending.as_str();
+        let mut results = self
+            .db
+            .batch_query(&[
+                Statement::new(
+                    "lease job",
+                    "UPDATE jobs SET lease_holder = ?2, lease_until = ?4, attempts = attempts + 1 \
+                     WHERE job_id = (SELECT h.job_id FROM jobs h \
+                       WHERE h.installation_id = ?1 AND h.state = ?5 \
+                       ORDER BY (h.kind = ?6 AND h.next_attempt_at <= ?3) DESC, \
+                         h.next_attempt_at, h.job_id LIMIT 1) \
+                       AND state = ?5 AND next_attempt_at <= ?3 \
+                       AND (lease_until <= ?3 OR lease_holder = ?2) \
+                     RETURNING *",
+                    vec![
+                        installation_id.into(),
+                        holder.into(),
+                        now_ms.into(),
+                        until_ms.into(),
+                        pending.into(),
+                        JobKind::Install.as_str().into(),
+                    ],
+                ),
+                Statement::new(
+                    "read installation",
+                    "SELECT * FROM installations WHERE installation_id = ?1",
+                    vec![installation_id.into()],
+                ),
+                // The job just leased is the only one of the installation this holder has.
+                Statement::new(
+                    "read event",
+                    "SELECT e.* FROM events e JOIN jobs j ON j.event_id = e.event_id \
+                     WHERE j.installation_id = ?1 AND j.lease_holder = ?2 AND j.state = ?3 \
+                     ORDER BY j.lease_until DESC LIMIT 1",
+                    vec![installation_id.into(), holder.into(), pending.into()],
+                ),
+            ])
+            .await?
+            .into_iter();
+        let mut first =
+            || -> Option<Row> { results.next().and_then(|rows| rows.into_iter().next()) };
+        let (job, inst, event) = (first(), first(), first());
+        let Some(job) = job else {
+            return Ok(None);
+        };
+        let job = Job::try_from(decode::<JobRow>("lease job", job)?)?;
+        let installation = inst
+            .map(|row| decode::<InstallationRow>("read installation", row))
+            .transpose()?
+            .map(Installation::try_from)
+            .transpose()?;
+        let event = event
+            .map(|row| decode::<EventRow>("read event", row))
+            .transpose()?
+            .map(EventRecord::try_from)
+            .transpose()?
+            .filter(|e| e.event_id == job.event_id);
+        Ok(Some(TakenJob {
+            job,
+            installation,
+            event,
+        }))
+    }
+
     /// Writes the job's state, attempts, next attempt and error, and releases `holder`'s
     /// lease. `false` when `holder` no longer holds it: the lease lapsed and another runner
     /// took the job over, so this runner's outcome is not recorded (the other one's will be).
     pub async fn save_job(&self, job: &Job, holder: &str) -> Result<bool, PortError> {
-        let stmt = Statement::new(
-            "save job",
-            "UPDATE jobs SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5, \
-             updated_at = ?6, lease_holder = NULL, lease_until = 0 \
-             WHERE job_id = ?1 AND lease_holder = ?7",
-            vec![
-                job.job_id.into(),
-                job.state.as_str().into(),
-                job.attempts.into(),
-                job.next_attempt_at.into(),
-                job.last_error.as_deref().into(),
-                job.updated_at.into(),
-                holder.into(),
-            ],
-        );
-        Ok(self.db.execute(&stmt).await? == 1)
+        Ok(self.db.execute(&save_job_statement(job, holder)).await? == 1)
     }
 
     pub async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError> {
@@ -524,17 +619,10 @@ impl<'a, D: Database> Store<'a, D> {
 
     /// Makes every pending job of the installation due now (they were waiting for its install).
     pub async fn wake_jobs(&self, installation_id: &str, now_ms: u64) -> Result<(), PortError> {
-        let stmt = Statement::new(
-            "wake jobs",
-            "UPDATE jobs SET next_attempt_at = ?2 \
-             WHERE installation_id = ?1 AND state = ?3 AND next_attempt_at > ?2",
-            vec![
-                installation_id.into(),
-                now_ms.into(),
-                JobState::Pending.as_str().into(),
-            ],
-        );
-        self.db.execute(&stmt).await.map(|_| ())
+        self.db
+            .execute(&wake_statement(installation_id, now_ms))
+            .await
+            .map(|_| ())
     }
 
     /// The installation's events, newest first, for the operator: `[{event_id, event_type,
@@ -735,29 +823,49 @@ impl<'a, D: Database> Store<'a, D> {
         installation_id: &str,
         account_name: Option<&str>,
     ) -> Result<(u64, u64), PortError> {
-        #[derive(Deserialize)]
-        struct Counts {
-            installation: u64,
-            account: u64,
-        }
         let counts: Option<Counts> = self
-            .one(Statement::new(
-                "pending counts",
-                "SELECT \
-                   (SELECT COUNT(*) FROM jobs WHERE installation_id = ?1 AND state = ?3) \
-                     AS installation, \
-                   (SELECT COUNT(*) FROM jobs j JOIN events e ON e.event_id = j.event_id \
-                     WHERE j.state = ?3 AND j.kind = ?4 AND ?2 IS NOT NULL \
-                       AND json_extract(e.candidate, '$.account_name') = ?2) AS account",
-                vec![
-                    installation_id.into(),
-                    account_name.into(),
-                    JobState::Pending.as_str().into(),
-                    JobKind::Install.as_str().into(),
-                ],
-            ))
+            .one(pending_counts_statement(installation_id, account_name))
             .await?;
         Ok(counts.map_or((0, 0), |c| (c.installation, c.account)))
+    }
+
+    /// What the intake of an event reads, in one round trip: the installation the event would
+    /// create (when it is an install) and the queued-work counts of the installation its job
+    /// is for (when it makes one).
+    pub async fn intake_reads(
+        &self,
+        installation_id: Option<&str>,
+        job_for: Option<&str>,
+        account_name: Option<&str>,
+    ) -> Result<(Option<Installation>, (u64, u64)), PortError> {
+        let mut batch = Vec::new();
+        if let Some(id) = installation_id {
+            batch.push(installation_statement(id));
+        }
+        if let Some(id) = job_for {
+            batch.push(pending_counts_statement(id, account_name));
+        }
+        if batch.is_empty() {
+            return Ok((None, (0, 0)));
+        }
+        let mut results = self.db.batch_query(&batch).await?.into_iter();
+        let mut first = || results.next().and_then(|rows| rows.into_iter().next());
+        let installation = match installation_id {
+            Some(_) => first()
+                .map(|row| decode::<InstallationRow>("read installation", row))
+                .transpose()?
+                .map(Installation::try_from)
+                .transpose()?,
+            None => None,
+        };
+        let counts = match job_for {
+            Some(_) => first()
+                .map(|row| decode::<Counts>("pending counts", row))
+                .transpose()?
+                .map_or((0, 0), |c| (c.installation, c.account)),
+            None => (0, 0),
+        };
+        Ok((installation, counts))
     }
 
     /// Deletes event records past their keep-until time, and finished jobs as old; pending and
@@ -812,4 +920,91 @@ impl<'a, D: Database> Store<'a, D> {
         }
         Ok(())
     }
+}
+
+/// Makes every pending job of the installation due at `now_ms`.
+fn wake_statement(installation_id: &str, now_ms: u64) -> Statement {
+    Statement::new(
+        "wake jobs",
+        "UPDATE jobs SET next_attempt_at = ?2 \
+         WHERE installation_id = ?1 AND state = ?3 AND next_attempt_at > ?2",
+        vec![
+            installation_id.into(),
+            now_ms.into(),
+            JobState::Pending.as_str().into(),
+        ],
+    )
+}
+
+/// The event's status and detail; its sealed credentials dropped unless it failed or is
+/// unconfirmed.
+fn finish_event_statement(event_id: &str, status: EventStatus, detail: Option<&str>) -> Statement {
+    Statement::new(
+        "finish event",
+        "UPDATE events SET status = ?2, detail = ?3, \
+         sealed_new_secret = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_secret END, \
+         sealed_new_key = CASE WHEN ?2 IN (?4, ?5) THEN sealed_new_key END, \
+         candidate = CASE WHEN ?2 IN (?4, ?5) THEN candidate END \
+         WHERE event_id = ?1",
+        vec![
+            event_id.into(),
+            status.as_str().into(),
+            detail.into(),
+            EventStatus::Failed.as_str().into(),
+            EventStatus::Unconfirmed.as_str().into(),
+        ],
+    )
+}
+
+/// The job's state, attempts, next attempt and error, with `holder`'s lease released, if
+/// `holder` still holds it.
+fn save_job_statement(job: &Job, holder: &str) -> Statement {
+    Statement::new(
+        "save job",
+        "UPDATE jobs SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5, \
+         updated_at = ?6, lease_holder = NULL, lease_until = 0 \
+         WHERE job_id = ?1 AND lease_holder = ?7",
+        vec![
+            job.job_id.into(),
+            job.state.as_str().into(),
+            job.attempts.into(),
+            job.next_attempt_at.into(),
+            job.last_error.as_deref().into(),
+            job.updated_at.into(),
+            holder.into(),
+        ],
+    )
+}
+
+fn installation_statement(installation_id: &str) -> Statement {
+    Statement::new(
+        "read installation",
+        "SELECT * FROM installations WHERE installation_id = ?1",
+        vec![installation_id.into()],
+    )
+}
+
+/// The two counts of [`Store::pending_counts`], as one row.
+#[derive(Deserialize)]
+struct Counts {
+    installation: u64,
+    account: u64,
+}
+
+fn pending_counts_statement(installation_id: &str, account_name: Option<&str>) -> Statement {
+    Statement::new(
+        "pending counts",
+        "SELECT \
+           (SELECT COUNT(*) FROM jobs WHERE installation_id = ?1 AND state = ?3) \
+             AS installation, \
+           (SELECT COUNT(*) FROM jobs j JOIN events e ON e.event_id = j.event_id \
+             WHERE j.state = ?3 AND j.kind = ?4 AND ?2 IS NOT NULL \
+               AND json_extract(e.candidate, '$.account_name') = ?2) AS account",
+        vec![
+            installation_id.into(),
+            account_name.into(),
+            JobState::Pending.as_str().into(),
+            JobKind::Install.as_str().into(),
+        ],
+    )
 }

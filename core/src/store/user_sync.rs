@@ -7,8 +7,15 @@
 use serde::Deserialize;
 
 use super::lifecycle::Store;
+use super::rows::decode;
 use crate::ports::{Database, PortError, Statement};
 use crate::store::records::User;
+
+/// One `COUNT(*) AS n` row.
+#[derive(Deserialize)]
+struct Count {
+    n: u64,
+}
 
 /// The job whose lease a write is conditional on.
 #[derive(Debug, Clone, Copy)]
@@ -238,8 +245,9 @@ impl<D: Database> Store<'_, D> {
             }
         };
         let end = fenced_end_unlicensed(installation_id, lease);
-        self.db()
-            .batch(&[
+        let results = self
+            .db()
+            .batch_query(&[
                 fenced(
                     format!(
                         "DELETE FROM installation_users WHERE installation_id = ?3 AND {fence}"
@@ -266,9 +274,19 @@ impl<D: Database> Store<'_, D> {
                     None,
                 ),
                 end,
+                // The count as this transaction left it, in the same round trip.
+                Statement::new(
+                    "count users",
+                    "SELECT COUNT(*) AS n FROM installation_users WHERE installation_id = ?1",
+                    vec![installation_id.into()],
+                ),
             ])
             .await?;
-        self.users_count(installation_id).await
+        let count = results.last().and_then(|rows| rows.first()).cloned();
+        match count {
+            Some(row) => decode::<Count>("count users", row).map(|c| c.n),
+            None => Ok(0),
+        }
     }
 
     /// What swapping the job's staged set in would change: users added (with their facts)
@@ -323,10 +341,6 @@ impl<D: Database> Store<'_, D> {
 
     /// How many users the installation has stored.
     pub async fn users_count(&self, installation_id: &str) -> Result<u64, PortError> {
-        #[derive(Deserialize)]
-        struct Count {
-            n: u64,
-        }
         let n: Option<Count> = self
             .one(Statement::new(
                 "count users",

@@ -207,4 +207,28 @@ impl Database for SqliteDb {
             .execute_batch("COMMIT")
             .map_err(|e| PortError(format!("D1 batch: {e}")))
     }
+
+    async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
+        self.round_trip().await;
+        for s in statements {
+            self.check(s.name)?;
+        }
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(|e| PortError(format!("D1 batch: {e}")))?;
+        let mut out = Vec::with_capacity(statements.len());
+        for s in statements {
+            match self.run_query(s) {
+                Ok(rows) => out.push(rows),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| PortError(format!("D1 batch: {e}")))?;
+        Ok(out)
+    }
 }

@@ -64,7 +64,7 @@ async fn a_big_account_is_provisioned_over_several_invocations_each_within_budge
         assert!(n == 0 || n == 5_000, "{n} users visible mid-way");
     }
     assert!(
-        invocations > 2,
+        invocations > 1,
         "50 pages cannot fit one invocation of this budget"
     );
     assert_eq!(stored_users(&app, &inst.installation_id), 5_000);

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::lifecycle::hooks::{Decision, Facts, HookCall, Hooks};
 use crate::lifecycle::outcome::{done, Outcome, Step};
-use crate::lifecycle::session::{forget_unproven_tokens, Session};
+use crate::lifecycle::session::Session;
 use crate::lifecycle::{notify, JobContext, Ports};
 use crate::ports::{Clock, Log};
 use crate::store::decisions::{APPROVED, REJECTED};
@@ -19,8 +19,18 @@ pub const WARN_BEFORE_MS: u64 = 24 * 3600 * 1000;
 
 /// What to do with the installation now.
 pub async fn decide<P: Ports>(cx: &JobContext<'_, P>, inst: &Installation) -> Step<Decision> {
+    let made = cx.p.store().manual_decision(&inst.installation_id).await?;
+    decide_with(cx, inst, made).await
+}
+
+/// [`decide`], with the person's decision (if any) already read.
+pub async fn decide_with<P: Ports>(
+    cx: &JobContext<'_, P>,
+    inst: &Installation,
+    made: Option<crate::store::decisions::ManualDecision>,
+) -> Step<Decision> {
     let p = cx.p;
-    if let Some(d) = p.store().manual_decision(&inst.installation_id).await? {
+    if let Some(d) = made {
         match d.state.as_str() {
             APPROVED => return Ok(Decision::Approve),
             REJECTED => return Ok(Decision::Reject(d.reason.unwrap_or_default())),
@@ -165,7 +175,6 @@ pub async fn approve_install<P: Ports>(
     inst.updated_at = now;
     cx.save(inst).await?;
     notify::queue(cx, notify::APPROVED, &Facts::of(inst), json!({})).await?;
-    forget_unproven_tokens(p, &inst.installation_id, inst.client_id(), &cx.job.event_id).await;
     Ok(done(
         EventStatus::Done,
         "verified, provisioned and approved",

@@ -4,6 +4,7 @@
 //! approve. Competing install events for one installation id each prove their own candidate,
 //! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
+use futures_util::future::join3;
 use serde_json::json;
 
 use crate::lifecycle::hooks::{Decision, Facts};
@@ -125,28 +126,45 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.state = InstallationState::Received;
     inst.last_error = None;
     inst.updated_at = p.clock().now_ms();
-    cx.save(&mut inst).await?;
-    // 3. Provision: account, users, subscription.
-    let account = sess
-        .fetch(
+    // 3. Provision: account, plan, users. Saving the proven installation and reading the
+    // account and the plan do not depend on each other, so they go at once (the job waits for
+    // the slowest of the three, not their sum); the users follow the save, since they are
+    // only ever stored for a saved installation.
+    let shown = inst.clone();
+    let (saved, account, sub) = join3(
+        cx.save(&mut inst),
+        sess.fetch(
             p,
-            &inst,
+            &shown,
             "reading the account",
             sess.api.account(),
             api::parse_account,
-        )
-        .await?;
+        ),
+        super::read_plan(p, &sess, &shown),
+    )
+    .await;
+    saved?;
+    let account = account?;
+    let sub = sub?;
     inst.company_name = account.company_name.clone();
     inst.timezone = account.timezone.clone();
-    super::provision_users_and_plan(cx, &sess, &mut inst, false).await?;
-    p.store()
-        .upsert_account(&inst.account_id, &inst.account_name, p.clock().now_ms())
-        .await?;
+    super::set_plan(&mut inst, sub);
+    let (count, _) = super::reread_users(cx, &sess, &inst, false).await?;
+    inst.users_count = count;
     // 4. The partner's side: its webhook, then its decision (its hook, manual provisioning, or
-    // a person's decision already made).
+    // a person's decision already made), while the account is remembered.
     let facts = Facts::of(&inst);
-    notify::queue(cx, notify::CREATED, &facts, json!({})).await?;
-    match super::decision::decide(cx, &inst).await? {
+    let now = p.clock().now_ms();
+    let (remembered, queued, made) = join3(
+        p.store()
+            .upsert_account(&inst.account_id, &inst.account_name, now),
+        notify::queue(cx, notify::CREATED, &facts, json!({})),
+        p.store().manual_decision(&inst.installation_id),
+    )
+    .await;
+    remembered?;
+    queued?;
+    match super::decision::decide_with(cx, &inst, made?).await? {
         Decision::Approve => {}
         Decision::Reject(reason) => {
             return super::decision::reject(cx, &sess, &mut inst, &reason).await;

@@ -23,6 +23,10 @@ use crate::talkdesk::api;
 
 /// The job's event as recorded.
 pub(super) async fn recorded<P: Ports>(cx: &JobContext<'_, P>) -> Step<EventRecord> {
+    // Read with the job's lease, in the same transaction; asked again, it is read afresh.
+    if let Some(event) = cx.event.borrow_mut().take() {
+        return Ok(event);
+    }
     match cx.p.store().event(&cx.job.event_id).await? {
         Some(event) => Ok(event),
         None => Err(done(EventStatus::Failed, "the event record is gone")),
@@ -56,22 +60,33 @@ pub(super) async fn provision_users_and_plan<P: Ports>(
     inst: &mut Installation,
     changes: bool,
 ) -> Step<Option<UsersChange>> {
-    let p = cx.p;
     let (count, change) = reread_users(cx, sess, inst, changes).await?;
     inst.users_count = count;
-    let sub = sess
-        .fetch(
-            p,
-            inst,
-            "reading the subscription",
-            sess.api.subscription(),
-            api::parse_subscription,
-        )
-        .await?;
+    let sub = read_plan(cx.p, sess, inst).await?;
+    set_plan(inst, sub);
+    Ok(change)
+}
+
+/// Talkdesk's copy of the installation's subscription.
+pub(super) async fn read_plan<P: Ports>(
+    p: &P,
+    sess: &Session,
+    inst: &Installation,
+) -> Step<api::Subscription> {
+    sess.fetch(
+        p,
+        inst,
+        "reading the subscription",
+        sess.api.subscription(),
+        api::parse_subscription,
+    )
+    .await
+}
+
+pub(super) fn set_plan(inst: &mut Installation, sub: api::Subscription) {
     inst.plan.name = sub.name;
     inst.plan.kind = sub.kind;
     inst.plan.total_licenses = sub.total_licenses;
-    Ok(change)
 }
 
 /// Looks for one user among the installation's licensed users at Talkdesk, page by page,

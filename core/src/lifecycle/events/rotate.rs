@@ -9,7 +9,7 @@ use super::install::REFUSALS_BEFORE_FORGED;
 use super::{confirmed, recorded};
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::sealing::{open_set, seal_set, CURRENT, INCOMING, PREVIOUS};
-use crate::lifecycle::session::{forget_set_tokens, forget_unproven_tokens, mint, Session};
+use crate::lifecycle::session::{forget_set_tokens, mint, Session};
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::Clock;
 use crate::store::records::{stamped_before, EventStatus, Installation};
@@ -102,7 +102,6 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.previous = None;
     inst.updated_at = p.clock().now_ms();
     cx.save(&mut inst).await?;
-    forget_unproven_tokens(p, &inst.installation_id, &new_client_id, &job.event_id).await;
     Ok(done(
         EventStatus::Done,
         "switched to the new credentials and acknowledged",
