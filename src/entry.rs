@@ -122,8 +122,8 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
 }
 
 thread_local! {
-    /// When this isolate's last probe of D1 and KV passed.
-    static PASSED_AT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    /// When this isolate's newest probe of D1 and KV started, and whether it passed.
+    static PROBED: std::cell::Cell<Option<(u64, bool)>> = const { std::cell::Cell::new(None) };
 }
 
 /// `GET /healthz`: D1 (its schema) and KV probed at once, so the answer waits for the slower,
@@ -131,14 +131,23 @@ thread_local! {
 async fn healthz(env: &Env) -> Reply {
     let version = env!("CARGO_PKG_VERSION");
     let now = platform::clock::WorkerClock.now_ms();
-    if health::reuse_passing(PASSED_AT.with(|p| p.get()), now) {
+    let passed_at = PROBED
+        .with(|p| p.get())
+        .and_then(|(at, ok)| ok.then_some(at));
+    if health::reuse_passing(passed_at, now) {
         return health::reply(version, &health::Probe::Ok, &health::Probe::Ok);
     }
     let (schema, kv) =
         futures_util::future::join(platform::d1::schema_state(env), platform::kv::probe(env)).await;
     let d1 = health::judge_schema(&schema);
     let passed = d1 == health::Probe::Ok && kv == health::Probe::Ok;
-    PASSED_AT.with(|p| p.set(passed.then_some(now)));
+    // A failure always counts; a pass only if no probe started after it (a slow pass never
+    // hides a later failure).
+    PROBED.with(|p| {
+        if !passed || p.get().is_none_or(|(at, _)| at < now) {
+            p.set(Some((now, passed)));
+        }
+    });
     health::reply(version, &d1, &kv)
 }
 

@@ -205,6 +205,17 @@ fn the_public_base_url_is_an_https_origin_or_loopback_http() {
 }
 
 #[test]
+fn a_host_name_with_non_ascii_letters_is_refused_and_its_punycode_form_taken() {
+    let base = |v: &str| load(&settings(&[(PUBLIC_BASE_URL, v)])).map(|c| c.public_base_url);
+    assert_eq!(
+        base("https://bücher.example").unwrap_err().setting,
+        PUBLIC_BASE_URL
+    );
+    let ok = base("https://xn--bcher-kva.example").unwrap().unwrap();
+    assert_eq!(ok.origin(), "https://xn--bcher-kva.example");
+}
+
+#[test]
 fn frame_ancestors_take_only_sources_that_cannot_break_the_policy() {
     let fa = |v: &str| load(&settings(&[(FRAME_ANCESTORS, v)])).map(|c| c.frame_ancestors);
     assert_eq!(

@@ -52,19 +52,19 @@ impl TalkdeskHttp for WorkerFetch {
             let resp: web_sys::Response =
                 JsFuture::from(js_sys::Promise::from(started)).await?.into();
             let status = resp.status();
-            let body = JsFuture::from(resp.array_buffer()?).await?;
-            Ok::<_, JsValue>((status, js_sys::Uint8Array::new(&body).to_vec()))
+            let body = js_sys::Uint8Array::new(&JsFuture::from(resp.array_buffer()?).await?);
+            // Judged before it is copied into the wasm's memory.
+            if body.length() as usize > MAX_RESPONSE_BYTES {
+                return Ok(None);
+            }
+            Ok::<_, JsValue>(Some((status, body.to_vec())))
         });
         let timeout = Box::pin(Delay::from(TIMEOUT));
         match select(answer, timeout).await {
-            Either::Left((Ok((status, body)), _)) => {
-                if body.len() > MAX_RESPONSE_BYTES {
-                    return Err(PortError(format!(
-                        "{shown}: answer over {MAX_RESPONSE_BYTES} bytes"
-                    )));
-                }
-                Ok(HttpResponse { status, body })
-            }
+            Either::Left((Ok(Some((status, body))), _)) => Ok(HttpResponse { status, body }),
+            Either::Left((Ok(None), _)) => Err(PortError(format!(
+                "{shown}: answer over {MAX_RESPONSE_BYTES} bytes"
+            ))),
             Either::Left((Err(e), _)) => Err(failed(e)),
             Either::Right(_) => {
                 controller.abort();

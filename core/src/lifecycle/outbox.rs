@@ -89,16 +89,21 @@ async fn run_jobs<P: Ports>(
                 job.attempts.saturating_sub(1)
             ))
         } else {
-            let cx = JobContext {
-                p,
-                s,
-                job: &job,
-                holder: &holder,
-                confirmed: std::cell::Cell::new(false),
-                lease_until: std::cell::Cell::new(lease_until),
-                event: std::cell::RefCell::new(taken.event),
-            };
-            execute(&cx, taken.installation).await
+            match taken.installation {
+                Ok(inst) => {
+                    let cx = JobContext {
+                        p,
+                        s,
+                        job: &job,
+                        holder: &holder,
+                        confirmed: std::cell::Cell::new(false),
+                        lease_until: std::cell::Cell::new(lease_until),
+                        event: std::cell::RefCell::new(taken.event),
+                    };
+                    execute(&cx, inst).await
+                }
+                Err(e) => e.into(),
+            }
         };
         // Waiting for the install holds every later job too; a job that failed and backs off
         // holds none of them (the next head is whatever is due, if anything).

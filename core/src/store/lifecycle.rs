@@ -26,7 +26,8 @@ pub const KEEP_ACTIONS_MS: u64 = 90 * 24 * 3600 * 1000;
 /// A job just leased, with its installation and event as they were when it was taken.
 pub struct TakenJob {
     pub job: Job,
-    pub installation: Option<Installation>,
+    pub installation: Result<Option<Installation>, PortError>,
+    /// `None` when it could not be read with the lease: the job reads it again itself.
     pub event: Option<EventRecord>,
 }
 
@@ -581,16 +582,16 @@ impl<'a, D: Database> Store<'a, D> {
             return Ok(None);
         };
         let job = Job::try_from(decode::<JobRow>("lease job", job)?)?;
+        // The lease is taken now: a row that does not decode becomes the job's outcome (the
+        // installation's) or a fresh read (the event's), never an error that leaves the job
+        // leased with nothing recorded.
         let installation = inst
             .map(|row| decode::<InstallationRow>("read installation", row))
-            .transpose()?
-            .map(Installation::try_from)
-            .transpose()?;
+            .transpose()
+            .and_then(|row| row.map(Installation::try_from).transpose());
         let event = event
-            .map(|row| decode::<EventRow>("read event", row))
-            .transpose()?
-            .map(EventRecord::try_from)
-            .transpose()?
+            .and_then(|row| decode::<EventRow>("read event", row).ok())
+            .and_then(|row| EventRecord::try_from(row).ok())
             .filter(|e| e.event_id == job.event_id);
         Ok(Some(TakenJob {
             job,

@@ -376,3 +376,41 @@ async fn a_sweep_takes_proven_installations_before_unproven_ones() {
         .unwrap();
     assert_eq!(due, vec![proven.installation_id.clone()]);
 }
+
+#[tokio::test]
+async fn an_installation_row_that_does_not_read_back_costs_its_job_an_attempt_not_its_lease() {
+    let app = TestApp::new();
+    let inst = app.active(Alg::ES256).await;
+    let id = inst.installation_id.clone();
+    app.sim.trial_started(&id).await.unwrap();
+    let event = held_one(&app);
+    let (status, _, run) = app.post(event.to_string().as_bytes()).await;
+    assert_eq!(status, 200);
+    // A row this build cannot read (a state written by a newer build, say).
+    app.ports
+        .db
+        .raw()
+        .execute(
+            "UPDATE installations SET state = 'from-a-newer-build' WHERE installation_id = ?1",
+            [&id],
+        )
+        .unwrap();
+    lifecycle::run_installation(&app.ports, &app.settings(), &run.unwrap())
+        .await
+        .unwrap();
+    let rows = app.ports.db.select(&format!(
+        "SELECT lease_holder, attempts, state, last_error FROM jobs WHERE event_id = '{}'",
+        id_of(&event)
+    ));
+    let job = &rows[0];
+    assert!(
+        job["lease_holder"].is_null(),
+        "the lease is given back: {job:?}"
+    );
+    assert_eq!(job["attempts"], 1, "{job:?}");
+    assert_eq!(
+        job["state"], "pending",
+        "it retries, and expires at the window"
+    );
+    assert!(job["last_error"].as_str().is_some(), "{job:?}");
+}
