@@ -4,7 +4,7 @@
 //! approve. Competing install events for one installation id each prove their own candidate,
 //! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
-use futures_util::future::join3;
+use futures_util::future::{join3, join4};
 use serde_json::json;
 
 use crate::lifecycle::hooks::{Decision, Facts};
@@ -126,12 +126,12 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.state = InstallationState::Received;
     inst.last_error = None;
     inst.updated_at = p.clock().now_ms();
-    // 3. Provision: account, plan, users. Saving the proven installation and reading the
-    // account and the plan do not depend on each other, so they go at once (the job waits for
-    // the slowest of the three, not their sum); the users follow the save, since they are
-    // only ever stored for a saved installation.
+    // 3. Provision: account, plan, users. Saving the proven installation, reading the account
+    // and the plan from Talkdesk and reading the job's users-sync cursor do not depend on each
+    // other, so they go at once (the job waits for the slowest, not their sum); the users
+    // follow the save, since they are only ever stored for a saved installation.
     let shown = inst.clone();
-    let (saved, account, sub) = join3(
+    let (saved, account, sub, cursor) = join4(
         cx.save(&mut inst),
         sess.fetch(
             p,
@@ -141,6 +141,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             api::parse_account,
         ),
         super::read_plan(p, &sess, &shown),
+        p.store().sync_cursor(job.job_id),
     )
     .await;
     saved?;
@@ -149,21 +150,21 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.company_name = account.company_name.clone();
     inst.timezone = account.timezone.clone();
     super::set_plan(&mut inst, sub);
-    let (count, _) = super::reread_users(cx, &sess, &inst, false).await?;
-    inst.users_count = count;
-    // 4. The partner's side: its webhook, then its decision (its hook, manual provisioning, or
-    // a person's decision already made), while the account is remembered.
-    let facts = Facts::of(&inst);
+    // The users, while the account is remembered and a person's decision (if any) is read.
     let now = p.clock().now_ms();
-    let (remembered, queued, made) = join3(
+    let (users, remembered, made) = join3(
+        super::reread_users_from(cx, &sess, &inst, false, cursor?),
         p.store()
             .upsert_account(&inst.account_id, &inst.account_name, now),
-        notify::queue(cx, notify::CREATED, &facts, json!({})),
         p.store().manual_decision(&inst.installation_id),
     )
     .await;
+    let (count, _) = users?;
     remembered?;
-    queued?;
+    inst.users_count = count;
+    // 4. The partner's side: its webhook, then its decision (its hook, manual provisioning, or
+    // a person's decision already made).
+    notify::queue(cx, notify::CREATED, &Facts::of(&inst), json!({})).await?;
     match super::decision::decide_with(cx, &inst, made?).await? {
         Decision::Approve => {}
         Decision::Reject(reason) => {

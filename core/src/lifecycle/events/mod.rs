@@ -137,8 +137,20 @@ pub async fn reread_users<P: Ports>(
     inst: &Installation,
     changes: bool,
 ) -> Step<(u64, Option<UsersChange>)> {
+    let cursor = cx.p.store().sync_cursor(cx.job.job_id).await?;
+    reread_users_from(cx, sess, inst, changes, cursor).await
+}
+
+/// [`reread_users`], with the job's sync cursor already read.
+pub async fn reread_users_from<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &Installation,
+    changes: bool,
+    cursor: Option<SyncCursor>,
+) -> Step<(u64, Option<UsersChange>)> {
     let p = cx.p;
-    let mut cursor = match p.store().sync_cursor(cx.job.job_id).await? {
+    let mut cursor = match cursor {
         // Swapped in by an earlier attempt of this job (it paused or failed after the swap).
         Some(cursor) if cursor.swapped() => {
             return Ok((p.store().users_count(&inst.installation_id).await?, None));
