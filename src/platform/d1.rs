@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 use super::{bindings, log};
 use appconnect_core::app::health::SchemaState;
@@ -52,6 +52,23 @@ impl D1 {
     }
 }
 
+impl D1 {
+    /// Runs the statements as one D1 batch (one transaction, one round trip).
+    async fn send_batch(&self, statements: &[Statement]) -> Result<Vec<D1Result>, PortError> {
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Names once each: a batch of thousands of user rows is one name, not thousands.
+        let mut names: Vec<&str> = statements.iter().map(|s| s.name).collect();
+        names.dedup();
+        self.0
+            .batch(prepared)
+            .await
+            .map_err(|e| PortError(format!("D1 batch ({}): {e}", names.join(", "))))
+    }
+}
+
 fn object(row: Value) -> Option<Row> {
     match row {
         Value::Object(map) => Some(map),
@@ -93,30 +110,11 @@ impl Database for D1 {
     }
 
     async fn batch(&self, statements: &[Statement]) -> Result<(), PortError> {
-        let prepared = statements
-            .iter()
-            .map(|s| self.prepare(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Names once each: a batch of thousands of user rows is one name, not thousands.
-        let mut names: Vec<&str> = statements.iter().map(|s| s.name).collect();
-        names.dedup();
-        self.0
-            .batch(prepared)
-            .await
-            .map(|_| ())
-            .map_err(|e| PortError(format!("D1 batch ({}): {e}", names.join(", "))))
+        self.send_batch(statements).await.map(|_| ())
     }
 
     async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
-        let prepared = statements
-            .iter()
-            .map(|s| self.prepare(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let results = self
-            .0
-            .batch(prepared)
-            .await
-            .map_err(|e| PortError(format!("D1 batch: {e}")))?;
+        let results = self.send_batch(statements).await?;
         results
             .into_iter()
             .zip(statements)

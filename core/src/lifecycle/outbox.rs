@@ -191,34 +191,33 @@ async fn record_outcome<P: Ports>(
     // installation, not the job (the runner that holds it now records its own outcome).
     let until = now + s.scaled(JOB_LEASE_MS);
     job.updated_at = now;
-    if let Outcome::Done { status, detail } = outcome {
-        // The common end, in one round trip (the lease check, the wake-up of the jobs that
-        // waited for the install, the event, the job).
-        job.state = JobState::Done;
-        job.last_error = None;
-        let wake = job.kind == JobKind::Install;
-        let Some(kept) = p
-            .store()
-            .finish_job(job, holder, until, wake, status, &detail)
-            .await?
-        else {
-            return Ok(false);
-        };
-        log_outcome(p, job);
-        return Ok(kept);
-    }
     let lease = crate::store::Lease {
         job_id: job.job_id,
         holder,
     };
-    if !p.store().renew_lease(lease, until).await? {
+    // A done job checks its lease in the same batch as its writes (`Store::finish_job`).
+    let done = matches!(outcome, Outcome::Done { .. });
+    if !done && !p.store().renew_lease(lease, until).await? {
         return Ok(false);
     }
     // `attempts` was counted when the lease was taken (`Store::lease_job`), so a run that is
     // killed before it records anything still counts.
     let over = match outcome {
-        // Recorded above, with its own statements.
-        Outcome::Done { .. } => true,
+        Outcome::Done { status, detail } => {
+            // The common end, in one round trip (the lease check, the wake-up of the jobs
+            // that waited for the install, the event, the job).
+            job.state = JobState::Done;
+            job.last_error = None;
+            let wake = job.kind == JobKind::Install;
+            let finished = p
+                .store()
+                .finish_job(job, holder, until, wake, status, &detail)
+                .await?;
+            if finished.is_some() {
+                log_outcome(p, job);
+            }
+            return Ok(finished.unwrap_or(false));
+        }
         Outcome::Retry(why)
         | Outcome::Wait(why)
         | Outcome::Pause(why)

@@ -190,22 +190,7 @@ impl Database for SqliteDb {
     }
 
     async fn batch(&self, statements: &[Statement]) -> Result<(), PortError> {
-        self.round_trip().await;
-        for s in statements {
-            self.check(s.name)?;
-        }
-        self.conn
-            .execute_batch("BEGIN")
-            .map_err(|e| PortError(format!("D1 batch: {e}")))?;
-        for s in statements {
-            if let Err(e) = self.run_execute(s) {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-        }
-        self.conn
-            .execute_batch("COMMIT")
-            .map_err(|e| PortError(format!("D1 batch: {e}")))
+        self.batch_query(statements).await.map(|_| ())
     }
 
     async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
