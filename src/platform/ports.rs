@@ -9,6 +9,7 @@ use super::kv::KvCache;
 use super::log::WorkerLog;
 use super::webcrypto::WebCryptoSigner;
 use appconnect_core::config::Config;
+use appconnect_core::lifecycle::outbox::Handoff;
 use appconnect_core::lifecycle::Ports;
 use appconnect_core::partner::PartnerHooks;
 use appconnect_core::ports::PortError;
@@ -18,6 +19,8 @@ pub struct WorkerPorts {
     cache: KvCache,
     hooks: PartnerHooks,
     log: WorkerLog,
+    /// The job this request's intake leased for the run after its answer.
+    handoff: Handoff,
 }
 
 impl WorkerPorts {
@@ -29,6 +32,7 @@ impl WorkerPorts {
             log: WorkerLog {
                 request_id: super::log::request_id(),
             },
+            handoff: Handoff::default(),
         })
     }
 }
@@ -62,5 +66,8 @@ impl Ports for WorkerPorts {
     }
     fn hooks(&self) -> &PartnerHooks {
         &self.hooks
+    }
+    fn handoff(&self) -> Option<&Handoff> {
+        Some(&self.handoff)
     }
 }

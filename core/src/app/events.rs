@@ -71,7 +71,9 @@ pub async fn post<P: Ports>(p: &P, config: &Config, body: &[u8]) -> Handled {
             ],
         )
     };
-    match receive(p, intake).await {
+    let lease_ms = crate::lifecycle::Settings::from_config(config)
+        .scaled(crate::lifecycle::outbox::JOB_LEASE_MS);
+    match receive(p, intake, Some(lease_ms)).await {
         Ok(Received::Duplicate) => {
             logged("duplicate");
             Reply::json(200, &json!({"status": "duplicate", "event_id": event.id})).into()

@@ -218,6 +218,9 @@ impl<'a, P: Ports> Ports for Metered<'a, P> {
     fn meter(&self) -> Option<&Meter> {
         Some(self.meter)
     }
+    fn handoff(&self) -> Option<&super::outbox::Handoff> {
+        self.inner.handoff()
+    }
 }
 
 pub struct MeteredDb<'a, D> {

@@ -68,7 +68,8 @@ pub async fn replay<P: Ports>(p: &P, s: &Settings<'_>) -> Result<usize, PortErro
             }
         };
         // D1 still down: leave it for the next sweep.
-        receive(p, intake).await?;
+        // The sweep runs what it stored in its own pass: nothing is leased for a handoff.
+        receive(p, intake, None).await?;
         p.cache().delete(&key).await?;
         p.log().info("capture_replayed", event_id);
         stored += 1;

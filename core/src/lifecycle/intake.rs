@@ -2,16 +2,19 @@
 //! with secrets sealed) or a 400 naming the bad field, then [`receive`] stores it in one
 //! transaction. Nothing here talks to Talkdesk.
 
+use super::outbox::Head;
 use super::sealing::{seal_set, CURRENT, INCOMING};
 use super::Ports;
 use crate::config::AppId;
 use crate::crypto::keyring::SealingKeys;
+use crate::ports::Clock;
 use crate::ports::PortError;
 use crate::store::records::{
     EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind, JobState,
     PlanRecord, TrialRecord,
 };
-use crate::store::KEEP_EVENTS_MS;
+use crate::store::{Take, KEEP_EVENTS_MS};
+use crate::talkdesk::assertion::new_jti;
 use crate::talkdesk::events::{EventData, EventError, UnverifiedEvent};
 use crate::talkdesk::hosts::{resolve_endpoints, Allowlist, EventLinks, HostError};
 
@@ -195,7 +198,14 @@ pub enum Received {
 /// installation is still unproven (or was proven forged) is another candidate, proven on its
 /// own: a forgery that came first cannot pre-empt the genuine event. Once an installation is
 /// proven, a further install event is recorded and ignored.
-pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, PortError> {
+///
+/// `lease_ms`: when the run follows in this request (its ports have a [`super::outbox::Handoff`]), the
+/// installation's head job is leased for this long in the same transaction and handed to it.
+pub async fn receive<P: Ports>(
+    p: &P,
+    mut intake: Intake,
+    lease_ms: Option<u64>,
+) -> Result<Received, PortError> {
     // Both reads in one round trip, before the answer.
     let (known, counts) = p
         .store()
@@ -258,9 +268,37 @@ pub async fn receive<P: Ports>(p: &P, mut intake: Intake) -> Result<Received, Po
             run = None;
         }
     }
-    if p.store().intake(&intake).await? {
-        Ok(Received::New { run })
-    } else {
-        Ok(Received::Duplicate)
+    let (Some(installation_id), Some(handoff), Some(lease_ms)) =
+        (run.as_deref(), p.handoff(), lease_ms)
+    else {
+        return Ok(match p.store().intake(&intake).await? {
+            true => Received::New { run },
+            false => Received::Duplicate,
+        });
+    };
+    // The run follows the answer in this request: its first job is leased in the same
+    // transaction as the event, one round trip fewer before the work starts.
+    let holder = new_jti();
+    let now = p.clock().now_ms();
+    let lease_until = now + lease_ms;
+    let take = Take {
+        installation_id,
+        holder: &holder,
+        now_ms: now,
+        until_ms: lease_until,
+    };
+    match p.store().intake_and_take(&intake, take).await? {
+        None => Ok(Received::Duplicate),
+        Some(taken) => {
+            if let Some(taken) = taken {
+                handoff.put(Head {
+                    installation_id: installation_id.to_owned(),
+                    holder,
+                    lease_until,
+                    taken,
+                });
+            }
+            Ok(Received::New { run })
+        }
     }
 }

@@ -74,6 +74,12 @@ pub trait Ports {
     fn meter(&self) -> Option<&budget::Meter> {
         None
     }
+
+    /// Where the intake leaves a job it leased for the run that follows its answer
+    /// ([`outbox::Handoff`]); `None`: the intake leases nothing, the run takes its own.
+    fn handoff(&self) -> Option<&outbox::Handoff> {
+        None
+    }
 }
 
 /// The settings the lifecycle needs.
@@ -119,6 +125,9 @@ pub struct JobContext<'a, P> {
     pub lease_until: std::cell::Cell<u64>,
     /// The job's event as read when the job was taken, until the job first asks for it.
     pub event: std::cell::RefCell<Option<crate::store::records::EventRecord>>,
+    /// The job's users-sync cursor as read when the job was taken (`Some(None)`: none yet),
+    /// until the job first asks for it.
+    pub sync_cursor: std::cell::Cell<Option<Option<crate::store::SyncCursor>>>,
 }
 
 /// What recording a job's outcome needs (the job, its event, a wake-up, a flag), kept back
@@ -147,6 +156,14 @@ impl<P: Ports> JobContext<'_, P> {
             Err(outcome::Outcome::Pause(
                 "the installation changed while this job ran; running it again".into(),
             ))
+        }
+    }
+
+    /// The job's users-sync cursor: as read with the lease, the first time; from D1 after.
+    pub async fn sync_cursor(&self) -> outcome::Step<Option<crate::store::SyncCursor>> {
+        match self.sync_cursor.take() {
+            Some(cursor) => Ok(cursor),
+            None => Ok(self.p.store().sync_cursor(self.job.job_id).await?),
         }
     }
 

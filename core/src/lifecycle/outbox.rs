@@ -7,6 +7,7 @@ use super::outcome::{done, Outcome};
 use super::{JobContext, Ports, Settings};
 use crate::ports::{Clock, Log, PortError};
 use crate::store::records::{EventStatus, Installation, InstallationState, Job, JobKind, JobState};
+use crate::store::TakenJob;
 use crate::talkdesk::assertion::new_jti;
 
 /// How long one runner holds a job (longer than the slowest job: a few Talkdesk calls, each
@@ -48,8 +49,38 @@ fn jitter() -> u64 {
     u64::from(u16::from_le_bytes(b)) % 1001
 }
 
+/// A job the intake leased in the transaction that stored its event, with its first reads.
+pub struct Head {
+    pub installation_id: String,
+    pub holder: String,
+    pub lease_until: u64,
+    pub taken: TakenJob,
+}
+
+/// Jobs leased by the intake, waiting for the run after the answer. One per request's ports
+/// in the worker: the request that stored the event runs the job it leased, and no other
+/// runner can take it until that lease lapses (then the sweep does, as after any crash).
+#[derive(Default)]
+pub struct Handoff(std::cell::RefCell<Vec<Head>>);
+
+impl Handoff {
+    pub fn put(&self, head: Head) {
+        self.0.borrow_mut().push(head);
+    }
+
+    /// The leased job of `installation_id`, if the intake left one.
+    pub fn take(&self, installation_id: &str) -> Option<Head> {
+        let mut heads = self.0.borrow_mut();
+        let at = heads
+            .iter()
+            .position(|h| h.installation_id == installation_id)?;
+        Some(heads.swap_remove(at))
+    }
+}
+
 /// Runs the due jobs of one installation, soonest due first, at most [`MAX_JOBS_PER_RUN`],
 /// until none is due or one waits for the install; then delivers the webhooks they queued.
+/// The first is the job the intake leased for this run ([`Handoff`]), when there is one.
 pub async fn run_installation<P: Ports>(
     p: &P,
     s: &Settings<'_>,
@@ -65,20 +96,31 @@ async fn run_jobs<P: Ports>(
     s: &Settings<'_>,
     installation_id: &str,
 ) -> Result<(), PortError> {
-    let holder = new_jti();
+    let mut handed = p.handoff().and_then(|h| h.take(installation_id));
+    let holder = handed
+        .as_ref()
+        .map_or_else(new_jti, |head| head.holder.clone());
     for _ in 0..MAX_JOBS_PER_RUN {
         if !affords_a_job(p) {
+            // A job the intake leased stays leased until its lease lapses, then the sweep
+            // runs it (as after a crash).
             return Ok(());
         }
         let now = p.clock().now_ms();
-        let lease_until = now + s.scaled(JOB_LEASE_MS);
-        // The head job's lease and the job's first reads in one round trip.
-        let Some(taken) = p
-            .store()
-            .take_head_job(installation_id, &holder, now, lease_until)
-            .await?
-        else {
-            return Ok(());
+        let (taken, lease_until) = match handed.take() {
+            Some(head) => (head.taken, head.lease_until),
+            None => {
+                let lease_until = now + s.scaled(JOB_LEASE_MS);
+                // The head job's lease and the job's first reads in one round trip.
+                let Some(taken) = p
+                    .store()
+                    .take_head_job(installation_id, &holder, now, lease_until)
+                    .await?
+                else {
+                    return Ok(());
+                };
+                (taken, lease_until)
+            }
         };
         let mut job = taken.job;
         // Past Talkdesk's window (a job killed every time it ran never recorded an outcome):
@@ -99,6 +141,7 @@ async fn run_jobs<P: Ports>(
                         confirmed: std::cell::Cell::new(false),
                         lease_until: std::cell::Cell::new(lease_until),
                         event: std::cell::RefCell::new(taken.event),
+                        sync_cursor: std::cell::Cell::new(taken.sync_cursor),
                     };
                     execute(&cx, inst).await
                 }

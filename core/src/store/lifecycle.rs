@@ -29,6 +29,9 @@ pub struct TakenJob {
     pub installation: Result<Option<Installation>, PortError>,
     /// `None` when it could not be read with the lease: the job reads it again itself.
     pub event: Option<EventRecord>,
+    /// The job's users-sync cursor (`Some(None)`: it has none); `None` when it could not be
+    /// read with the lease: the job reads it again itself.
+    pub sync_cursor: Option<Option<super::SyncCursor>>,
 }
 
 /// The lifecycle's tables on a [`Database`].
@@ -90,32 +93,45 @@ impl<'a, D: Database> Store<'a, D> {
     /// Stores the intake atomically. `false`: the event id was already recorded (a duplicate),
     /// and nothing was written.
     pub async fn intake(&self, intake: &Intake) -> Result<bool, PortError> {
-        let mut batch = vec![insert(
-            "store event",
-            "events",
-            &EventRow::from(&intake.event),
-            &[],
-        )];
-        if let Some(inst) = &intake.installation {
-            batch.push(insert(
-                "store installation",
-                "installations",
-                &InstallationRow::from(inst),
-                &[],
-            ));
-        }
-        if let Some(job) = &intake.job {
-            batch.push(insert("store job", "jobs", &JobRow::from(job), &["job_id"]));
-        }
         // One batch: D1 runs it as one transaction, so the event, installation and job land
         // together or not at all. A redelivery fails on the event's primary key: only then is
         // a second round trip spent, to tell a duplicate from a real failure.
-        match self.db.batch(&batch).await {
+        match self.db.batch(&intake_statements(intake)).await {
             Ok(()) => Ok(true),
-            Err(e) => match self.event(&intake.event.event_id).await? {
-                Some(_) => Ok(false),
-                None => Err(PortError(format!("intake: {e}"))),
-            },
+            Err(e) => self
+                .duplicate_or(&intake.event.event_id, e)
+                .await
+                .map(|_| false),
+        }
+    }
+
+    /// [`Store::intake`] and [`Store::take_head_job`] in one transaction: the event lands and
+    /// its installation's head job is leased to `holder` before the answer, so the run after
+    /// it starts without a round trip of its own. `None`: a duplicate (nothing stored, nothing
+    /// leased); `Some(None)`: stored, and no job was due and free.
+    pub async fn intake_and_take(
+        &self,
+        intake: &Intake,
+        take: Take<'_>,
+    ) -> Result<Option<Option<TakenJob>>, PortError> {
+        let mut batch = intake_statements(intake);
+        let stored = batch.len();
+        batch.extend(take_statements(&take));
+        match self.db.batch_query(&batch).await {
+            Ok(results) => taken_from(results.into_iter().skip(stored)).map(Some),
+            Err(e) => self
+                .duplicate_or(&intake.event.event_id, e)
+                .await
+                .map(|_| None),
+        }
+    }
+
+    /// After a failed intake batch: `Ok` when the event is stored already (a redelivery),
+    /// the batch's error otherwise.
+    async fn duplicate_or(&self, event_id: &str, e: PortError) -> Result<(), PortError> {
+        match self.event(event_id).await? {
+            Some(_) => Ok(()),
+            None => Err(PortError(format!("intake: {e}"))),
         }
     }
 
@@ -136,34 +152,11 @@ impl<'a, D: Database> Store<'a, D> {
         inst: &Installation,
         lease: Lease<'_>,
     ) -> Result<bool, PortError> {
-        let (cols, mut params) = columns(
-            &InstallationRow::from(inst),
-            &["installation_id", "version"],
-        );
-        let sets: Vec<String> = cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c} = ?{}", i + 1))
-            .collect();
-        let n = cols.len();
-        let sql = format!(
-            "UPDATE installations SET {}, version = version + 1 \
-             WHERE installation_id = ?{} AND version = ?{} AND {}",
-            sets.join(", "),
-            n + 1,
-            n + 2,
-            lease_held(n + 3, n + 4),
-        );
-        params.push(inst.installation_id.as_str().into());
-        params.push(inst.version.into());
-        params.push(lease.job_id.into());
-        params.push(lease.holder.into());
-        let stmt = Statement {
-            name: "save installation",
-            sql: sql.into(),
-            params,
-        };
-        Ok(self.db.execute(&stmt).await? == 1)
+        Ok(self
+            .db
+            .execute(&save_installation_statement(inst, lease))
+            .await?
+            == 1)
     }
 
     /// Extends `holder`'s lease on the job to `until_ms`; `false` when another runner has it.
@@ -536,68 +529,14 @@ impl<'a, D: Database> Store<'a, D> {
         now_ms: u64,
         until_ms: u64,
     ) -> Result<Option<TakenJob>, PortError> {
-        let pending = JobState::Pending.as_str();
-        let mut results = self
-            .db
-            .batch_query(&[
-                Statement::new(
-                    "lease job",
-                    "UPDATE jobs SET lease_holder = ?2, lease_until = ?4, attempts = attempts + 1 \
-                     WHERE job_id = (SELECT h.job_id FROM jobs h \
-                       WHERE h.installation_id = ?1 AND h.state = ?5 \
-                       ORDER BY (h.kind = ?6 AND h.next_attempt_at <= ?3) DESC, \
-                         h.next_attempt_at, h.job_id LIMIT 1) \
-                       AND state = ?5 AND next_attempt_at <= ?3 \
-                       AND (lease_until <= ?3 OR lease_holder = ?2) \
-                     RETURNING *",
-                    vec![
-                        installation_id.into(),
-                        holder.into(),
-                        now_ms.into(),
-                        until_ms.into(),
-                        pending.into(),
-                        JobKind::Install.as_str().into(),
-                    ],
-                ),
-                Statement::new(
-                    "read installation",
-                    "SELECT * FROM installations WHERE installation_id = ?1",
-                    vec![installation_id.into()],
-                ),
-                // The job just leased is the only one of the installation this holder has.
-                Statement::new(
-                    "read event",
-                    "SELECT e.* FROM events e JOIN jobs j ON j.event_id = e.event_id \
-                     WHERE j.installation_id = ?1 AND j.lease_holder = ?2 AND j.state = ?3 \
-                     ORDER BY j.lease_until DESC LIMIT 1",
-                    vec![installation_id.into(), holder.into(), pending.into()],
-                ),
-            ])
-            .await?
-            .into_iter();
-        let mut first =
-            || -> Option<Row> { results.next().and_then(|rows| rows.into_iter().next()) };
-        let (job, inst, event) = (first(), first(), first());
-        let Some(job) = job else {
-            return Ok(None);
+        let take = Take {
+            installation_id,
+            holder,
+            now_ms,
+            until_ms,
         };
-        let job = Job::try_from(decode::<JobRow>("lease job", job)?)?;
-        // The lease is taken now: a row that does not decode becomes the job's outcome (the
-        // installation's) or a fresh read (the event's), never an error that leaves the job
-        // leased with nothing recorded.
-        let installation = inst
-            .map(|row| decode::<InstallationRow>("read installation", row))
-            .transpose()
-            .and_then(|row| row.map(Installation::try_from).transpose());
-        let event = event
-            .and_then(|row| decode::<EventRow>("read event", row).ok())
-            .and_then(|row| EventRecord::try_from(row).ok())
-            .filter(|e| e.event_id == job.event_id);
-        Ok(Some(TakenJob {
-            job,
-            installation,
-            event,
-        }))
+        let results = self.db.batch_query(&take_statements(&take)).await?;
+        taken_from(results.into_iter())
     }
 
     /// Writes the job's state, attempts, next attempt and error, and releases `holder`'s
@@ -686,18 +625,7 @@ impl<'a, D: Database> Store<'a, D> {
         account_name: &str,
         now_ms: u64,
     ) -> Result<(), PortError> {
-        let stmt = Statement::new(
-            "upsert account",
-            "INSERT INTO accounts (account_id, account_name, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?3) \
-             ON CONFLICT (account_id) DO UPDATE SET account_name = ?2, updated_at = ?3",
-            // The accounts table (migration 0001) keeps its times as text.
-            vec![
-                account_id.into(),
-                account_name.into(),
-                now_ms.to_string().into(),
-            ],
-        );
+        let stmt = upsert_account_statement(account_id, account_name, now_ms);
         self.db.execute(&stmt).await.map(|_| ())
     }
 
@@ -1006,6 +934,182 @@ fn pending_counts_statement(installation_id: &str, account_name: Option<&str>) -
             account_name.into(),
             JobState::Pending.as_str().into(),
             JobKind::Install.as_str().into(),
+        ],
+    )
+}
+
+/// Which installation's head job to lease, to whom, from when until when.
+pub struct Take<'a> {
+    pub installation_id: &'a str,
+    pub holder: &'a str,
+    pub now_ms: u64,
+    pub until_ms: u64,
+}
+
+/// The event, the installation (for an install) and the job, as one transaction's inserts.
+fn intake_statements(intake: &Intake) -> Vec<Statement> {
+    let mut batch = vec![insert(
+        "store event",
+        "events",
+        &EventRow::from(&intake.event),
+        &[],
+    )];
+    if let Some(inst) = &intake.installation {
+        batch.push(insert(
+            "store installation",
+            "installations",
+            &InstallationRow::from(inst),
+            &[],
+        ));
+    }
+    if let Some(job) = &intake.job {
+        batch.push(insert("store job", "jobs", &JobRow::from(job), &["job_id"]));
+    }
+    batch
+}
+
+/// The head job's lease ([`Store::head_job_at`] and [`Store::lease_job`] at once) and what
+/// the job reads first: its installation and its event.
+fn take_statements(take: &Take<'_>) -> Vec<Statement> {
+    let Take {
+        installation_id,
+        holder,
+        now_ms,
+        until_ms,
+    } = *take;
+    let pending = JobState::Pending.as_str();
+    vec![
+        Statement::new(
+            "lease job",
+            "UPDATE jobs SET lease_holder = ?2, lease_until = ?4, attempts = attempts + 1 \
+                 WHERE job_id = (SELECT h.job_id FROM jobs h \
+                   WHERE h.installation_id = ?1 AND h.state = ?5 \
+                   ORDER BY (h.kind = ?6 AND h.next_attempt_at <= ?3) DESC, \
+                     h.next_attempt_at, h.job_id LIMIT 1) \
+                   AND state = ?5 AND next_attempt_at <= ?3 \
+                   AND (lease_until <= ?3 OR lease_holder = ?2) \
+                 RETURNING *",
+            vec![
+                installation_id.into(),
+                holder.into(),
+                now_ms.into(),
+                until_ms.into(),
+                pending.into(),
+                JobKind::Install.as_str().into(),
+            ],
+        ),
+        Statement::new(
+            "read installation",
+            "SELECT * FROM installations WHERE installation_id = ?1",
+            vec![installation_id.into()],
+        ),
+        // The job just leased is the only one of the installation this holder has.
+        Statement::new(
+            "read event",
+            "SELECT e.* FROM events e JOIN jobs j ON j.event_id = e.event_id \
+                 WHERE j.installation_id = ?1 AND j.lease_holder = ?2 AND j.state = ?3 \
+                 ORDER BY j.lease_until DESC LIMIT 1",
+            vec![installation_id.into(), holder.into(), pending.into()],
+        ),
+        Statement::new(
+            "read sync cursor",
+            "SELECT c.job_id, c.next_page, c.fetched FROM user_syncs c \
+             JOIN jobs j ON j.job_id = c.job_id \
+             WHERE j.installation_id = ?1 AND j.lease_holder = ?2 AND j.state = ?3 \
+             ORDER BY j.lease_until DESC LIMIT 1",
+            vec![installation_id.into(), holder.into(), pending.into()],
+        ),
+    ]
+}
+
+/// The job [`take_statements`] leased, if any, with its first reads.
+fn taken_from(mut results: impl Iterator<Item = Vec<Row>>) -> Result<Option<TakenJob>, PortError> {
+    let mut first = || -> Option<Row> { results.next().and_then(|rows| rows.into_iter().next()) };
+    let (job, inst, event, cursor) = (first(), first(), first(), first());
+    let Some(job) = job else {
+        return Ok(None);
+    };
+    let job = Job::try_from(decode::<JobRow>("lease job", job)?)?;
+    // The lease is taken now: a row that does not decode becomes the job's outcome (the
+    // installation's) or a fresh read (the event's), never an error that leaves the job
+    // leased with nothing recorded.
+    let installation = inst
+        .map(|row| decode::<InstallationRow>("read installation", row))
+        .transpose()
+        .and_then(|row| row.map(Installation::try_from).transpose());
+    let event = event
+        .and_then(|row| decode::<EventRow>("read event", row).ok())
+        .and_then(|row| EventRecord::try_from(row).ok())
+        .filter(|e| e.event_id == job.event_id);
+    #[derive(serde::Deserialize)]
+    struct CursorRow {
+        job_id: i64,
+        next_page: u32,
+        fetched: u64,
+    }
+    let sync_cursor = match cursor {
+        None => Some(None),
+        Some(row) => decode::<CursorRow>("read sync cursor", row)
+            .ok()
+            .filter(|c| c.job_id == job.job_id)
+            .map(|c| {
+                Some(super::SyncCursor {
+                    next_page: c.next_page,
+                    fetched: c.fetched,
+                })
+            }),
+    };
+    Ok(Some(TakenJob {
+        job,
+        installation,
+        event,
+        sync_cursor,
+    }))
+}
+
+/// [`Store::save_installation`] as a statement (one row changed: saved).
+pub fn save_installation_statement(inst: &Installation, lease: Lease<'_>) -> Statement {
+    let (cols, mut params) = columns(
+        &InstallationRow::from(inst),
+        &["installation_id", "version"],
+    );
+    let sets: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+        .collect();
+    let n = cols.len();
+    let sql = format!(
+        "UPDATE installations SET {}, version = version + 1 \
+         WHERE installation_id = ?{} AND version = ?{} AND {}",
+        sets.join(", "),
+        n + 1,
+        n + 2,
+        lease_held(n + 3, n + 4),
+    );
+    params.push(inst.installation_id.as_str().into());
+    params.push(inst.version.into());
+    params.push(lease.job_id.into());
+    params.push(lease.holder.into());
+    Statement {
+        name: "save installation",
+        sql: sql.into(),
+        params,
+    }
+}
+
+/// [`Store::upsert_account`] as a statement.
+pub fn upsert_account_statement(account_id: &str, account_name: &str, now_ms: u64) -> Statement {
+    Statement::new(
+        "upsert account",
+        "INSERT INTO accounts (account_id, account_name, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?3) \
+         ON CONFLICT (account_id) DO UPDATE SET account_name = ?2, updated_at = ?3",
+        // The accounts table (migration 0001) keeps its times as text.
+        vec![
+            account_id.into(),
+            account_name.into(),
+            now_ms.to_string().into(),
         ],
     )
 }

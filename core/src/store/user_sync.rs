@@ -227,6 +227,20 @@ impl<D: Database> Store<'_, D> {
         installation_id: &str,
         users: &[User],
     ) -> Result<u64, PortError> {
+        self.replace_users_after(lease, installation_id, users, Vec::new())
+            .await
+            .map(|(_, count)| count)
+    }
+
+    /// [`Store::replace_users`] in the same transaction as `first`, which run before it; their
+    /// rows come back with the count.
+    pub async fn replace_users_after(
+        &self,
+        lease: Lease<'_>,
+        installation_id: &str,
+        users: &[User],
+        first: Vec<Statement>,
+    ) -> Result<(Vec<Vec<crate::ports::Row>>, u64), PortError> {
         let fence = lease_held(1, 2);
         let json = users_json(users)?;
         let fenced = |sql: String, extra: Option<String>| {
@@ -245,48 +259,47 @@ impl<D: Database> Store<'_, D> {
             }
         };
         let end = fenced_end_unlicensed(installation_id, lease);
-        let results = self
-            .db()
-            .batch_query(&[
-                fenced(
-                    format!(
-                        "DELETE FROM installation_users WHERE installation_id = ?3 AND {fence}"
-                    ),
-                    None,
-                ),
-                fenced(
-                    format!(
-                        "INSERT OR REPLACE INTO installation_users \
+        let before = first.len();
+        let mut batch = first;
+        batch.extend([
+            fenced(
+                format!("DELETE FROM installation_users WHERE installation_id = ?3 AND {fence}"),
+                None,
+            ),
+            fenced(
+                format!(
+                    "INSERT OR REPLACE INTO installation_users \
                          (installation_id, user_id, email, name, active) \
                          SELECT ?3, json_extract(value, '$.id'), json_extract(value, '$.email'), \
                            json_extract(value, '$.name'), \
                            CASE WHEN json_extract(value, '$.active') THEN 1 ELSE 0 END \
                          FROM json_each(?4) WHERE {fence}"
-                    ),
-                    Some(json),
                 ),
-                fenced(
-                    format!(
-                        "UPDATE installations SET users_count = \
+                Some(json),
+            ),
+            fenced(
+                format!(
+                    "UPDATE installations SET users_count = \
                          (SELECT COUNT(*) FROM installation_users WHERE installation_id = ?3) \
                          WHERE installation_id = ?3 AND {fence}"
-                    ),
-                    None,
                 ),
-                end,
-                // The count as this transaction left it, in the same round trip.
-                Statement::new(
-                    "count users",
-                    "SELECT COUNT(*) AS n FROM installation_users WHERE installation_id = ?1",
-                    vec![installation_id.into()],
-                ),
-            ])
-            .await?;
-        let count = results.last().and_then(|rows| rows.first()).cloned();
-        match count {
-            Some(row) => decode::<Count>("count users", row).map(|c| c.n),
-            None => Ok(0),
-        }
+                None,
+            ),
+            end,
+            // The count as this transaction left it, in the same round trip.
+            Statement::new(
+                "count users",
+                "SELECT COUNT(*) AS n FROM installation_users WHERE installation_id = ?1",
+                vec![installation_id.into()],
+            ),
+        ]);
+        let mut results = self.db().batch_query(&batch).await?;
+        let count = match results.last().and_then(|rows| rows.first()).cloned() {
+            Some(row) => decode::<Count>("count users", row).map(|c| c.n)?,
+            None => 0,
+        };
+        results.truncate(before);
+        Ok((results, count))
     }
 
     /// What swapping the job's staged set in would change: users added (with their facts)

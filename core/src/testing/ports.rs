@@ -75,6 +75,9 @@ pub struct TestPorts {
     pub log: TestLog,
     /// The partner's hooks (none unless a test picks the example).
     pub hooks: crate::partner::PartnerHooks,
+    /// As in the worker, the intake leases the first job for the run after its answer; off
+    /// unless a test turns it on (most tests run jobs when they choose, or not at all).
+    pub handoff: Option<crate::lifecycle::outbox::Handoff>,
 }
 
 impl Default for TestPorts {
@@ -87,6 +90,7 @@ impl Default for TestPorts {
             signer: OpenSslSigner,
             log: TestLog::default(),
             hooks: crate::partner::PartnerHooks::None,
+            handoff: None,
         }
     }
 }
@@ -120,5 +124,8 @@ impl Ports for TestPorts {
     }
     fn hooks(&self) -> &crate::partner::PartnerHooks {
         &self.hooks
+    }
+    fn handoff(&self) -> Option<&crate::lifecycle::outbox::Handoff> {
+        self.handoff.as_ref()
     }
 }

@@ -9,6 +9,7 @@ mod budget;
 mod console;
 mod crashes;
 mod events;
+mod handoff;
 mod install;
 mod intake;
 mod limits;

@@ -4,7 +4,7 @@
 //! approve. Competing install events for one installation id each prove their own candidate,
 //! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
-use futures_util::future::{join3, join4};
+use futures_util::future::{join, join4};
 use serde_json::json;
 
 use crate::lifecycle::hooks::{Decision, Facts};
@@ -12,8 +12,10 @@ use crate::lifecycle::notify;
 use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
-use crate::ports::Clock;
+use crate::ports::{Clock, Database};
+use crate::store::lifecycle::{save_installation_statement, upsert_account_statement};
 use crate::store::records::{EventStatus, Installation, InstallationState};
+use crate::store::SyncCursor;
 use crate::talkdesk::api;
 use crate::talkdesk::token::DEFAULT_SCOPES;
 
@@ -126,13 +128,14 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.state = InstallationState::Received;
     inst.last_error = None;
     inst.updated_at = p.clock().now_ms();
-    // 3. Provision: account, plan, users. Saving the proven installation, reading the account
-    // and the plan from Talkdesk and reading the job's users-sync cursor do not depend on each
-    // other, so they go at once (the job waits for the slowest, not their sum); the users
-    // follow the save, since they are only ever stored for a saved installation.
+    // 3. Provision: account, plan, users. The reads do not depend on each other, so they go
+    // at once (the job waits for the slowest, not their sum): the account and the plan from
+    // Talkdesk, a person's decision (if any), and page 1 of the users when the job has not
+    // started reading them (no users-sync cursor).
     let shown = inst.clone();
-    let (saved, account, sub, cursor) = join4(
-        cx.save(&mut inst),
+    let cursor = cx.sync_cursor().await?;
+    let first_attempt = cursor.is_none();
+    let (account, sub, page_one, made) = join4(
         sess.fetch(
             p,
             &shown,
@@ -141,27 +144,20 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
             api::parse_account,
         ),
         super::read_plan(p, &sess, &shown),
-        p.store().sync_cursor(job.job_id),
-    )
-    .await;
-    saved?;
-    let account = account?;
-    let sub = sub?;
-    inst.company_name = account.company_name.clone();
-    inst.timezone = account.timezone.clone();
-    super::set_plan(&mut inst, sub);
-    // The users, while the account is remembered and a person's decision (if any) is read.
-    let now = p.clock().now_ms();
-    let (users, remembered, made) = join3(
-        super::reread_users_from(cx, &sess, &inst, false, cursor?),
-        p.store()
-            .upsert_account(&inst.account_id, &inst.account_name, now),
+        async {
+            match first_attempt {
+                true => super::read_users_page(cx, &sess, &shown, 1).await.map(Some),
+                false => Ok(None),
+            }
+        },
         p.store().manual_decision(&inst.installation_id),
     )
     .await;
-    let (count, _) = users?;
-    remembered?;
-    inst.users_count = count;
+    let (account, sub, page_one) = (account?, sub?, page_one?);
+    inst.company_name = account.company_name.clone();
+    inst.timezone = account.timezone.clone();
+    super::set_plan(&mut inst, sub);
+    inst.users_count = store_provisioning(cx, &sess, &mut inst, cursor, page_one).await?;
     // 4. The partner's side: its webhook, then its decision (its hook, manual provisioning, or
     // a person's decision already made).
     notify::queue(cx, notify::CREATED, &Facts::of(&inst), json!({})).await?;
@@ -174,6 +170,55 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     }
     // 5. Approve.
     super::decision::approve_install(cx, &sess, &mut inst).await
+}
+
+/// Stores the proven installation, its account and its users. One page of users (most
+/// accounts): all of it in one transaction. More (or a later attempt): the installation and
+/// the account first, then the users page by page from the job's cursor, since users are only
+/// ever stored for a saved installation. Returns how many users are stored.
+async fn store_provisioning<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &mut Installation,
+    cursor: Option<SyncCursor>,
+    page_one: Option<api::UsersPage>,
+) -> Step<u64> {
+    let p = cx.p;
+    let now = p.clock().now_ms();
+    let account = upsert_account_statement(&inst.account_id, &inst.account_name, now);
+    match page_one {
+        Some(page) if !page.has_next => {
+            cx.checkpoint(super::SWAP_COST).await?;
+            let mut save = save_installation_statement(inst, cx.lease());
+            // The new version comes back when the save wrote: no row, someone wrote first.
+            save.sql = format!("{} RETURNING version", save.sql).into();
+            let users = super::stored_users(page.users);
+            let (written, count) = p
+                .store()
+                .replace_users_after(
+                    cx.lease(),
+                    &inst.installation_id,
+                    &users,
+                    vec![save, account],
+                )
+                .await?;
+            if written.first().is_none_or(|rows| rows.is_empty()) {
+                return Err(Outcome::Pause(
+                    "the installation changed while this job ran; running it again".into(),
+                ));
+            }
+            inst.version += 1;
+            Ok(count)
+        }
+        page_one => {
+            let (saved, remembered) = join(cx.save(inst), p.db().execute(&account)).await;
+            saved?;
+            remembered?;
+            let (count, _) =
+                super::reread_users_from(cx, sess, inst, false, cursor, page_one).await?;
+            Ok(count)
+        }
+    }
 }
 
 /// This candidate is not Talkdesk's. When the installation row is this candidate's, it is

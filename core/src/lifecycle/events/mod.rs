@@ -120,9 +120,35 @@ pub async fn find_user<P: Ports>(
     Ok(None)
 }
 
+/// One page of the installation's licensed users, within the invocation's budget.
+pub async fn read_users_page<P: Ports>(
+    cx: &JobContext<'_, P>,
+    sess: &Session,
+    inst: &Installation,
+    page: u32,
+) -> Step<api::UsersPage> {
+    cx.checkpoint(PAGE_COST).await?;
+    let req = sess.api.users(page, api::USERS_PER_PAGE);
+    sess.fetch(cx.p, inst, "reading users", req, api::parse_users)
+        .await
+}
+
+/// Talkdesk's users as the rows we keep.
+pub fn stored_users(users: Vec<api::TalkdeskUser>) -> Vec<User> {
+    users
+        .into_iter()
+        .map(|u| User {
+            user_id: u.id,
+            email: u.email,
+            name: u.name,
+            active: u.active,
+        })
+        .collect()
+}
+
 /// The swap (one batch of six statements and a count) plus the rest of a job after it
 /// (subscription, account, saves, approval, records).
-const SWAP_COST: Cost = Cost {
+pub(super) const SWAP_COST: Cost = Cost {
     queries: 20,
     subrequests: 14,
 };
@@ -137,17 +163,19 @@ pub async fn reread_users<P: Ports>(
     inst: &Installation,
     changes: bool,
 ) -> Step<(u64, Option<UsersChange>)> {
-    let cursor = cx.p.store().sync_cursor(cx.job.job_id).await?;
-    reread_users_from(cx, sess, inst, changes, cursor).await
+    let cursor = cx.sync_cursor().await?;
+    reread_users_from(cx, sess, inst, changes, cursor, None).await
 }
 
-/// [`reread_users`], with the job's sync cursor already read.
+/// [`reread_users`], with the job's sync cursor already read, and page 1 when it was read
+/// already ([`first_users_page`]).
 pub async fn reread_users_from<P: Ports>(
     cx: &JobContext<'_, P>,
     sess: &Session,
     inst: &Installation,
     changes: bool,
     cursor: Option<SyncCursor>,
+    mut page_one: Option<api::UsersPage>,
 ) -> Step<(u64, Option<UsersChange>)> {
     let p = cx.p;
     let mut cursor = match cursor {
@@ -167,21 +195,11 @@ pub async fn reread_users_from<P: Ports>(
         cursor.next_page = 1;
     }
     while cursor.next_page <= api::MAX_USER_PAGES {
-        cx.checkpoint(PAGE_COST).await?;
-        let req = sess.api.users(cursor.next_page, api::USERS_PER_PAGE);
-        let got = sess
-            .fetch(p, inst, "reading users", req, api::parse_users)
-            .await?;
-        let users: Vec<User> = got
-            .users
-            .into_iter()
-            .map(|u| User {
-                user_id: u.id,
-                email: u.email,
-                name: u.name,
-                active: u.active,
-            })
-            .collect();
+        let got = match page_one.take().filter(|_| cursor.next_page == 1) {
+            Some(got) => got,
+            None => read_users_page(cx, sess, inst, cursor.next_page).await?,
+        };
+        let users = stored_users(got.users);
         if got.has_next && cursor.next_page == api::MAX_USER_PAGES {
             p.log().error(
                 "users_truncated",
