@@ -118,12 +118,32 @@ impl<'a, D: Database> Store<'a, D> {
         let stored = batch.len();
         batch.extend(take_statements(&take));
         match self.db.batch_query(&batch).await {
-            Ok(results) => taken_from(results.into_iter().skip(stored)).map(Some),
-            Err(e) => self
-                .duplicate_or(&intake.event.event_id, e)
-                .await
-                .map(|_| None),
+            Ok(results) => match taken_from(results.into_iter().skip(stored)) {
+                Ok(taken) => Ok(Some(taken)),
+                // Stored, but the leased job did not read back: its lease is freed for the
+                // run to take it as usual.
+                Err(_) => self.release(&take).await.map(|_| Some(None)),
+            },
+            Err(e) => {
+                self.duplicate_or(&intake.event.event_id, e).await?;
+                // The event is stored: a redelivery, or this very batch committed and only its
+                // answer was lost. Then the lease is this holder's: freed, the event is new.
+                Ok(self.release(&take).await?.then_some(None))
+            }
         }
+    }
+
+    /// Lets the lease `take` took lapse now; `false` when `take.holder` holds none.
+    async fn release(&self, take: &Take<'_>) -> Result<bool, PortError> {
+        let freed = self
+            .db
+            .execute(&Statement::new(
+                "release lease",
+                "UPDATE jobs SET lease_until = 0 WHERE installation_id = ?1 AND lease_holder = ?2",
+                vec![take.installation_id.into(), take.holder.into()],
+            ))
+            .await?;
+        Ok(freed > 0)
     }
 
     /// After a failed intake batch: `Ok` when the event is stored already (a redelivery),
@@ -1098,8 +1118,42 @@ pub fn save_installation_statement(inst: &Installation, lease: Lease<'_>) -> Sta
     }
 }
 
+/// [`Store::upsert_account`] as a job's write: only while `lease` is held and, when given, the
+/// installation is still at version `at`.
+pub fn fenced_upsert_account_statement(
+    inst: &Installation,
+    now_ms: u64,
+    lease: Lease<'_>,
+    at: Option<u64>,
+) -> Statement {
+    let mut stmt = Statement {
+        name: "upsert account",
+        sql: format!(
+            "INSERT INTO accounts (account_id, account_name, created_at, updated_at) \
+             SELECT ?1, ?2, ?3, ?3 WHERE {}{} \
+             ON CONFLICT (account_id) DO UPDATE SET account_name = ?2, updated_at = ?3",
+            lease_held(4, 5),
+            super::user_sync::at_version(6, at)
+        )
+        .into(),
+        // The accounts table (migration 0001) keeps its times as text.
+        params: vec![
+            inst.account_id.as_str().into(),
+            inst.account_name.as_str().into(),
+            now_ms.to_string().into(),
+            lease.job_id.into(),
+            lease.holder.into(),
+        ],
+    };
+    // The version check names the installation as the sixth parameter.
+    if at.is_some() {
+        stmt.params.push(inst.installation_id.as_str().into());
+    }
+    stmt
+}
+
 /// [`Store::upsert_account`] as a statement.
-pub fn upsert_account_statement(account_id: &str, account_name: &str, now_ms: u64) -> Statement {
+fn upsert_account_statement(account_id: &str, account_name: &str, now_ms: u64) -> Statement {
     Statement::new(
         "upsert account",
         "INSERT INTO accounts (account_id, account_name, created_at, updated_at) \

@@ -45,9 +45,19 @@ fn users_json(users: &[User]) -> Result<String, PortError> {
 }
 
 /// Ending the sessions of users without a licence, while `lease` is held.
-fn fenced_end_unlicensed(installation_id: &str, lease: Lease<'_>) -> Statement {
+/// ` AND` the installation (its id bound at `?{i}`) is still at `version`, when given: the
+/// condition of a write that must land only with the save of its transaction.
+pub fn at_version(i: usize, version: Option<u64>) -> String {
+    version
+        .map(|v| {
+            format!(" AND (SELECT version FROM installations WHERE installation_id = ?{i}) = {v}")
+        })
+        .unwrap_or_default()
+}
+
+fn fenced_end_unlicensed(installation_id: &str, lease: Lease<'_>, at: Option<u64>) -> Statement {
     let mut end = super::sessions::end_unlicensed(installation_id);
-    end.sql = format!("{} AND {}", end.sql, lease_held(2, 3)).into();
+    end.sql = format!("{} AND {}{}", end.sql, lease_held(2, 3), at_version(1, at)).into();
     end.params
         .extend([lease.job_id.into(), lease.holder.into()]);
     end
@@ -178,7 +188,7 @@ impl<D: Database> Store<'_, D> {
                 installation_id.into(),
             ],
         };
-        let end = fenced_end_unlicensed(installation_id, lease);
+        let end = fenced_end_unlicensed(installation_id, lease, None);
         self.db()
             .batch(&[
                 fenced(
@@ -227,21 +237,25 @@ impl<D: Database> Store<'_, D> {
         installation_id: &str,
         users: &[User],
     ) -> Result<u64, PortError> {
-        self.replace_users_after(lease, installation_id, users, Vec::new())
+        self.replace_users_around(lease, installation_id, users, None, Vec::new(), Vec::new())
             .await
             .map(|(_, count)| count)
     }
 
-    /// [`Store::replace_users`] in the same transaction as `first`, which run before it; their
-    /// rows come back with the count.
-    pub async fn replace_users_after(
+    /// [`Store::replace_users`] in one transaction between `before` and `after`; the rows of
+    /// `after` come back with the count. `at`: the version the installation must still be at
+    /// for the users to be written (a save in `after`, conditional on the same version, then
+    /// writes too, or nothing does).
+    pub async fn replace_users_around(
         &self,
         lease: Lease<'_>,
         installation_id: &str,
         users: &[User],
-        first: Vec<Statement>,
+        at: Option<u64>,
+        before: Vec<Statement>,
+        after: Vec<Statement>,
     ) -> Result<(Vec<Vec<crate::ports::Row>>, u64), PortError> {
-        let fence = lease_held(1, 2);
+        let fence = format!("{}{}", lease_held(1, 2), at_version(3, at));
         let json = users_json(users)?;
         let fenced = |sql: String, extra: Option<String>| {
             let mut params = vec![
@@ -258,9 +272,8 @@ impl<D: Database> Store<'_, D> {
                 params,
             }
         };
-        let end = fenced_end_unlicensed(installation_id, lease);
-        let before = first.len();
-        let mut batch = first;
+        let end = fenced_end_unlicensed(installation_id, lease, at);
+        let mut batch = before;
         batch.extend([
             fenced(
                 format!("DELETE FROM installation_users WHERE installation_id = ?3 AND {fence}"),
@@ -293,13 +306,14 @@ impl<D: Database> Store<'_, D> {
                 vec![installation_id.into()],
             ),
         ]);
+        let counted = batch.len() - 1;
+        batch.extend(after);
         let mut results = self.db().batch_query(&batch).await?;
-        let count = match results.last().and_then(|rows| rows.first()).cloned() {
+        let count = match results.get(counted).and_then(|rows| rows.first()).cloned() {
             Some(row) => decode::<Count>("count users", row).map(|c| c.n)?,
             None => 0,
         };
-        results.truncate(before);
-        Ok((results, count))
+        Ok((results.split_off(counted + 1), count))
     }
 
     /// What swapping the job's staged set in would change: users added (with their facts)

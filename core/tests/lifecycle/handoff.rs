@@ -3,7 +3,9 @@
 //! install stores its installation, account and users in one transaction.
 
 use appconnect_core::lifecycle::{self, outbox::Handoff};
-use talkdesk_sim::Alg;
+use std::time::Duration;
+
+use talkdesk_sim::{Alg, Endpoint, Fault};
 
 use super::app::TestApp;
 
@@ -107,4 +109,37 @@ async fn a_one_page_install_stores_its_installation_account_and_users_together_o
     assert!(view["account"]["company_name"].is_string(), "{view}");
     assert!(app.count("SELECT COUNT(*) AS n FROM installation_users") > 0);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts"), 1);
+}
+
+#[tokio::test]
+async fn a_one_page_provisioning_whose_installation_changed_meanwhile_writes_no_users_and_no_account(
+) {
+    let app = handing_over();
+    let inst = app.undelivered_install(Alg::ES256).await;
+    let (_, _, run) = app.post(inst.event.to_string().as_bytes()).await;
+    let id = run.unwrap();
+    // Page 1 of the users comes slowly; meanwhile someone else writes the installation.
+    app.sim
+        .fault(Endpoint::Users, Fault::stall(Duration::from_millis(300)), 1);
+    // The attempt that finds it changed pauses; the run's next take of the job fails, so
+    // what that attempt left is what is seen.
+    app.ports.db.fail("lease job", 1);
+    let settings = app.settings();
+    let running = lifecycle::run_installation(&app.ports, &settings, &id);
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.ports.db.select(&format!(
+            "UPDATE installations SET version = version + 1 WHERE installation_id = '{id}' \
+             RETURNING version"
+        ));
+    };
+    let _ = tokio::join!(running, writer);
+    assert_eq!(app.sim.requests_to(Endpoint::Users).len(), 1);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM installation_users"), 0);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts"), 0);
+    assert_eq!(app.confirmations(&id), 0, "no approval before provisioning");
+    // Run again from a fresh copy, it provisions and approves.
+    app.settle().await;
+    assert_eq!(app.view(&id).await["state"], "active");
+    assert!(app.count("SELECT COUNT(*) AS n FROM installation_users") > 0);
 }

@@ -4,7 +4,7 @@
 //! approve. Competing install events for one installation id each prove their own candidate,
 //! so a forgery's refusals never hold up the genuine one; the first proven wins.
 
-use futures_util::future::{join, join4};
+use futures_util::future::join4;
 use serde_json::json;
 
 use crate::lifecycle::hooks::{Decision, Facts};
@@ -13,7 +13,7 @@ use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::{Clock, Database};
-use crate::store::lifecycle::{save_installation_statement, upsert_account_statement};
+use crate::store::lifecycle::{fenced_upsert_account_statement, save_installation_statement};
 use crate::store::records::{EventStatus, Installation, InstallationState};
 use crate::store::SyncCursor;
 use crate::talkdesk::api;
@@ -29,6 +29,13 @@ pub const REFUSALS_BEFORE_FORGED: u64 = 6;
 /// for the operator: with the backoff about three hours. This bounds what a forged
 /// install costs: at most this many token requests.
 pub const UNPROVEN_TOKEN_ATTEMPTS: u64 = 10;
+
+/// The reads after the proof, at once: the account, the plan, a users page and a person's
+/// decision.
+const PROVISION_READS_COST: crate::lifecycle::budget::Cost = crate::lifecycle::budget::Cost {
+    queries: 1 + crate::lifecycle::budget::PAGE_COST.queries,
+    subrequests: 3 + crate::lifecycle::budget::PAGE_COST.subrequests,
+};
 
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
     let (p, s, job) = (cx.p, cx.s, cx.job);
@@ -135,6 +142,8 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     let shown = inst.clone();
     let cursor = cx.sync_cursor().await?;
     let first_attempt = cursor.is_none();
+    // The budget for all of them at once, before any is charged.
+    cx.checkpoint(PROVISION_READS_COST).await?;
     let (account, sub, page_one, made) = join4(
         sess.fetch(
             p,
@@ -146,7 +155,7 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
         super::read_plan(p, &sess, &shown),
         async {
             match first_attempt {
-                true => super::read_users_page(cx, &sess, &shown, 1).await.map(Some),
+                true => super::fetch_users_page(p, &sess, &shown, 1).await.map(Some),
                 false => Ok(None),
             }
         },
@@ -185,21 +194,30 @@ async fn store_provisioning<P: Ports>(
 ) -> Step<u64> {
     let p = cx.p;
     let now = p.clock().now_ms();
-    let account = upsert_account_statement(&inst.account_id, &inst.account_name, now);
     match page_one {
         Some(page) if !page.has_next => {
             cx.checkpoint(super::SWAP_COST).await?;
+            let users = super::stored_users(page.users);
+            // Every write is conditional on the installation still being at the version this
+            // job read (and on the lease): all of them land, or none does. The save comes last
+            // (it moves the version on), with the count the users replace leaves.
+            let at = Some(inst.version);
+            let ids: std::collections::BTreeSet<&str> =
+                users.iter().map(|u| u.user_id.as_str()).collect();
+            inst.users_count = ids.len() as u64;
+            let account = fenced_upsert_account_statement(inst, now, cx.lease(), at);
             let mut save = save_installation_statement(inst, cx.lease());
             // The new version comes back when the save wrote: no row, someone wrote first.
             save.sql = format!("{} RETURNING version", save.sql).into();
-            let users = super::stored_users(page.users);
             let (written, count) = p
                 .store()
-                .replace_users_after(
+                .replace_users_around(
                     cx.lease(),
                     &inst.installation_id,
                     &users,
-                    vec![save, account],
+                    at,
+                    vec![account],
+                    vec![save],
                 )
                 .await?;
             if written.first().is_none_or(|rows| rows.is_empty()) {
@@ -211,9 +229,9 @@ async fn store_provisioning<P: Ports>(
             Ok(count)
         }
         page_one => {
-            let (saved, remembered) = join(cx.save(inst), p.db().execute(&account)).await;
-            saved?;
-            remembered?;
+            cx.save(inst).await?;
+            let account = fenced_upsert_account_statement(inst, now, cx.lease(), None);
+            p.db().execute(&account).await?;
             let (count, _) =
                 super::reread_users_from(cx, sess, inst, false, cursor, page_one).await?;
             Ok(count)

@@ -128,8 +128,18 @@ pub async fn read_users_page<P: Ports>(
     page: u32,
 ) -> Step<api::UsersPage> {
     cx.checkpoint(PAGE_COST).await?;
+    fetch_users_page(cx.p, sess, inst, page).await
+}
+
+/// One page of the installation's licensed users (the caller has checked the budget).
+pub async fn fetch_users_page<P: Ports>(
+    p: &P,
+    sess: &Session,
+    inst: &Installation,
+    page: u32,
+) -> Step<api::UsersPage> {
     let req = sess.api.users(page, api::USERS_PER_PAGE);
-    sess.fetch(cx.p, inst, "reading users", req, api::parse_users)
+    sess.fetch(p, inst, "reading users", req, api::parse_users)
         .await
 }
 
