@@ -128,6 +128,9 @@ pub struct JobContext<'a, P> {
     /// The job's users-sync cursor as read when the job was taken (`Some(None)`: none yet),
     /// until the job first asks for it.
     pub sync_cursor: std::cell::Cell<Option<Option<crate::store::SyncCursor>>>,
+    /// The installation's save that ends the job, written with the job's close when the job
+    /// is done ([`JobContext::save_at_close`]); dropped with any other outcome.
+    pub closing: std::cell::RefCell<Option<crate::store::Closing>>,
 }
 
 /// What recording a job's outcome needs (the job, its event, a wake-up, a flag), kept back
@@ -157,6 +160,16 @@ impl<P: Ports> JobContext<'_, P> {
                 "the installation changed while this job ran; running it again".into(),
             ))
         }
+    }
+
+    /// Saves the installation with the job's close, in its transaction, as the job's last
+    /// write: the job must end `Done` right after. If someone wrote the installation first,
+    /// nothing of the close lands and the job runs again, as after [`JobContext::save`].
+    pub fn save_at_close(&self, inst: &mut crate::store::records::Installation) {
+        *self.closing.borrow_mut() = Some(crate::store::Closing {
+            installation: inst.clone(),
+        });
+        inst.version += 1;
     }
 
     /// The job's users-sync cursor: as read with the lease, the first time; from D1 after.

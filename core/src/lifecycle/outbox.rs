@@ -7,7 +7,7 @@ use super::outcome::{done, Outcome};
 use super::{JobContext, Ports, Settings};
 use crate::ports::{Clock, Log, PortError};
 use crate::store::records::{EventStatus, Installation, InstallationState, Job, JobKind, JobState};
-use crate::store::TakenJob;
+use crate::store::{Closing, TakenJob};
 use crate::talkdesk::assertion::new_jti;
 
 /// How long one runner holds a job (longer than the slowest job: a few Talkdesk calls, each
@@ -125,11 +125,12 @@ async fn run_jobs<P: Ports>(
         let mut job = taken.job;
         // Past Talkdesk's window (a job killed every time it ran never recorded an outcome):
         // it expires now instead of being leased again and again.
-        let outcome = if now >= job.deadline_at {
-            Outcome::Retry(format!(
+        let (outcome, closing) = if now >= job.deadline_at {
+            let why = format!(
                 "it did not finish in {} attempts",
                 job.attempts.saturating_sub(1)
-            ))
+            );
+            (Outcome::Retry(why), None)
         } else {
             match taken.installation {
                 Ok(inst) => {
@@ -142,16 +143,18 @@ async fn run_jobs<P: Ports>(
                         lease_until: std::cell::Cell::new(lease_until),
                         event: std::cell::RefCell::new(taken.event),
                         sync_cursor: std::cell::Cell::new(taken.sync_cursor),
+                        closing: std::cell::RefCell::new(None),
                     };
-                    execute(&cx, inst).await
+                    let outcome = execute(&cx, inst).await;
+                    (outcome, cx.closing.take())
                 }
-                Err(e) => e.into(),
+                Err(e) => (e.into(), None),
             }
         };
         // Waiting for the install holds every later job too; a job that failed and backs off
         // holds none of them (the next head is whatever is due, if anything).
         let waiting = matches!(outcome, Outcome::Wait(_));
-        let finished = record_outcome(p, s, &mut job, &holder, outcome).await?;
+        let finished = record_outcome(p, s, &mut job, &holder, outcome, closing).await?;
         if waiting || (!finished && job.state != JobState::Pending) {
             return Ok(());
         }
@@ -228,6 +231,7 @@ async fn record_outcome<P: Ports>(
     job: &mut Job,
     holder: &str,
     outcome: Outcome,
+    closing: Option<Closing>,
 ) -> Result<bool, PortError> {
     let now = p.clock().now_ms();
     // A runner whose lease passed to another writes nothing: not the event, not the
@@ -238,29 +242,49 @@ async fn record_outcome<P: Ports>(
         job_id: job.job_id,
         holder,
     };
-    // A done job checks its lease in the same batch as its writes (`Store::finish_job`).
-    let done = matches!(outcome, Outcome::Done { .. });
-    if !done && !p.store().renew_lease(lease, until).await? {
-        return Ok(false);
-    }
-    // `attempts` was counted when the lease was taken (`Store::lease_job`), so a run that is
-    // killed before it records anything still counts.
-    let over = match outcome {
+    // A done job checks its lease in the same batch as its writes (`Store::finish_job`),
+    // with the installation's closing save when it has one.
+    let outcome = match outcome {
         Outcome::Done { status, detail } => {
-            // The common end, in one round trip (the lease check, the wake-up of the jobs
-            // that waited for the install, the event, the job).
             job.state = JobState::Done;
             job.last_error = None;
             let wake = job.kind == JobKind::Install;
             let finished = p
                 .store()
-                .finish_job(job, holder, until, wake, status, &detail)
-                .await?;
-            if finished.is_some() {
-                log_outcome(p, job);
+                .finish_job(job, holder, until, wake, status, &detail, closing.as_ref())
+                .await;
+            match finished {
+                Ok(Some(kept)) => {
+                    log_outcome(p, job);
+                    return Ok(kept);
+                }
+                Ok(None) if closing.is_none() => return Ok(false),
+                // The lease is gone, or someone wrote the installation since the job read
+                // it: nothing was written; the lease check below tells which.
+                Ok(None) => {
+                    job.state = JobState::Pending;
+                    Outcome::Pause(
+                        "the installation changed while this job ran; running it again".into(),
+                    )
+                }
+                Err(e) if closing.is_none() => return Err(e),
+                // The installation's last save failed with the close: the job's outcome is
+                // that failure, as when the save ran on its own.
+                Err(e) => {
+                    job.state = JobState::Pending;
+                    e.into()
+                }
             }
-            return Ok(finished.unwrap_or(false));
         }
+        other => other,
+    };
+    if !p.store().renew_lease(lease, until).await? {
+        return Ok(false);
+    }
+    // `attempts` was counted when the lease was taken (`Store::lease_job`), so a run that is
+    // killed before it records anything still counts.
+    let over = match outcome {
+        Outcome::Done { .. } => unreachable!("a done job is recorded above"),
         Outcome::Retry(why)
         | Outcome::Wait(why)
         | Outcome::Pause(why)

@@ -316,6 +316,11 @@ impl<'a, D: Database> Store<'a, D> {
     /// `wake`, the event finished, the job saved and its lease released. `None` when the lease
     /// had passed to another runner, and nothing was written; otherwise whether the job's
     /// record was kept.
+    ///
+    /// `closing`: the installation's save that ends the job, in the same transaction and last;
+    /// every statement is then also conditional on the installation still being at the
+    /// version the job read, so `None` can also mean someone wrote it first (nothing written).
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_job(
         &self,
         job: &Job,
@@ -324,6 +329,7 @@ impl<'a, D: Database> Store<'a, D> {
         wake: bool,
         status: EventStatus,
         detail: &str,
+        closing: Option<&Closing>,
     ) -> Result<Option<bool>, PortError> {
         let renew = Statement::new(
             "renew lease",
@@ -350,11 +356,48 @@ impl<'a, D: Database> Store<'a, D> {
         let mut save = save_job_statement(job, holder);
         save.sql = format!("{} RETURNING job_id", save.sql).into();
         batch.push(save);
+        let kept_at = batch.len() - 1;
+        if let Some(Closing { installation: inst }) = closing {
+            let at = Some(inst.version);
+            for stmt in batch.iter_mut() {
+                let fence = super::user_sync::at_version(stmt.params.len() + 1, at);
+                let sql = match stmt.sql.find(" RETURNING ") {
+                    Some(cut) => {
+                        let (head, tail) = stmt.sql.split_at(cut);
+                        format!("{head}{fence}{tail}")
+                    }
+                    None => format!("{}{fence}", stmt.sql),
+                };
+                stmt.sql = sql.into();
+                stmt.params.push(inst.installation_id.as_str().into());
+            }
+            // Last, after the job's row released the lease: conditional on that row being
+            // the one this batch wrote (and on the version, as every save).
+            let mut save = installation_save(inst, |n| {
+                (
+                    format!(
+                        "EXISTS (SELECT 1 FROM jobs WHERE job_id = ?{n} AND state = ?{} \
+                         AND lease_holder IS NULL AND updated_at = ?{})",
+                        n + 1,
+                        n + 2
+                    ),
+                    vec![
+                        job.job_id.into(),
+                        job.state.as_str().into(),
+                        job.updated_at.into(),
+                    ],
+                )
+            });
+            save.sql = format!("{} RETURNING version", save.sql).into();
+            batch.push(save);
+        }
         let results = self.db.batch_query(&batch).await?;
         if results.first().is_none_or(|rows| rows.is_empty()) {
             return Ok(None);
         }
-        Ok(Some(results.last().is_some_and(|rows| !rows.is_empty())))
+        Ok(Some(
+            results.get(kept_at).is_some_and(|rows| !rows.is_empty()),
+        ))
     }
 
     /// An operator's retry of an unconfirmed event: its job is pending again, due now, with its
@@ -958,6 +1001,13 @@ fn pending_counts_statement(installation_id: &str, account_name: Option<&str>) -
     )
 }
 
+/// The installation's save that ends a job, written with the job's close
+/// ([`Store::finish_job`]): the close lands only while the installation is still at the
+/// version the job read, and the save only with the close.
+pub struct Closing {
+    pub installation: Installation,
+}
+
 /// Which installation's head job to lease, to whom, from when until when.
 pub struct Take<'a> {
     pub installation_id: &'a str,
@@ -1089,6 +1139,20 @@ fn taken_from(mut results: impl Iterator<Item = Vec<Row>>) -> Result<Option<Take
 
 /// [`Store::save_installation`] as a statement (one row changed: saved).
 pub fn save_installation_statement(inst: &Installation, lease: Lease<'_>) -> Statement {
+    installation_save(inst, |n| {
+        (
+            lease_held(n, n + 1),
+            vec![lease.job_id.into(), lease.holder.into()],
+        )
+    })
+}
+
+/// Every column of the installation, if it is still at `inst.version` and `fence` (given the
+/// index of its first parameter) holds.
+fn installation_save(
+    inst: &Installation,
+    fence: impl FnOnce(usize) -> (String, Vec<SqlValue>),
+) -> Statement {
     let (cols, mut params) = columns(
         &InstallationRow::from(inst),
         &["installation_id", "version"],
@@ -1099,18 +1163,18 @@ pub fn save_installation_statement(inst: &Installation, lease: Lease<'_>) -> Sta
         .map(|(i, c)| format!("{c} = ?{}", i + 1))
         .collect();
     let n = cols.len();
+    let (condition, fence_params) = fence(n + 3);
     let sql = format!(
         "UPDATE installations SET {}, version = version + 1 \
          WHERE installation_id = ?{} AND version = ?{} AND {}",
         sets.join(", "),
         n + 1,
         n + 2,
-        lease_held(n + 3, n + 4),
+        condition,
     );
     params.push(inst.installation_id.as_str().into());
     params.push(inst.version.into());
-    params.push(lease.job_id.into());
-    params.push(lease.holder.into());
+    params.extend(fence_params);
     Statement {
         name: "save installation",
         sql: sql.into(),

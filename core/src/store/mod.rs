@@ -16,7 +16,7 @@ pub mod tokens;
 pub mod user_sync;
 pub mod webhooks;
 
-pub use lifecycle::{Store, Take, TakenJob, KEEP_EVENTS_MS};
+pub use lifecycle::{Closing, Store, Take, TakenJob, KEEP_EVENTS_MS};
 pub use sessions::Sessions;
 pub use tokens::SqlTokens;
 pub use user_sync::{Lease, SyncCursor};

@@ -143,3 +143,33 @@ async fn a_one_page_provisioning_whose_installation_changed_meanwhile_writes_no_
     assert_eq!(app.view(&id).await["state"], "active");
     assert!(app.count("SELECT COUNT(*) AS n FROM installation_users") > 0);
 }
+
+#[tokio::test]
+async fn an_installation_written_during_its_approval_closes_nothing_until_the_job_runs_again() {
+    let app = handing_over();
+    let inst = app.undelivered_install(Alg::ES256).await;
+    let (_, _, run) = app.post(inst.event.to_string().as_bytes()).await;
+    let id = run.unwrap();
+    // The approval comes slowly; meanwhile someone else writes the installation.
+    app.sim
+        .fault(Endpoint::State, Fault::stall(Duration::from_millis(300)), 1);
+    app.ports.db.fail("lease job", 1);
+    let settings = app.settings();
+    let running = lifecycle::run_installation(&app.ports, &settings, &id);
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.ports.db.select(&format!(
+            "UPDATE installations SET version = version + 1 WHERE installation_id = '{id}' \
+             RETURNING version"
+        ));
+    };
+    let _ = tokio::join!(running, writer);
+    assert_eq!(app.talkdesk_state(&id), "approved");
+    // Neither the installation's last save nor the job's close landed: the job runs again.
+    assert_ne!(app.view(&id).await["state"], "active");
+    assert_eq!(app.pending_jobs(), 1);
+    assert_eq!(app.event_status(&inst.event_id), "received");
+    app.settle().await;
+    assert_eq!(app.view(&id).await["state"], "active");
+    assert_eq!(app.event_status(&inst.event_id), "done");
+}

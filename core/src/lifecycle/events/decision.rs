@@ -173,8 +173,9 @@ pub async fn approve_install<P: Ports>(
     inst.last_error = None;
     inst.approved_at = Some(now);
     inst.updated_at = now;
-    cx.save(inst).await?;
     notify::queue(cx, notify::APPROVED, &Facts::of(inst), json!({})).await?;
+    // Active from the transaction that closes the job (one round trip for both).
+    cx.save_at_close(inst);
     Ok(done(
         EventStatus::Done,
         "verified, provisioned and approved",
