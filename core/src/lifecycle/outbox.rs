@@ -7,7 +7,7 @@ use super::outcome::{done, Outcome};
 use super::{JobContext, Ports, Settings};
 use crate::ports::{Clock, Log, PortError};
 use crate::store::records::{EventStatus, Installation, InstallationState, Job, JobKind, JobState};
-use crate::store::{Closing, TakenJob};
+use crate::store::{Closing, Take, TakenJob};
 use crate::talkdesk::assertion::new_jti;
 
 /// How long one runner holds a job (longer than the slowest job: a few Talkdesk calls, each
@@ -100,7 +100,7 @@ async fn run_jobs<P: Ports>(
     let holder = handed
         .as_ref()
         .map_or_else(new_jti, |head| head.holder.clone());
-    for _ in 0..MAX_JOBS_PER_RUN {
+    for round in 0..MAX_JOBS_PER_RUN {
         if !affords_a_job(p) {
             // A job the intake leased stays leased until its lease lapses, then the sweep
             // runs it (as after a crash).
@@ -154,7 +154,26 @@ async fn run_jobs<P: Ports>(
         // Waiting for the install holds every later job too; a job that failed and backs off
         // holds none of them (the next head is whatever is due, if anything).
         let waiting = matches!(outcome, Outcome::Wait(_));
-        let finished = record_outcome(p, s, &mut job, &holder, outcome, closing).await?;
+        // A done job's close also takes the next job, when this run has room for one.
+        let now = p.clock().now_ms();
+        let next_until = now + s.scaled(JOB_LEASE_MS);
+        let next = (round + 1 < MAX_JOBS_PER_RUN && affords_another_job(p)).then(|| Take {
+            installation_id,
+            holder: &holder,
+            now_ms: now,
+            until_ms: next_until,
+        });
+        let (finished, taken) =
+            record_outcome(p, s, &mut job, &holder, outcome, closing, next).await?;
+        if let Some(taken) = taken {
+            handed = Some(Head {
+                installation_id: installation_id.to_owned(),
+                holder: holder.clone(),
+                lease_until: next_until,
+                taken,
+            });
+            continue;
+        }
         if waiting || (!finished && job.state != JobState::Pending) {
             return Ok(());
         }
@@ -171,6 +190,19 @@ fn affords_a_job<P: Ports>(p: &P) -> bool {
             p.clock().now_ms(),
         )
     })
+}
+
+/// [`affords_a_job`] with the close of the job in hand still to pay: whether its close may
+/// take the next job.
+fn affords_another_job<P: Ports>(p: &P) -> bool {
+    use super::budget::{Cost, JOB_COST};
+    use super::FINISH_COST;
+    let both = Cost {
+        queries: JOB_COST.queries + FINISH_COST.queries,
+        subrequests: JOB_COST.subrequests + FINISH_COST.subrequests,
+    };
+    p.meter()
+        .is_none_or(|m| m.affords(both, FINISH_COST, p.clock().now_ms()))
 }
 
 /// Runs the job's event kind, after the checks every kind shares.
@@ -232,7 +264,8 @@ async fn record_outcome<P: Ports>(
     holder: &str,
     outcome: Outcome,
     closing: Option<Closing>,
-) -> Result<bool, PortError> {
+    next: Option<Take<'_>>,
+) -> Result<(bool, Option<TakenJob>), PortError> {
     let now = p.clock().now_ms();
     // A runner whose lease passed to another writes nothing: not the event, not the
     // installation, not the job (the runner that holds it now records its own outcome).
@@ -251,14 +284,23 @@ async fn record_outcome<P: Ports>(
             let wake = job.kind == JobKind::Install;
             let finished = p
                 .store()
-                .finish_job(job, holder, until, wake, status, &detail, closing.as_ref())
+                .finish_job(
+                    job,
+                    holder,
+                    until,
+                    wake,
+                    status,
+                    &detail,
+                    closing.as_ref(),
+                    next.as_ref(),
+                )
                 .await;
             match finished {
-                Ok(Some(kept)) => {
+                Ok(Some((kept, taken))) => {
                     log_outcome(p, job);
-                    return Ok(kept);
+                    return Ok((kept, taken));
                 }
-                Ok(None) if closing.is_none() => return Ok(false),
+                Ok(None) if closing.is_none() => return Ok((false, None)),
                 // The lease is gone, or someone wrote the installation since the job read
                 // it: nothing was written; the lease check below tells which.
                 Ok(None) => {
@@ -279,7 +321,7 @@ async fn record_outcome<P: Ports>(
         other => other,
     };
     if !p.store().renew_lease(lease, until).await? {
-        return Ok(false);
+        return Ok((false, None));
     }
     // `attempts` was counted when the lease was taken (`Store::lease_job`), so a run that is
     // killed before it records anything still counts.
@@ -361,7 +403,7 @@ async fn record_outcome<P: Ports>(
     // stops, leaving the job to the runner that holds it now.
     let kept = p.store().save_job(job, holder).await?;
     log_outcome(p, job);
-    Ok(over && kept)
+    Ok((over && kept, None))
 }
 
 /// The job's outcome as one log line.

@@ -330,7 +330,8 @@ impl<'a, D: Database> Store<'a, D> {
         status: EventStatus,
         detail: &str,
         closing: Option<&Closing>,
-    ) -> Result<Option<bool>, PortError> {
+        next: Option<&Take<'_>>,
+    ) -> Result<Option<(bool, Option<TakenJob>)>, PortError> {
         let renew = Statement::new(
             "renew lease",
             "UPDATE jobs SET lease_until = ?3 WHERE job_id = ?1 AND lease_holder = ?2 \
@@ -373,31 +374,33 @@ impl<'a, D: Database> Store<'a, D> {
             }
             // Last, after the job's row released the lease: conditional on that row being
             // the one this batch wrote (and on the version, as every save).
-            let mut save = installation_save(inst, |n| {
-                (
-                    format!(
-                        "EXISTS (SELECT 1 FROM jobs WHERE job_id = ?{n} AND state = ?{} \
-                         AND lease_holder IS NULL AND updated_at = ?{})",
-                        n + 1,
-                        n + 2
-                    ),
-                    vec![
-                        job.job_id.into(),
-                        job.state.as_str().into(),
-                        job.updated_at.into(),
-                    ],
-                )
-            });
+            let mut save = installation_save(inst, |n| closed_by(job, n));
             save.sql = format!("{} RETURNING version", save.sql).into();
             batch.push(save);
         }
-        let results = self.db.batch_query(&batch).await?;
+        // The next job's lease and first reads, only once this one is closed by this batch:
+        // one round trip where the run would spend another.
+        let taking = batch.len();
+        if let Some(take) = next {
+            let mut stmts = take_statements(take);
+            let lease = &mut stmts[0];
+            let (fence, params) = closed_by(job, lease.params.len() + 1);
+            let cut = lease.sql.find(" RETURNING ").unwrap_or(lease.sql.len());
+            let (head, tail) = lease.sql.split_at(cut);
+            lease.sql = format!("{head} AND {fence}{tail}").into();
+            lease.params.extend(params);
+            batch.extend(stmts);
+        }
+        let mut results = self.db.batch_query(&batch).await?;
         if results.first().is_none_or(|rows| rows.is_empty()) {
             return Ok(None);
         }
-        Ok(Some(
-            results.get(kept_at).is_some_and(|rows| !rows.is_empty()),
-        ))
+        let kept = results.get(kept_at).is_some_and(|rows| !rows.is_empty());
+        let taken = match next {
+            Some(_) => taken_from(results.split_off(taking).into_iter())?,
+            None => None,
+        };
+        Ok(Some((kept, taken)))
     }
 
     /// An operator's retry of an unconfirmed event: its job is pending again, due now, with its
@@ -1006,6 +1009,24 @@ fn pending_counts_statement(installation_id: &str, account_name: Option<&str>) -
 /// version the job read, and the save only with the close.
 pub struct Closing {
     pub installation: Installation,
+}
+
+/// `EXISTS` the job row as a close of `job` wrote it (done, lease released, its time), with its
+/// parameters from `?{first}`: the condition of what a close's transaction writes after it.
+fn closed_by(job: &Job, first: usize) -> (String, Vec<SqlValue>) {
+    (
+        format!(
+            "EXISTS (SELECT 1 FROM jobs WHERE job_id = ?{first} AND state = ?{} \
+             AND lease_holder IS NULL AND updated_at = ?{})",
+            first + 1,
+            first + 2
+        ),
+        vec![
+            job.job_id.into(),
+            job.state.as_str().into(),
+            job.updated_at.into(),
+        ],
+    )
 }
 
 /// Which installation's head job to lease, to whom, from when until when.

@@ -38,11 +38,15 @@ async fn the_intake_leases_the_first_job_with_its_event_and_the_run_starts_witho
         (true, 1),
         "leased, one attempt counted, before the answer"
     );
-    // Any take of a job from here on fails: only the handed-over lease can run the install.
+    // Any take of a job from here on fails (the close's take of a next job too): only the
+    // handed-over lease can run the install as far as Talkdesk's approval.
     app.ports.db.fail("lease job", 10);
     let _ = lifecycle::run_installation(&app.ports, &app.settings(), &run.unwrap()).await;
-    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
     assert_eq!(app.confirmations(&inst.installation_id), 1);
+    app.ports.db.heal();
+    app.settle().await;
+    assert_eq!(app.view(&inst.installation_id).await["state"], "active");
+    assert_eq!(app.talkdesk_state(&inst.installation_id), "approved");
 }
 
 #[tokio::test]
