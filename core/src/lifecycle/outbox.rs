@@ -163,6 +163,7 @@ async fn run_jobs<P: Ports>(
             now_ms: now,
             until_ms: next_until,
         });
+        let looked = next.is_some();
         let (finished, taken) =
             record_outcome(p, s, &mut job, &holder, outcome, closing, next).await?;
         if let Some(taken) = taken {
@@ -174,7 +175,9 @@ async fn run_jobs<P: Ports>(
             });
             continue;
         }
-        if waiting || (!finished && job.state != JobState::Pending) {
+        // A close that looked for the next job and found none due and free: nothing to take.
+        let closed = finished && job.state == JobState::Done;
+        if waiting || (closed && looked) || (!finished && job.state != JobState::Pending) {
             return Ok(());
         }
     }
