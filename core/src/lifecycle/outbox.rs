@@ -101,7 +101,9 @@ async fn run_jobs<P: Ports>(
         .as_ref()
         .map_or_else(new_jti, |head| head.holder.clone());
     for round in 0..MAX_JOBS_PER_RUN {
-        if !affords_a_job(p) {
+        // A job already leased to this run (by the intake or the last close, each of which
+        // checked the budget first) runs: its steps pause cleanly if the budget runs low.
+        if handed.is_none() && !affords_a_job(p) {
             // A job the intake leased stays leased until its lease lapses, then the sweep
             // runs it (as after a crash).
             return Ok(());
@@ -200,9 +202,11 @@ fn affords_a_job<P: Ports>(p: &P) -> bool {
 fn affords_another_job<P: Ports>(p: &P) -> bool {
     use super::budget::{Cost, JOB_COST};
     use super::FINISH_COST;
+    // The close itself (its writes, an installation's save, the take: 9 statements, one
+    // round trip), then a whole job.
     let both = Cost {
-        queries: JOB_COST.queries + FINISH_COST.queries,
-        subrequests: JOB_COST.subrequests + FINISH_COST.subrequests,
+        queries: JOB_COST.queries + 9,
+        subrequests: JOB_COST.subrequests + 1,
     };
     p.meter()
         .is_none_or(|m| m.affords(both, FINISH_COST, p.clock().now_ms()))

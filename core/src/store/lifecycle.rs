@@ -381,7 +381,12 @@ impl<'a, D: Database> Store<'a, D> {
         // The next job's lease and first reads, only once this one is closed by this batch:
         // one round trip where the run would spend another.
         let taking = batch.len();
-        if let Some(take) = next {
+        // Due from the close's own time on, so the jobs its wake-up made due are.
+        let next = next.map(|take| Take {
+            now_ms: take.now_ms.max(job.updated_at),
+            ..*take
+        });
+        if let Some(take) = &next {
             let mut stmts = take_statements(take);
             let lease = &mut stmts[0];
             let (fence, params) = closed_by(job, lease.params.len() + 1);
@@ -396,8 +401,16 @@ impl<'a, D: Database> Store<'a, D> {
             return Ok(None);
         }
         let kept = results.get(kept_at).is_some_and(|rows| !rows.is_empty());
-        let taken = match next {
-            Some(_) => taken_from(results.split_off(taking).into_iter())?,
+        let taken = match &next {
+            Some(take) => match taken_from(results.split_off(taking).into_iter()) {
+                Ok(taken) => taken,
+                // The close landed; a next job that does not read back is freed, not
+                // stranded (the run takes it again itself).
+                Err(_) => {
+                    self.release(take).await?;
+                    None
+                }
+            },
             None => None,
         };
         Ok(Some((kept, taken)))
@@ -1030,6 +1043,7 @@ fn closed_by(job: &Job, first: usize) -> (String, Vec<SqlValue>) {
 }
 
 /// Which installation's head job to lease, to whom, from when until when.
+#[derive(Clone, Copy)]
 pub struct Take<'a> {
     pub installation_id: &'a str,
     pub holder: &'a str,

@@ -173,9 +173,14 @@ pub async fn approve_install<P: Ports>(
     inst.last_error = None;
     inst.approved_at = Some(now);
     inst.updated_at = now;
-    notify::queue(cx, notify::APPROVED, &Facts::of(inst), json!({})).await?;
-    // Active from the transaction that closes the job (one round trip for both).
-    cx.save_at_close(inst);
+    if cx.s.partner.webhooks.is_some() {
+        // The webhook says approved only once the installation is active here.
+        cx.save(inst).await?;
+        notify::queue(cx, notify::APPROVED, &Facts::of(inst), json!({})).await?;
+    } else {
+        // Active from the transaction that closes the job (one round trip for both).
+        cx.save_at_close(inst);
+    }
     Ok(done(
         EventStatus::Done,
         "verified, provisioned and approved",
