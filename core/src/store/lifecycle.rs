@@ -1103,10 +1103,12 @@ fn take_statements(take: &Take<'_>) -> Vec<Statement> {
                 JobKind::Install.as_str().into(),
             ],
         ),
+        // Only when a job was leased: a take that finds nothing due reads no row back.
         Statement::new(
             "read installation",
-            "SELECT * FROM installations WHERE installation_id = ?1",
-            vec![installation_id.into()],
+            "SELECT * FROM installations WHERE installation_id = ?1 AND EXISTS \
+             (SELECT 1 FROM jobs WHERE installation_id = ?1 AND lease_holder = ?2 AND state = ?3)",
+            vec![installation_id.into(), holder.into(), pending.into()],
         ),
         // The job just leased is the only one of the installation this holder has.
         Statement::new(
