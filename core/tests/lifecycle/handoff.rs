@@ -26,6 +26,24 @@ fn job_lease(app: &TestApp, event_id: &str) -> (bool, i64) {
     )
 }
 
+/// Runs the installation's jobs once while `slow` stalls Talkdesk's answer and someone else
+/// writes the installation meanwhile; the run's "lease job" statements fail after `pass`.
+async fn run_while_the_installation_is_written(app: &TestApp, id: &str, slow: Endpoint, pass: u32) {
+    app.sim
+        .fault(slow, Fault::stall(Duration::from_millis(300)), 1);
+    app.ports.db.fail_after("lease job", pass, 1);
+    let settings = app.settings();
+    let running = lifecycle::run_installation(&app.ports, &settings, id);
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.ports.db.select(&format!(
+            "UPDATE installations SET version = version + 1 WHERE installation_id = '{id}' \
+             RETURNING version"
+        ));
+    };
+    let _ = tokio::join!(running, writer);
+}
+
 #[tokio::test]
 async fn the_intake_leases_the_first_job_with_its_event_and_the_run_starts_without_taking_it_again()
 {
@@ -122,22 +140,9 @@ async fn a_one_page_provisioning_whose_installation_changed_meanwhile_writes_no_
     let inst = app.undelivered_install(Alg::ES256).await;
     let (_, _, run) = app.post(inst.event.to_string().as_bytes()).await;
     let id = run.unwrap();
-    // Page 1 of the users comes slowly; meanwhile someone else writes the installation.
-    app.sim
-        .fault(Endpoint::Users, Fault::stall(Duration::from_millis(300)), 1);
-    // The attempt that finds it changed pauses; the run's next take of the job fails, so
-    // what that attempt left is what is seen.
-    app.ports.db.fail("lease job", 1);
-    let settings = app.settings();
-    let running = lifecycle::run_installation(&app.ports, &settings, &id);
-    let writer = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        app.ports.db.select(&format!(
-            "UPDATE installations SET version = version + 1 WHERE installation_id = '{id}' \
-             RETURNING version"
-        ));
-    };
-    let _ = tokio::join!(running, writer);
+    // Page 1 of the users comes slowly; the attempt that finds the installation changed
+    // pauses, and the run's next take of the job is the first "lease job" to fail.
+    run_while_the_installation_is_written(&app, &id, Endpoint::Users, 0).await;
     assert_eq!(app.sim.requests_to(Endpoint::Users).len(), 1);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM installation_users"), 0);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts"), 0);
@@ -154,20 +159,9 @@ async fn an_installation_written_during_its_approval_closes_nothing_until_the_jo
     let inst = app.undelivered_install(Alg::ES256).await;
     let (_, _, run) = app.post(inst.event.to_string().as_bytes()).await;
     let id = run.unwrap();
-    // The approval comes slowly; meanwhile someone else writes the installation.
-    app.sim
-        .fault(Endpoint::State, Fault::stall(Duration::from_millis(300)), 1);
-    app.ports.db.fail("lease job", 1);
-    let settings = app.settings();
-    let running = lifecycle::run_installation(&app.ports, &settings, &id);
-    let writer = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        app.ports.db.select(&format!(
-            "UPDATE installations SET version = version + 1 WHERE installation_id = '{id}' \
-             RETURNING version"
-        ));
-    };
-    let _ = tokio::join!(running, writer);
+    // The approval comes slowly. The failed close's own look for a next job passes; the
+    // run's next take of the job is the first "lease job" to fail.
+    run_while_the_installation_is_written(&app, &id, Endpoint::State, 1).await;
     assert_eq!(app.talkdesk_state(&id), "approved");
     // Neither the installation's last save nor the job's close landed: the job runs again.
     assert_ne!(app.view(&id).await["state"], "active");
