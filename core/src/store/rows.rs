@@ -16,23 +16,27 @@ use crate::ports::{PortError, Row, SqlValue};
 /// Decodes a row into `T`. D1 hands integers over as JS numbers, which may arrive as floats
 /// (`1.7e12`); integral ones are made integers again first.
 pub fn decode<T: DeserializeOwned>(what: &str, row: Row) -> Result<T, PortError> {
-    let row: serde_json::Map<String, Value> = row
-        .into_iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::Number(n) if n.is_f64() => match n.as_f64() {
-                    Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
-                        Value::from(f as i64)
-                    }
-                    _ => Value::Number(n),
-                },
-                other => other,
-            };
-            (k, v)
-        })
-        .collect();
-    serde_json::from_value(Value::Object(row))
-        .map_err(|e| PortError(format!("{what}: a row does not decode: {e}")))
+    // Only the last step is generic: everything before it is compiled once, not once per row
+    // type (the map rebuild alone carried a sort per row type: 54 KB of the wasm).
+    serde_json::from_value(normalized(row)).map_err(|e| undecodable(what, &e))
+}
+
+fn normalized(row: Row) -> Value {
+    let mut row = row;
+    for v in row.values_mut() {
+        if let Value::Number(n) = v {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+    }
+    Value::Object(row)
+}
+
+fn undecodable(what: &str, e: &serde_json::Error) -> PortError {
+    PortError(format!("{what}: a row does not decode: {e}"))
 }
 
 /// A struct's serde fields as columns and bound values, minus `skip`.
@@ -383,5 +387,45 @@ impl TryFrom<JobRow> for Job {
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Stamped {
+        at: u64,
+        n: i64,
+    }
+
+    fn row(at: f64, n: f64) -> Row {
+        let mut row = Row::new();
+        row.insert("at".into(), Value::from(at));
+        row.insert("n".into(), Value::from(n));
+        row
+    }
+
+    #[test]
+    fn integers_that_arrive_as_javascript_floats_decode_as_integers() {
+        let got: Stamped = decode("stamped", row(1.7e12, -3.0)).unwrap();
+        assert_eq!(
+            got,
+            Stamped {
+                at: 1_700_000_000_000,
+                n: -3
+            }
+        );
+    }
+
+    #[test]
+    fn a_fractional_number_is_not_made_an_integer() {
+        let err = decode::<Stamped>("stamped", row(1.5, 1.0)).unwrap_err();
+        assert!(
+            err.0.starts_with("stamped: a row does not decode"),
+            "{}",
+            err.0
+        );
     }
 }
