@@ -155,8 +155,10 @@ async fn bench_event_intake_under_load() {
     // Sent one at a time before the load, for the unloaded figures.
     const IDLE: usize = 40;
     const HEALTH_EVERY: Duration = Duration::from_millis(50);
-    // Bounds: the load phase stops sending at this deadline whatever is left.
-    const LOAD_LIMIT: Duration = Duration::from_secs(40);
+    // Bounds: the load phase stops sending at this deadline whatever is left. A bound for a
+    // worker that stopped answering, not a speed target: 2,000 events take about 45 s here
+    // (README, "Benchmarks").
+    const LOAD_LIMIT: Duration = Duration::from_secs(150);
     const DRAIN_LIMIT: Duration = Duration::from_secs(6);
 
     let w = Worker::start(Options::default());
@@ -218,7 +220,8 @@ async fn bench_event_intake_under_load() {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEALTH_EVERY);
             let mut probes = Vec::new();
-            while !stop.load(Ordering::SeqCst) && probes.len() < 2000 {
+            let most = (LOAD_LIMIT.as_millis() / HEALTH_EVERY.as_millis()) as usize + 1;
+            while !stop.load(Ordering::SeqCst) && probes.len() < most {
                 tick.tick().await;
                 let (client, url) = (client.clone(), url.clone());
                 probes.push(tokio::spawn(async move { timed(client.get(&url)).await }));
