@@ -420,6 +420,17 @@ mod tests {
     }
 
     #[test]
+    fn an_integral_float_past_two_to_the_53_is_not_trusted_as_an_integer() {
+        // Past 2^53 a JavaScript number no longer holds every integer exactly.
+        let err = decode::<Stamped>("stamped", row(1.0e16, 1.0)).unwrap_err();
+        assert!(
+            err.0.starts_with("stamped: a row does not decode"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
     fn a_fractional_number_is_not_made_an_integer() {
         let err = decode::<Stamped>("stamped", row(1.5, 1.0)).unwrap_err();
         assert!(
