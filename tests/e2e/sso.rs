@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use talkdesk_sim::{Alg, InstallSpec, Installed, Simulator};
 
 use crate::browser::Browser;
-use crate::harness::{free_port, root, shared, Options, Worker};
+use crate::harness::{root, shared, Options, Worker};
 use crate::lifecycle::{sim_for, sweep, wait_view, WAIT};
 
 /// A simulator for `w` with the worker's callback registered as a redirect URI, and an active
@@ -187,9 +187,9 @@ async fn a_user_logout_event_and_an_uninstall_each_end_the_session() {
 
 /// A page on another site (`http://localhost:{port}`, as Talkdesk's web app is to the app)
 /// that shows `src` in a frame. Serves until the test process ends.
-fn framing_page_on(port: u16, src: &str) -> String {
+fn framing_page_on(listener: std::net::TcpListener, src: &str) -> String {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let port = listener.local_addr().unwrap().port();
     let html = format!(
         "<!doctype html><title>Talkdesk</title><h1>Talkdesk</h1>\
          <iframe id=\"app\" src=\"{src}\" width=\"1200\" height=\"700\"></iframe>"
@@ -214,7 +214,9 @@ async fn sign_in_also_works_framed_inside_another_site() {
     // (localhost), so the app is a third party in the frame.
     let mut options = Options::default();
     // The framing site's port goes into the worker's settings before either starts.
-    let frame_port = free_port();
+    // Bound now and held, so nothing else (the worker's own ports) can take it meanwhile.
+    let frame_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let frame_port = frame_listener.local_addr().unwrap().port();
     options.vars.insert(
         "FRAME_ANCESTORS".into(),
         format!("'self' http://localhost:{frame_port}"),
@@ -225,7 +227,7 @@ async fn sign_in_also_works_framed_inside_another_site() {
     let launch = sim
         .launch_url(&inst.installation_id, Some(&agent.id), &w.base_url)
         .unwrap();
-    let top = framing_page_on(frame_port, &launch);
+    let top = framing_page_on(frame_listener, &launch);
     sim.allow_sign_in_framing(&top);
     let b = Browser::start().await;
     b.goto(&top).await;
