@@ -140,6 +140,13 @@ pub const FINISH_COST: budget::Cost = budget::Cost {
     subrequests: 8,
 };
 
+/// A close that also takes the installation's next job: its writes, an installation's save and
+/// the take's lease and reads, 9 statements in one batch (`Store::finish_job`).
+pub const CLOSE_AND_TAKE_COST: budget::Cost = budget::Cost {
+    queries: 9,
+    subrequests: 1,
+};
+
 impl<P: Ports> JobContext<'_, P> {
     /// The lease this job's writes are conditional on.
     pub fn lease(&self) -> crate::store::Lease<'_> {

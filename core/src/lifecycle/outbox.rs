@@ -201,12 +201,11 @@ fn affords_a_job<P: Ports>(p: &P) -> bool {
 /// take the next job.
 fn affords_another_job<P: Ports>(p: &P) -> bool {
     use super::budget::{Cost, JOB_COST};
-    use super::FINISH_COST;
-    // The close itself (its writes, an installation's save, the take: 9 statements, one
-    // round trip), then a whole job.
+    use super::{CLOSE_AND_TAKE_COST, FINISH_COST};
+    // The close itself, then a whole job.
     let both = Cost {
-        queries: JOB_COST.queries + 9,
-        subrequests: JOB_COST.subrequests + 1,
+        queries: JOB_COST.queries + CLOSE_AND_TAKE_COST.queries,
+        subrequests: JOB_COST.subrequests + CLOSE_AND_TAKE_COST.subrequests,
     };
     p.meter()
         .is_none_or(|m| m.affords(both, FINISH_COST, p.clock().now_ms()))
