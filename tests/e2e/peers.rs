@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use talkdesk_sim::{Alg, InstallSpec, SimConfig, Simulator};
 
-use crate::harness::{free_port, root, stop_group, Options, Worker};
+use crate::harness::{free_port, root, spawn_watchdog, stop_group, Options, Worker};
 
 /// One worker under measurement.
 struct Target {
@@ -26,21 +26,66 @@ struct Target {
     pgid: u32,
 }
 
-/// The peer, served by the project's own wrangler with a fresh state.
-struct Peer {
-    dir: PathBuf,
-    child: Child,
-    port: u16,
+/// A `wrangler dev` serving a copy of a worker from `dir`: stopped, and its copy removed, when
+/// dropped (the copy is kept when a test panics, for its log), or by its watchdog when the
+/// test process ends first (an interrupted `make bench`).
+pub(crate) struct Served {
+    pub dir: PathBuf,
+    pub child: Child,
+    watchdog: Child,
 }
 
-impl Drop for Peer {
+impl Drop for Served {
     fn drop(&mut self) {
         let id = self.child.id();
         stop_group(id, &mut self.child);
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Starts `wrangler dev` on the worker in `dir` (local D1 and KV under `dir/state`, its output
+/// in `dir/wrangler.log`), with `extra` arguments.
+pub(crate) fn dev(dir: PathBuf, port: u16, extra: &[&str]) -> Served {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::File::create(dir.join("wrangler.log")).unwrap();
+    let child = wrangler(&dir)
+        .args([
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--inspector-port", &free_port().to_string()])
+        .args([
+            "--persist-to",
+            "state",
+            "--show-interactive-dev-session=false",
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let watchdog = spawn_watchdog(child.id(), &dir);
+    Served {
+        dir,
+        child,
+        watchdog,
+    }
+}
+
+/// The peer, served by the project's own wrangler with a fresh state.
+struct Peer {
+    served: Served,
+    port: u16,
 }
 
 fn node() -> PathBuf {
@@ -102,7 +147,6 @@ fn start_peer(app_id: &str, port: u16, talkdesk_host: &str) -> (Peer, Instant) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    use std::os::unix::process::CommandExt;
     // Its settings as a `.dev.vars` next to its wrangler.toml (the peer allows exact host:port
     // entries only, so the simulator's own).
     std::fs::write(
@@ -114,30 +158,9 @@ fn start_peer(app_id: &str, port: u16, talkdesk_host: &str) -> (Peer, Instant) {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.join("wrangler.log")).unwrap();
     let spawned = Instant::now();
-    let child = wrangler(&dir)
-        .args([
-            "dev",
-            "--local",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--inspector-port", &free_port().to_string()])
-        .args([
-            "--persist-to",
-            "state",
-            "--show-interactive-dev-session=false",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    (Peer { dir, child, port }, spawned)
+    let served = dev(dir, port, &[]);
+    (Peer { served, port }, spawned)
 }
 
 /// Milliseconds from now until `url` first answers 200.
@@ -424,7 +447,7 @@ async fn bench_side_by_side_with_the_typescript_peer() {
         name: "peer",
         base: format!("http://127.0.0.1:{}", peer.port),
         events_url: format!("http://127.0.0.1:{}/events", peer.port),
-        pgid: peer.child.id(),
+        pgid: peer.served.child.id(),
     };
     let event = sample_event(&peer_sim).await;
     let theirs = measure(
@@ -432,7 +455,7 @@ async fn bench_side_by_side_with_the_typescript_peer() {
         &peer_sim,
         &event,
         peer_cold,
-        peer_bundle_gzip(&peer.dir),
+        peer_bundle_gzip(&peer.served.dir),
     )
     .await;
     drop(peer_sim);
@@ -501,18 +524,20 @@ async fn bench_side_by_side_with_the_typescript_peer() {
         ratio(ours.gzip as f64, theirs.gzip as f64),
     );
     let charges = format!(
-        "| what workerd charges any worker (plain JavaScript, the same `wrangler dev`) | CPU |\n|---|---|\n\
+        "| what workerd under `wrangler dev` charges any worker per call (plain JavaScript) | CPU |\n|---|---|\n\
          | an inbound request | {:.1} ms |\n\
          | an outbound fetch | {:.1} ms |\n\
-         | a D1 round trip: a read / a write | {:.1} / {:.1} ms |\n\
-         | a log line (an object) | {:.2} ms |\n\
+         | a D1 round trip, one statement: a read / a write | {:.1} / {:.1} ms |\n\
+         | a D1 round trip, a batch of 9 writes of 10 values each | {:.1} ms |\n\
+         | a log line (an object, from plain JavaScript) | {:.1} ms |\n\
          | a KV read | {:.1} ms |\n\
-         | **the least an install costs**: the event in, the contract's 6 calls, 2 D1 writes | **{:.1} ms** |\n\
+         | **an install's calls at the least**: the event in, the contract's 6 calls, 2 D1 writes | **{:.1} ms** |\n\
          | 0.8 × the peer's CPU per install, first 20 / next 20 | {:.1} / {:.1} ms |",
         floor.request,
         floor.fetch,
         floor.read,
         floor.write,
+        floor.batch,
         floor.log,
         floor.kv,
         floor.install(),
