@@ -4,7 +4,8 @@
 use serde::Deserialize;
 
 use super::lifecycle::Store;
-use crate::ports::{Database, PortError, Statement};
+use super::rows::decode;
+use crate::ports::{Database, PortError, Row, Statement};
 
 /// A manual decision as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -38,18 +39,31 @@ pub enum Decided {
     NotWaiting,
 }
 
+/// Reads an installation's manual decision (no row: none was ever asked for), alone or as
+/// part of a batch (see [`manual_decision_from`]).
+pub fn manual_decision_statement(installation_id: &str) -> Statement {
+    Statement::new(
+        "manual decision",
+        "SELECT state, why_waiting, reason, decided_by, deadline_at, warned_at, \
+           requested_at, decided_at FROM manual_decisions WHERE installation_id = ?1",
+        vec![installation_id.into()],
+    )
+}
+
+/// The decision in the rows [`manual_decision_statement`] read.
+pub fn manual_decision_from(rows: Vec<Row>) -> Result<Option<ManualDecision>, PortError> {
+    rows.into_iter()
+        .next()
+        .map(|row| decode("manual decision", row))
+        .transpose()
+}
+
 impl<D: Database> Store<'_, D> {
     pub async fn manual_decision(
         &self,
         installation_id: &str,
     ) -> Result<Option<ManualDecision>, PortError> {
-        self.one(Statement::new(
-            "manual decision",
-            "SELECT state, why_waiting, reason, decided_by, deadline_at, warned_at, \
-               requested_at, decided_at FROM manual_decisions WHERE installation_id = ?1",
-            vec![installation_id.into()],
-        ))
-        .await
+        self.one(manual_decision_statement(installation_id)).await
     }
 
     /// Opens the wait for a person (once; a repeat keeps the first).

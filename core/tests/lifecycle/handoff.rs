@@ -171,3 +171,26 @@ async fn an_installation_written_during_its_approval_closes_nothing_until_the_jo
     assert_eq!(app.view(&id).await["state"], "active");
     assert_eq!(app.event_status(&inst.event_id), "done");
 }
+
+#[tokio::test]
+async fn a_handed_over_one_page_install_makes_two_d1_round_trips_after_the_answer() {
+    use appconnect_core::config::WorkersPlan;
+    use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
+    use appconnect_core::ports::Clock;
+    let app = handing_over();
+    let inst = app.undelivered_install(Alg::ES256).await;
+    let (_, _, run) = app.post(inst.event.to_string().as_bytes()).await;
+    let meter = Meter::new(
+        Budget::for_plan(WorkersPlan::Paid, Invocation::AfterAnswer),
+        app.ports.clock.now_ms(),
+    );
+    let metered = Metered::new(&app.ports, &meter);
+    lifecycle::run_installation(&metered, &app.settings(), &run.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(app.talkdesk_state(&inst.installation_id), "approved");
+    // The contract's six Talkdesk calls, then one transaction storing the installation, its
+    // account and users (a person's decision read in it), and one closing the job.
+    let used = meter.used();
+    assert_eq!(used.subrequests, 6 + 2, "{used:?}");
+}

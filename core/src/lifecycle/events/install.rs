@@ -13,6 +13,7 @@ use crate::lifecycle::outcome::{done, Outcome, Step};
 use crate::lifecycle::session::Session;
 use crate::lifecycle::{JobContext, Ports};
 use crate::ports::{Clock, Database};
+use crate::store::decisions::{manual_decision_from, manual_decision_statement, ManualDecision};
 use crate::store::lifecycle::{fenced_upsert_account_statement, save_installation_statement};
 use crate::store::records::{EventStatus, Installation, InstallationState};
 use crate::store::SyncCursor;
@@ -30,11 +31,17 @@ pub const REFUSALS_BEFORE_FORGED: u64 = 6;
 /// install costs: at most this many token requests.
 pub const UNPROVEN_TOKEN_ATTEMPTS: u64 = 10;
 
-/// The reads after the proof, at once: the account, the plan, a users page and a person's
-/// decision.
+/// The reads after the proof, at once: the account, the plan, a users page and (on a later
+/// attempt) a person's decision.
 const PROVISION_READS_COST: crate::lifecycle::budget::Cost = crate::lifecycle::budget::Cost {
     queries: 1 + crate::lifecycle::budget::PAGE_COST.queries,
     subrequests: 3 + crate::lifecycle::budget::PAGE_COST.subrequests,
+};
+
+/// A person's decision read on its own (when the users took more than one page).
+const DECISION_READ_COST: crate::lifecycle::budget::Cost = crate::lifecycle::budget::Cost {
+    queries: 1,
+    subrequests: 1,
 };
 
 pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> Step<Outcome> {
@@ -137,8 +144,10 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
     inst.updated_at = p.clock().now_ms();
     // 3. Provision: account, plan, users. The reads do not depend on each other, so they go
     // at once (the job waits for the slowest, not their sum): the account and the plan from
-    // Talkdesk, a person's decision (if any), and page 1 of the users when the job has not
-    // started reading them (no users-sync cursor).
+    // Talkdesk, and page 1 of the users when the job has not started reading them (no
+    // users-sync cursor). A person's decision (if any) is read with them on a later attempt;
+    // on the first, it rides on the batch that stores a one-page account (one round trip
+    // fewer), or is read after the users of a larger one.
     let shown = inst.clone();
     let cursor = cx.sync_cursor().await?;
     let first_attempt = cursor.is_none();
@@ -159,18 +168,36 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
                 false => Ok(None),
             }
         },
-        p.store().manual_decision(&inst.installation_id),
+        async {
+            match first_attempt {
+                true => Ok(None),
+                false => p
+                    .store()
+                    .manual_decision(&inst.installation_id)
+                    .await
+                    .map(Some),
+            }
+        },
     )
     .await;
-    let (account, sub, page_one) = (account?, sub?, page_one?);
+    let (account, sub, page_one, made) = (account?, sub?, page_one?, made?);
     inst.company_name = account.company_name.clone();
     inst.timezone = account.timezone.clone();
     super::set_plan(&mut inst, sub);
-    inst.users_count = store_provisioning(cx, &sess, &mut inst, cursor, page_one).await?;
+    let (count, read_with_users) =
+        store_provisioning(cx, &sess, &mut inst, cursor, page_one).await?;
+    inst.users_count = count;
+    let made = match made.or(read_with_users) {
+        Some(made) => made,
+        None => {
+            cx.checkpoint(DECISION_READ_COST).await?;
+            p.store().manual_decision(&inst.installation_id).await?
+        }
+    };
     // 4. The partner's side: its webhook, then its decision (its hook, manual provisioning, or
     // a person's decision already made).
     notify::queue(cx, notify::CREATED, &Facts::of(&inst), json!({})).await?;
-    match super::decision::decide_with(cx, &inst, made?).await? {
+    match super::decision::decide_with(cx, &inst, made).await? {
         Decision::Approve => {}
         Decision::Reject(reason) => {
             return super::decision::reject(cx, &sess, &mut inst, &reason).await;
@@ -182,16 +209,17 @@ pub async fn apply<P: Ports>(cx: &JobContext<'_, P>, mut inst: Installation) -> 
 }
 
 /// Stores the proven installation, its account and its users. One page of users (most
-/// accounts): all of it in one transaction. More (or a later attempt): the installation and
-/// the account first, then the users page by page from the job's cursor, since users are only
-/// ever stored for a saved installation. Returns how many users are stored.
+/// accounts): all of it in one transaction, which also reads a person's decision. More (or a
+/// later attempt): the installation and the account first, then the users page by page from
+/// the job's cursor, since users are only ever stored for a saved installation. Returns how
+/// many users are stored, and the decision when it was read.
 async fn store_provisioning<P: Ports>(
     cx: &JobContext<'_, P>,
     sess: &Session,
     inst: &mut Installation,
     cursor: Option<SyncCursor>,
     page_one: Option<api::UsersPage>,
-) -> Step<u64> {
+) -> Step<(u64, Option<Option<ManualDecision>>)> {
     let p = cx.p;
     let now = p.clock().now_ms();
     match page_one {
@@ -209,7 +237,8 @@ async fn store_provisioning<P: Ports>(
             let mut save = save_installation_statement(inst, cx.lease());
             // The new version comes back when the save wrote: no row, someone wrote first.
             save.sql = format!("{} RETURNING version", save.sql).into();
-            let (written, count) = p
+            let decision = manual_decision_statement(&inst.installation_id);
+            let (mut written, count) = p
                 .store()
                 .replace_users_around(
                     cx.lease(),
@@ -217,7 +246,7 @@ async fn store_provisioning<P: Ports>(
                     &users,
                     at,
                     vec![account],
-                    vec![save],
+                    vec![save, decision],
                 )
                 .await?;
             if written.first().is_none_or(|rows| rows.is_empty()) {
@@ -226,7 +255,8 @@ async fn store_provisioning<P: Ports>(
                 ));
             }
             inst.version += 1;
-            Ok(count)
+            let made = manual_decision_from(written.pop().unwrap_or_default())?;
+            Ok((count, Some(made)))
         }
         page_one => {
             cx.save(inst).await?;
@@ -234,7 +264,7 @@ async fn store_provisioning<P: Ports>(
             p.db().execute(&account).await?;
             let (count, _) =
                 super::reread_users_from(cx, sess, inst, false, cursor, page_one).await?;
-            Ok(count)
+            Ok((count, None))
         }
     }
 }
