@@ -2,7 +2,10 @@
 //! transaction that stores the event and hands it to the run after the answer; a one-page
 //! install stores its installation, account and users in one transaction.
 
+use appconnect_core::config::WorkersPlan;
+use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
 use appconnect_core::lifecycle::{self, outbox::Handoff};
+use appconnect_core::ports::Clock;
 use std::time::Duration;
 
 use talkdesk_sim::{Alg, Endpoint, Fault};
@@ -174,9 +177,6 @@ async fn an_installation_written_during_its_approval_closes_nothing_until_the_jo
 
 #[tokio::test]
 async fn a_handed_over_one_page_install_makes_two_d1_round_trips_after_the_answer() {
-    use appconnect_core::config::WorkersPlan;
-    use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
-    use appconnect_core::ports::Clock;
     let app = handing_over();
     let inst = app.undelivered_install(Alg::ES256).await;
     let (_, _, run) = app.post(inst.event.to_string().as_bytes()).await;
@@ -190,7 +190,10 @@ async fn a_handed_over_one_page_install_makes_two_d1_round_trips_after_the_answe
         .unwrap();
     assert_eq!(app.talkdesk_state(&inst.installation_id), "approved");
     // The contract's six Talkdesk calls, then one transaction storing the installation, its
-    // account and users (a person's decision read in it), and one closing the job.
+    // account and users (a person's decision read in it), and one closing the job: no other
+    // round trip, and nothing from KV.
     let used = meter.used();
+    assert_eq!(app.sim.requests().len(), 6, "Talkdesk calls");
+    assert_eq!(used.kv_ops, 0, "{used:?}");
     assert_eq!(used.subrequests, 6 + 2, "{used:?}");
 }

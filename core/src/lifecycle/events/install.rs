@@ -227,8 +227,9 @@ async fn store_provisioning<P: Ports>(
             cx.checkpoint(super::SWAP_COST).await?;
             let users = super::stored_users(page.users);
             // Every write is conditional on the installation still being at the version this
-            // job read (and on the lease): all of them land, or none does. The save comes last
-            // (it moves the version on), with the count the users replace leaves.
+            // job read (and on the lease): all of them land, or none does. The save is the last
+            // write (it moves the version on), with the count the users replace leaves; a
+            // person's decision is read after it, in the same transaction.
             let at = Some(inst.version);
             let ids: std::collections::BTreeSet<&str> =
                 users.iter().map(|u| u.user_id.as_str()).collect();

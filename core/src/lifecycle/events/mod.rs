@@ -156,8 +156,8 @@ pub fn stored_users(users: Vec<api::TalkdeskUser>) -> Vec<User> {
         .collect()
 }
 
-/// The swap (one batch of six statements and a count) plus the rest of a job after it
-/// (subscription, account, saves, approval, records).
+/// The swap (one batch of six statements and a count; a one-page install's adds a person's
+/// decision) plus the rest of a job after it (subscription, account, saves, approval, records).
 pub(super) const SWAP_COST: Cost = Cost {
     queries: 20,
     subrequests: 14,
