@@ -493,6 +493,16 @@ async fn an_unknown_event_type_is_recorded_and_acknowledged_but_not_acted_on() {
         .unwrap();
     let id = inst.installation_id.clone();
     sim.wait_for_state(&id, "approved", WAIT).await.unwrap();
+    // The simulator records a call once it has answered it, a moment after the state the call
+    // set is visible: count from when the approval itself is on record.
+    let deadline = std::time::Instant::now() + WAIT;
+    while sim.requests_to(talkdesk_sim::Endpoint::State).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the approval was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let requests_before = sim.requests().len();
     let mut event = sim.forged_event(
         "app.something_new",
