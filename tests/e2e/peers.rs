@@ -422,8 +422,13 @@ async fn sample_event(sim: &Simulator) -> Value {
     event
 }
 
-fn ratio(ours: f64, theirs: f64) -> String {
-    format!("{:.2}×", ours / theirs)
+/// One row of the side-by-side table: both figures to `decimals` places with their `unit`, and
+/// ours over theirs.
+fn row(figure: &str, theirs: f64, ours: f64, decimals: usize, unit: &str) -> String {
+    format!(
+        "| {figure} | {theirs:.decimals$}{unit} | {ours:.decimals$}{unit} | {:.2}× |",
+        ours / theirs
+    )
 }
 
 #[tokio::test]
@@ -483,49 +488,81 @@ async fn bench_side_by_side_with_the_typescript_peer() {
     // Last, what workerd charges any worker per call, and so the least an install can cost.
     let floor = crate::floor::charges().await;
 
-    let table = format!(
-        "| figure | TS + jose (peer) | appconnect-worker | ratio |\n|---|---|---|---|\n\
-         | `GET /healthz` throughput, 16 connections | {:.0} req/s | {:.0} req/s | {} |\n\
-         | event answer throughput, unique ids, 16 in flight | {:.0} ev/s | {:.0} ev/s | {} |\n\
-         | workerd CPU per event answered | {:.1} ms | {:.1} ms | {} |\n\
-         | install → approval, p50 of 20 sequential | {:.0} ms | {:.0} ms | {} |\n\
-         | workerd CPU per install | {:.1} ms | {:.1} ms | {} |\n\
-         | install → approval, p50 of the next 20 (install path warm) | {:.0} ms | {:.0} ms | {} |\n\
-         | workerd CPU per install, the next 20 | {:.1} ms | {:.1} ms | {} |\n\
-         | Talkdesk calls per install | {:.1} | {:.1} | {} |\n\
-         | start to first answer (wrangler dev, fresh state) | {:.0} ms | {:.0} ms | {} |\n\
-         | deploy size, gzip | {} KB | {} KB | {} |",
-        theirs.healthz,
-        ours.healthz,
-        ratio(ours.healthz, theirs.healthz),
-        theirs.events,
-        ours.events,
-        ratio(ours.events, theirs.events),
-        theirs.cpu_event,
-        ours.cpu_event,
-        ratio(ours.cpu_event, theirs.cpu_event),
-        theirs.install_p50,
-        ours.install_p50,
-        ratio(ours.install_p50, theirs.install_p50),
-        theirs.cpu_install,
-        ours.cpu_install,
-        ratio(ours.cpu_install, theirs.cpu_install),
-        theirs.install_p50_warm,
-        ours.install_p50_warm,
-        ratio(ours.install_p50_warm, theirs.install_p50_warm),
-        theirs.cpu_install_warm,
-        ours.cpu_install_warm,
-        ratio(ours.cpu_install_warm, theirs.cpu_install_warm),
-        theirs.calls,
-        ours.calls,
-        ratio(ours.calls, theirs.calls),
-        theirs.cold_ms,
-        ours.cold_ms,
-        ratio(ours.cold_ms, theirs.cold_ms),
-        theirs.gzip / 1024,
-        ours.gzip / 1024,
-        ratio(ours.gzip as f64, theirs.gzip as f64),
-    );
+    let kb = |bytes: u64| bytes as f64 / 1024.0;
+    let table = [
+        "| figure | TS + jose (peer) | appconnect-worker | ratio |\n|---|---|---|---|".to_owned(),
+        row(
+            "`GET /healthz` throughput, 16 connections",
+            theirs.healthz,
+            ours.healthz,
+            0,
+            " req/s",
+        ),
+        row(
+            "event answer throughput, unique ids, 16 in flight",
+            theirs.events,
+            ours.events,
+            0,
+            " ev/s",
+        ),
+        row(
+            "workerd CPU per event answered",
+            theirs.cpu_event,
+            ours.cpu_event,
+            1,
+            " ms",
+        ),
+        row(
+            "install → approval, p50 of 20 sequential",
+            theirs.install_p50,
+            ours.install_p50,
+            0,
+            " ms",
+        ),
+        row(
+            "workerd CPU per install",
+            theirs.cpu_install,
+            ours.cpu_install,
+            1,
+            " ms",
+        ),
+        row(
+            "install → approval, p50 of the next 20 (install path warm)",
+            theirs.install_p50_warm,
+            ours.install_p50_warm,
+            0,
+            " ms",
+        ),
+        row(
+            "workerd CPU per install, the next 20",
+            theirs.cpu_install_warm,
+            ours.cpu_install_warm,
+            1,
+            " ms",
+        ),
+        row(
+            "Talkdesk calls per install",
+            theirs.calls,
+            ours.calls,
+            1,
+            "",
+        ),
+        row(
+            "start to first answer (wrangler dev, fresh state)",
+            theirs.cold_ms,
+            ours.cold_ms,
+            0,
+            " ms",
+        ),
+        row(
+            "deploy size, gzip",
+            kb(theirs.gzip),
+            kb(ours.gzip),
+            0,
+            " KB",
+        ),
+    ]
+    .join("\n");
     let charges = format!(
         "| what workerd under `wrangler dev` charges any worker per call (plain JavaScript) | CPU |\n|---|---|\n\
          | an inbound request | {:.1} ms |\n\
