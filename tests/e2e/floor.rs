@@ -1,6 +1,6 @@
 //! What workerd under `wrangler dev` charges any worker per call, measured on a few lines of
 //! plain JavaScript (`floor/worker.js`) that make each call the install path makes and nothing
-//! else: an inbound request, an outbound fetch, a D1 read and write, a log line, a KV read.
+//! else: an inbound request, an outbound fetch, a D1 read, write and batch, a log line, a KV read.
 //! The side-by-side bench reports them beside both workers, with the least an install can cost
 //! under the contract, whatever a worker is written in.
 
