@@ -18,7 +18,7 @@ done
 
 out=build/index_bg.wasm
 if [ -z "$force" ] && [ -f "$out" ] &&
-   [ -z "$(find src core/src core/Cargo.toml Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
+   [ -z "$(find src core/src core/Cargo.toml Cargo.toml Cargo.lock scripts/build.sh -newer "$out" -print -quit)" ]; then
   echo "[build] up to date: $out" >&2
   exit 0
 fi
@@ -30,7 +30,15 @@ if [ "$APPCONNECT_WASM_ROUTE" = debian ]; then
   export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
 fi
-echo "[build] worker-build --release ($APPCONNECT_WASM_ROUTE route)" >&2
+if [ "${APPCONNECT_WASM_STD:-prebuilt}" = source ]; then
+  # std compiled from source with panics as a bare trap (-Cpanic=immediate-abort): no panic
+  # messages, locations or their formatting in the wasm, about 31 KB of gzip (README "Figures").
+  # A panic already ended the request with nothing logged (no panic hook is installed), so no
+  # behaviour changes. -Z flags on a stable rustc need RUSTC_BOOTSTRAP, as the debian route has.
+  export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort"
+fi
+echo "[build] worker-build --release ($APPCONNECT_WASM_ROUTE route, std ${APPCONNECT_WASM_STD:-prebuilt})" >&2
 start=$(date +%s)
 "$WORKER_BUILD_BIN" --release "${extra[@]}"
 # Drop the name and producer sections (about 15 % of the gzip size); stack traces then show
