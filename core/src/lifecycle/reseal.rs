@@ -8,6 +8,7 @@ use super::{Ports, Settings};
 use crate::crypto::keys::KeyAlgorithm;
 use crate::ports::PortError;
 use crate::store::records::{SealedSecrets, StoredCredentials};
+use crate::store::row_codec::{from_json, to_json};
 use crate::store::rows::InstallationRow;
 use crate::store::sealed::{Columns, SealedStore};
 
@@ -124,7 +125,7 @@ pub async fn reseal_batch<P: Ports>(
             }
         }
         if let Some(text) = &e.candidate {
-            let Ok(mut row) = serde_json::from_str::<InstallationRow>(text) else {
+            let Ok(mut row) = from_json::<InstallationRow>("candidate", text) else {
                 continue;
             };
             let Ok(inst) = crate::store::records::Installation::try_from(row.clone()) else {
@@ -137,7 +138,7 @@ pub async fn reseal_batch<P: Ports>(
                 Ok(Some((_, new))) => {
                     row.sealed_secret = Some(new.secret);
                     row.sealed_key = Some(new.key);
-                    let updated = serde_json::to_string(&row).expect("a row serialises");
+                    let updated = to_json(row);
                     if sealed.swap_candidate(&e.event_id, text, &updated).await? {
                         report.resealed += 1;
                     }

@@ -8,7 +8,8 @@ use super::records::{
     AccountRecord, EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind,
     JobState, User,
 };
-use super::rows::{columns, decode, EventRow, InstallationRow, JobRow};
+use super::row_codec::{decode_row, FromRow, IntoRow};
+use super::rows::{decode, row_columns, EventRow, InstallationRow, JobRow};
 use super::user_sync::{lease_held, Lease};
 use crate::ports::{Database, PortError, Row, SqlValue, Statement};
 
@@ -39,13 +40,8 @@ pub struct Store<'a, D> {
     db: &'a D,
 }
 
-fn insert<T: serde::Serialize>(
-    name: &'static str,
-    table: &str,
-    row: &T,
-    skip: &[&str],
-) -> Statement {
-    let (cols, params) = columns(row, skip);
+fn insert(name: &'static str, table: &str, row: impl IntoRow, skip: &[&str]) -> Statement {
+    let (cols, params) = row_columns(row.into_row(), skip);
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
     Statement {
         name,
@@ -87,6 +83,24 @@ impl<'a, D: Database> Store<'a, D> {
             .await?
             .into_iter()
             .map(|row| decode(stmt.name, row))
+            .collect()
+    }
+
+    /// [`Store::one`] for the rows that map their own columns.
+    async fn one_row<T: FromRow>(&self, stmt: Statement) -> Result<Option<T>, PortError> {
+        match self.db.query(&stmt).await?.into_iter().next() {
+            Some(row) => decode_row(stmt.name, row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Store::all`] for the rows that map their own columns.
+    async fn all_rows<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
+        self.db
+            .query(&stmt)
+            .await?
+            .into_iter()
+            .map(|row| decode_row(stmt.name, row))
             .collect()
     }
 
@@ -159,8 +173,9 @@ impl<'a, D: Database> Store<'a, D> {
         &self,
         installation_id: &str,
     ) -> Result<Option<Installation>, PortError> {
-        let row: Option<InstallationRow> =
-            self.one(installation_statement(installation_id)).await?;
+        let row: Option<InstallationRow> = self
+            .one_row(installation_statement(installation_id))
+            .await?;
         row.map(Installation::try_from).transpose()
     }
 
@@ -287,7 +302,7 @@ impl<'a, D: Database> Store<'a, D> {
 
     pub async fn event(&self, event_id: &str) -> Result<Option<EventRecord>, PortError> {
         let row: Option<EventRow> = self
-            .one(Statement::new(
+            .one_row(Statement::new(
                 "read event",
                 "SELECT * FROM events WHERE event_id = ?1",
                 vec![event_id.into()],
@@ -496,7 +511,7 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     async fn job(&self, stmt: Statement) -> Result<Option<Job>, PortError> {
-        let row: Option<JobRow> = self.one(stmt).await?;
+        let row: Option<JobRow> = self.one_row(stmt).await?;
         row.map(Job::try_from).transpose()
     }
 
@@ -627,7 +642,7 @@ impl<'a, D: Database> Store<'a, D> {
 
     pub async fn jobs_of(&self, installation_id: &str) -> Result<Vec<Job>, PortError> {
         let rows: Vec<JobRow> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "jobs of",
                 "SELECT * FROM jobs WHERE installation_id = ?1 ORDER BY job_id",
                 vec![installation_id.into()],
@@ -687,7 +702,7 @@ impl<'a, D: Database> Store<'a, D> {
         limit: u32,
     ) -> Result<Vec<Installation>, PortError> {
         let rows: Vec<InstallationRow> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "list installations",
                 "SELECT * FROM installations WHERE installation_id > ?1 \
                  ORDER BY installation_id LIMIT ?2",
@@ -860,7 +875,7 @@ impl<'a, D: Database> Store<'a, D> {
         let mut first = || results.next().and_then(|rows| rows.into_iter().next());
         let installation = match installation_id {
             Some(_) => first()
-                .map(|row| decode::<InstallationRow>("read installation", row))
+                .map(|row| decode_row::<InstallationRow>("read installation", row))
                 .transpose()?
                 .map(Installation::try_from)
                 .transpose()?,
@@ -1056,19 +1071,19 @@ fn intake_statements(intake: &Intake) -> Vec<Statement> {
     let mut batch = vec![insert(
         "store event",
         "events",
-        &EventRow::from(&intake.event),
+        EventRow::from(&intake.event),
         &[],
     )];
     if let Some(inst) = &intake.installation {
         batch.push(insert(
             "store installation",
             "installations",
-            &InstallationRow::from(inst),
+            InstallationRow::from(inst),
             &[],
         ));
     }
     if let Some(job) = &intake.job {
-        batch.push(insert("store job", "jobs", &JobRow::from(job), &["job_id"]));
+        batch.push(insert("store job", "jobs", JobRow::from(job), &["job_id"]));
     }
     batch
 }
@@ -1136,16 +1151,16 @@ fn taken_from(mut results: impl Iterator<Item = Vec<Row>>) -> Result<Option<Take
     let Some(job) = job else {
         return Ok(None);
     };
-    let job = Job::try_from(decode::<JobRow>("lease job", job)?)?;
+    let job = Job::try_from(decode_row::<JobRow>("lease job", job)?)?;
     // The lease is taken now: a row that does not decode becomes the job's outcome (the
     // installation's) or a fresh read (the event's), never an error that leaves the job
     // leased with nothing recorded.
     let installation = inst
-        .map(|row| decode::<InstallationRow>("read installation", row))
+        .map(|row| decode_row::<InstallationRow>("read installation", row))
         .transpose()
         .and_then(|row| row.map(Installation::try_from).transpose());
     let event = event
-        .and_then(|row| decode::<EventRow>("read event", row).ok())
+        .and_then(|row| decode_row::<EventRow>("read event", row).ok())
         .and_then(|row| EventRecord::try_from(row).ok())
         .filter(|e| e.event_id == job.event_id);
     #[derive(serde::Deserialize)]
@@ -1190,8 +1205,8 @@ fn installation_save(
     inst: &Installation,
     fence: impl FnOnce(usize) -> (String, Vec<SqlValue>),
 ) -> Statement {
-    let (cols, mut params) = columns(
-        &InstallationRow::from(inst),
+    let (cols, mut params) = row_columns(
+        InstallationRow::from(inst).into_row(),
         &["installation_id", "version"],
     );
     let sets: Vec<String> = cols

@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod history;
 pub mod lifecycle;
 pub mod records;
+pub mod row_codec;
 pub mod rows;
 pub mod sealed;
 pub mod sessions;

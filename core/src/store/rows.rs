@@ -1,15 +1,15 @@
 //! Rows as the schema has them, flat, and their mapping to the typed records. Writes go column by
-//! column from these structs' serde fields (a new column is one field here plus a migration);
-//! reads decode a [`Row`] by column name.
+//! column from these structs' fields (a new column is one field here, in its `to_row` and
+//! `from_row`, plus a migration); reads decode a [`Row`] by column name.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::records::{
     EventRecord, EventStatus, Installation, InstallationState, Job, JobKind, JobState, PlanRecord,
     SealedSecrets, StoredCredentials, TrialRecord,
 };
+use super::row_codec::{from_json, to_json, Cols, Columns, FromRow, IntoRow};
 use crate::crypto::keys::KeyAlgorithm;
 use crate::ports::{PortError, Row, SqlValue};
 
@@ -18,10 +18,10 @@ use crate::ports::{PortError, Row, SqlValue};
 pub fn decode<T: DeserializeOwned>(what: &str, row: Row) -> Result<T, PortError> {
     // Only the last step is generic: everything before it is compiled once, not once per row
     // type (the map rebuild alone carried a sort per row type: 54 KB of the wasm).
-    serde_json::from_value(normalized(row)).map_err(|e| undecodable(what, &e))
+    serde_json::from_value(Value::Object(normalized(row))).map_err(|e| undecodable(what, &e))
 }
 
-fn normalized(mut row: Row) -> Value {
+pub(super) fn normalized(mut row: Row) -> Row {
     for v in row.values_mut() {
         let integral = match v {
             Value::Number(n) if n.is_f64() => n
@@ -33,19 +33,16 @@ fn normalized(mut row: Row) -> Value {
             *v = Value::from(f as i64);
         }
     }
-    Value::Object(row)
+    row
 }
 
 fn undecodable(what: &str, e: &serde_json::Error) -> PortError {
     PortError(format!("{what}: a row does not decode: {e}"))
 }
 
-/// A struct's serde fields as columns and bound values, minus `skip`.
-pub fn columns<T: Serialize>(row: &T, skip: &[&str]) -> (Vec<String>, Vec<SqlValue>) {
-    let Ok(Value::Object(map)) = serde_json::to_value(row) else {
-        return (Vec::new(), Vec::new());
-    };
-    map.into_iter()
+/// A row's columns and bound values, minus `skip`, in column-name order.
+pub fn row_columns(row: Row, skip: &[&str]) -> (Vec<String>, Vec<SqlValue>) {
+    row.into_iter()
         .filter(|(k, _)| !skip.contains(&k.as_str()))
         .map(|(k, v)| {
             let v = match v {
@@ -106,7 +103,7 @@ fn flatten(set: &Option<StoredCredentials>) -> Flat {
 }
 
 /// `installations` (migrations 0003, 0004, 0007).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct InstallationRow {
     pub installation_id: String,
     pub account_id: String,
@@ -144,7 +141,7 @@ pub struct InstallationRow {
     pub uninstalled_at: Option<u64>,
     pub trial_event_at: Option<String>,
     pub credentials_event_at: Option<String>,
-    #[serde(default)]
+    /// Absent from a candidate stored before migration 0010 added the column: 0.
     pub version: u64,
 }
 
@@ -250,7 +247,7 @@ impl TryFrom<InstallationRow> for Installation {
 }
 
 /// `events` (migration 0003).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct EventRow {
     pub event_id: String,
     pub event_type: String,
@@ -269,7 +266,6 @@ pub struct EventRow {
     pub self_href: Option<String>,
     /// JSON of an [`InstallationRow`].
     pub candidate: Option<String>,
-    #[serde(default)]
     pub app_version_name: Option<String>,
 }
 
@@ -296,7 +292,7 @@ impl From<&EventRecord> for EventRow {
             candidate: e
                 .candidate
                 .as_deref()
-                .map(|c| serde_json::to_string(&InstallationRow::from(c)).unwrap_or_default()),
+                .map(|c| to_json(InstallationRow::from(c))),
             app_version_name: e.app_version.clone(),
         }
     }
@@ -327,8 +323,7 @@ impl TryFrom<EventRow> for EventRecord {
             candidate: match r.candidate {
                 None => None,
                 Some(json) => {
-                    let row: InstallationRow = serde_json::from_str(&json)
-                        .map_err(|e| PortError(format!("stored candidate: {e}")))?;
+                    let row: InstallationRow = from_json("stored candidate", &json)?;
                     Some(Box::new(Installation::try_from(row)?))
                 }
             },
@@ -338,7 +333,7 @@ impl TryFrom<EventRow> for EventRecord {
 }
 
 /// `jobs` (migration 0003); the lease columns are the store's business, not the record's.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct JobRow {
     pub job_id: i64,
     pub installation_id: String,
@@ -391,11 +386,186 @@ impl TryFrom<JobRow> for Job {
     }
 }
 
+impl IntoRow for InstallationRow {
+    fn into_row(self) -> Row {
+        let r = self;
+        Columns::default()
+            .with("installation_id", r.installation_id)
+            .with("account_id", r.account_id)
+            .with("account_name", r.account_name)
+            .with("state", r.state)
+            .with("api_root", r.api_root)
+            .with("token_url", r.token_url)
+            .with("authorize_url", r.authorize_url)
+            .with("widget_url", r.widget_url)
+            .with("client_id", r.client_id)
+            .with("key_id", r.key_id)
+            .with("key_algorithm", r.key_algorithm)
+            .with("sealed_secret", r.sealed_secret)
+            .with("sealed_key", r.sealed_key)
+            .with("old_client_id", r.old_client_id)
+            .with("old_key_id", r.old_key_id)
+            .with("old_key_algorithm", r.old_key_algorithm)
+            .with("sealed_old_secret", r.sealed_old_secret)
+            .with("sealed_old_key", r.sealed_old_key)
+            .with("company_name", r.company_name)
+            .with("timezone", r.timezone)
+            .with("plan", r.plan)
+            .with("subscription_type", r.subscription_type)
+            .with("total_licenses", r.total_licenses)
+            .with("trial_state", r.trial_state)
+            .with("trial_expires_at", r.trial_expires_at)
+            .with("trial_ended_at", r.trial_ended_at)
+            .with("trial_ended_reason", r.trial_ended_reason)
+            .with("users_count", r.users_count)
+            .with("last_error", r.last_error)
+            .with("install_event_id", r.install_event_id)
+            .with("created_at", r.created_at)
+            .with("updated_at", r.updated_at)
+            .with("approved_at", r.approved_at)
+            .with("uninstalled_at", r.uninstalled_at)
+            .with("trial_event_at", r.trial_event_at)
+            .with("credentials_event_at", r.credentials_event_at)
+            .with("version", r.version)
+            .done()
+    }
+}
+
+impl FromRow for InstallationRow {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(InstallationRow {
+            installation_id: c.text("installation_id")?,
+            account_id: c.text("account_id")?,
+            account_name: c.text("account_name")?,
+            state: c.text("state")?,
+            api_root: c.text("api_root")?,
+            token_url: c.text("token_url")?,
+            authorize_url: c.text("authorize_url")?,
+            widget_url: c.opt_text("widget_url")?,
+            client_id: c.opt_text("client_id")?,
+            key_id: c.opt_text("key_id")?,
+            key_algorithm: c.opt_text("key_algorithm")?,
+            sealed_secret: c.opt_text("sealed_secret")?,
+            sealed_key: c.opt_text("sealed_key")?,
+            old_client_id: c.opt_text("old_client_id")?,
+            old_key_id: c.opt_text("old_key_id")?,
+            old_key_algorithm: c.opt_text("old_key_algorithm")?,
+            sealed_old_secret: c.opt_text("sealed_old_secret")?,
+            sealed_old_key: c.opt_text("sealed_old_key")?,
+            company_name: c.opt_text("company_name")?,
+            timezone: c.opt_text("timezone")?,
+            plan: c.opt_text("plan")?,
+            subscription_type: c.opt_text("subscription_type")?,
+            total_licenses: c.opt_uint("total_licenses")?,
+            trial_state: c.opt_text("trial_state")?,
+            trial_expires_at: c.opt_text("trial_expires_at")?,
+            trial_ended_at: c.opt_text("trial_ended_at")?,
+            trial_ended_reason: c.opt_text("trial_ended_reason")?,
+            users_count: c.uint("users_count")?,
+            last_error: c.opt_text("last_error")?,
+            install_event_id: c.text("install_event_id")?,
+            created_at: c.uint("created_at")?,
+            updated_at: c.uint("updated_at")?,
+            approved_at: c.opt_uint("approved_at")?,
+            uninstalled_at: c.opt_uint("uninstalled_at")?,
+            trial_event_at: c.opt_text("trial_event_at")?,
+            credentials_event_at: c.opt_text("credentials_event_at")?,
+            version: c.uint_or_zero("version")?,
+        })
+    }
+}
+
+impl IntoRow for EventRow {
+    fn into_row(self) -> Row {
+        let r = self;
+        Columns::default()
+            .with("event_id", r.event_id)
+            .with("event_type", r.event_type)
+            .with("installation_id", r.installation_id)
+            .with("account_id", r.account_id)
+            .with("created_at", r.created_at)
+            .with("received_at", r.received_at)
+            .with("keep_until", r.keep_until)
+            .with("status", r.status)
+            .with("detail", r.detail)
+            .with("new_client_id", r.new_client_id)
+            .with("new_key_id", r.new_key_id)
+            .with("new_key_algorithm", r.new_key_algorithm)
+            .with("sealed_new_secret", r.sealed_new_secret)
+            .with("sealed_new_key", r.sealed_new_key)
+            .with("self_href", r.self_href)
+            .with("candidate", r.candidate)
+            .with("app_version_name", r.app_version_name)
+            .done()
+    }
+}
+
+impl FromRow for EventRow {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(EventRow {
+            event_id: c.text("event_id")?,
+            event_type: c.text("event_type")?,
+            installation_id: c.opt_text("installation_id")?,
+            account_id: c.opt_text("account_id")?,
+            created_at: c.text("created_at")?,
+            received_at: c.uint("received_at")?,
+            keep_until: c.uint("keep_until")?,
+            status: c.text("status")?,
+            detail: c.opt_text("detail")?,
+            new_client_id: c.opt_text("new_client_id")?,
+            new_key_id: c.opt_text("new_key_id")?,
+            new_key_algorithm: c.opt_text("new_key_algorithm")?,
+            sealed_new_secret: c.opt_text("sealed_new_secret")?,
+            sealed_new_key: c.opt_text("sealed_new_key")?,
+            self_href: c.opt_text("self_href")?,
+            candidate: c.opt_text("candidate")?,
+            app_version_name: c.opt_text("app_version_name")?,
+        })
+    }
+}
+
+impl IntoRow for JobRow {
+    fn into_row(self) -> Row {
+        let r = self;
+        Columns::default()
+            .with("job_id", r.job_id)
+            .with("installation_id", r.installation_id)
+            .with("event_id", r.event_id)
+            .with("kind", r.kind)
+            .with("state", r.state)
+            .with("attempts", r.attempts)
+            .with("next_attempt_at", r.next_attempt_at)
+            .with("deadline_at", r.deadline_at)
+            .with("last_error", r.last_error)
+            .with("created_at", r.created_at)
+            .with("updated_at", r.updated_at)
+            .done()
+    }
+}
+
+impl FromRow for JobRow {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(JobRow {
+            job_id: c.int("job_id")?,
+            installation_id: c.text("installation_id")?,
+            event_id: c.text("event_id")?,
+            kind: c.text("kind")?,
+            state: c.text("state")?,
+            attempts: c.uint("attempts")?,
+            next_attempt_at: c.uint("next_attempt_at")?,
+            deadline_at: c.uint("deadline_at")?,
+            last_error: c.opt_text("last_error")?,
+            created_at: c.uint("created_at")?,
+            updated_at: c.uint("updated_at")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, Deserialize, PartialEq)]
+    #[derive(Debug, serde::Deserialize, PartialEq)]
     struct Stamped {
         at: u64,
         n: i64,
