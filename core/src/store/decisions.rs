@@ -1,14 +1,12 @@
 //! Manual provisioning (migration 0011): an install waiting for a person, the decision made
 //! through the operator API or the partner's signed call, and the ids of signed calls used.
 
-use serde::Deserialize;
-
 use super::lifecycle::Store;
-use super::rows::decode;
+use super::row_codec::{decode_row, Cols, FromRow};
 use crate::ports::{Database, PortError, Row, Statement};
 
 /// A manual decision as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ManualDecision {
     /// `waiting`, `approved`, `rejected` or `expired`.
     pub state: String,
@@ -54,8 +52,23 @@ pub fn manual_decision_statement(installation_id: &str) -> Statement {
 pub fn manual_decision_from(rows: Vec<Row>) -> Result<Option<ManualDecision>, PortError> {
     rows.into_iter()
         .next()
-        .map(|row| decode("manual decision", row))
+        .map(|row| decode_row("manual decision", row))
         .transpose()
+}
+
+impl FromRow for ManualDecision {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(ManualDecision {
+            state: c.text("state")?,
+            why_waiting: c.text("why_waiting")?,
+            reason: c.opt_text("reason")?,
+            decided_by: c.opt_text("decided_by")?,
+            deadline_at: c.uint("deadline_at")?,
+            warned_at: c.opt_uint("warned_at")?,
+            requested_at: c.uint("requested_at")?,
+            decided_at: c.opt_uint("decided_at")?,
+        })
+    }
 }
 
 impl<D: Database> Store<'_, D> {
@@ -63,7 +76,8 @@ impl<D: Database> Store<'_, D> {
         &self,
         installation_id: &str,
     ) -> Result<Option<ManualDecision>, PortError> {
-        self.one(manual_decision_statement(installation_id)).await
+        self.one_row(manual_decision_statement(installation_id))
+            .await
     }
 
     /// Opens the wait for a person (once; a repeat keeps the first).

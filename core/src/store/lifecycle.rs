@@ -8,7 +8,7 @@ use super::records::{
     AccountRecord, EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind,
     JobState, User,
 };
-use super::row_codec::{decode_row, FromRow, IntoRow};
+use super::row_codec::{decode_row, Cols, FromRow, IntoRow};
 use super::rows::{decode, row_columns, EventRow, InstallationRow, JobRow};
 use super::user_sync::{lease_held, Lease};
 use crate::ports::{Database, PortError, Row, SqlValue, Statement};
@@ -87,7 +87,10 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     /// [`Store::one`] for the rows that map their own columns.
-    async fn one_row<T: FromRow>(&self, stmt: Statement) -> Result<Option<T>, PortError> {
+    pub(super) async fn one_row<T: FromRow>(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<T>, PortError> {
         match self.db.query(&stmt).await?.into_iter().next() {
             Some(row) => decode_row(stmt.name, row).map(Some),
             None => Ok(None),
@@ -95,7 +98,7 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     /// [`Store::all`] for the rows that map their own columns.
-    async fn all_rows<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
+    pub(super) async fn all_rows<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
         self.db
             .query(&stmt)
             .await?
@@ -847,7 +850,7 @@ impl<'a, D: Database> Store<'a, D> {
         account_name: Option<&str>,
     ) -> Result<(u64, u64), PortError> {
         let counts: Option<Counts> = self
-            .one(pending_counts_statement(installation_id, account_name))
+            .one_row(pending_counts_statement(installation_id, account_name))
             .await?;
         Ok(counts.map_or((0, 0), |c| (c.installation, c.account)))
     }
@@ -883,7 +886,7 @@ impl<'a, D: Database> Store<'a, D> {
         };
         let counts = match job_for {
             Some(_) => first()
-                .map(|row| decode::<Counts>("pending counts", row))
+                .map(|row| decode_row::<Counts>("pending counts", row))
                 .transpose()?
                 .map_or((0, 0), |c| (c.installation, c.account)),
             None => (0, 0),
@@ -1008,10 +1011,18 @@ fn installation_statement(installation_id: &str) -> Statement {
 }
 
 /// The two counts of [`Store::pending_counts`], as one row.
-#[derive(Deserialize)]
 struct Counts {
     installation: u64,
     account: u64,
+}
+
+impl FromRow for Counts {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(Counts {
+            installation: c.uint("installation")?,
+            account: c.uint("account")?,
+        })
+    }
 }
 
 fn pending_counts_statement(installation_id: &str, account_name: Option<&str>) -> Statement {
@@ -1163,15 +1174,23 @@ fn taken_from(mut results: impl Iterator<Item = Vec<Row>>) -> Result<Option<Take
         .and_then(|row| decode_row::<EventRow>("read event", row).ok())
         .and_then(|row| EventRecord::try_from(row).ok())
         .filter(|e| e.event_id == job.event_id);
-    #[derive(serde::Deserialize)]
     struct CursorRow {
         job_id: i64,
         next_page: u32,
         fetched: u64,
     }
+    impl FromRow for CursorRow {
+        fn from_row(c: &mut Cols) -> Result<Self, String> {
+            Ok(CursorRow {
+                job_id: c.int("job_id")?,
+                next_page: c.page("next_page")?,
+                fetched: c.uint("fetched")?,
+            })
+        }
+    }
     let sync_cursor = match cursor {
         None => Some(None),
-        Some(row) => decode::<CursorRow>("read sync cursor", row)
+        Some(row) => decode_row::<CursorRow>("read sync cursor", row)
             .ok()
             .filter(|c| c.job_id == job.job_id)
             .map(|c| {

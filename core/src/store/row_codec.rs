@@ -96,6 +96,11 @@ impl Cols {
         }
     }
 
+    /// A page number (a count that fits 32 bits).
+    pub fn page(&mut self, name: &str) -> Result<u32, String> {
+        u32::try_from(self.uint(name)?).map_err(|_| format!("column `{name}` is not a page number"))
+    }
+
     /// A count whose column may be absent (an older row), read as 0 then.
     pub fn uint_or_zero(&mut self, name: &str) -> Result<u64, String> {
         if self.0.contains_key(name) {

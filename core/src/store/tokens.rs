@@ -2,9 +2,7 @@
 //! credential set and scope set, with the current sealed token and the lease that lets exactly
 //! one request, in any isolate, mint the next one.
 
-use serde::Deserialize;
-
-use super::rows::decode;
+use super::row_codec::{decode_row, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement, StoredToken, TokenStore};
 
 /// The start of every token key of an installation (and of one of its clients): ids may hold
@@ -46,10 +44,18 @@ impl<'a, D: Database> SqlTokens<'a, D> {
     }
 }
 
-#[derive(Deserialize)]
 struct TokenRow {
     sealed_token: Option<String>,
     expires_at: Option<u64>,
+}
+
+impl FromRow for TokenRow {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(TokenRow {
+            sealed_token: c.opt_text("sealed_token")?,
+            expires_at: c.opt_uint("expires_at")?,
+        })
+    }
 }
 
 impl<D: Database> TokenStore for SqlTokens<'_, D> {
@@ -62,7 +68,7 @@ impl<D: Database> TokenStore for SqlTokens<'_, D> {
         let Some(row) = self.db.query(&stmt).await?.into_iter().next() else {
             return Ok(None);
         };
-        let row: TokenRow = decode(stmt.name, row)?;
+        let row: TokenRow = decode_row(stmt.name, row)?;
         Ok(row
             .sealed_token
             .zip(row.expires_at)

@@ -7,14 +7,19 @@
 use serde::Deserialize;
 
 use super::lifecycle::Store;
-use super::rows::decode;
+use super::row_codec::{decode_row, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 use crate::store::records::User;
 
 /// One `COUNT(*) AS n` row.
-#[derive(Deserialize)]
 struct Count {
     n: u64,
+}
+
+impl FromRow for Count {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(Count { n: c.uint("n")? })
+    }
 }
 
 /// The job whose lease a write is conditional on.
@@ -64,11 +69,20 @@ fn fenced_end_unlicensed(installation_id: &str, lease: Lease<'_>, at: Option<u64
 }
 
 /// Where a re-read stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncCursor {
     /// The next page to read; [`SyncCursor::SWAPPED`] once the set is swapped in.
     pub next_page: u32,
     pub fetched: u64,
+}
+
+impl FromRow for SyncCursor {
+    fn from_row(c: &mut Cols) -> Result<Self, String> {
+        Ok(SyncCursor {
+            next_page: c.page("next_page")?,
+            fetched: c.uint("fetched")?,
+        })
+    }
 }
 
 impl SyncCursor {
@@ -84,7 +98,7 @@ impl SyncCursor {
 impl<D: Database> Store<'_, D> {
     /// The job's re-read so far, if it has started one.
     pub async fn sync_cursor(&self, job_id: i64) -> Result<Option<SyncCursor>, PortError> {
-        self.one(Statement::new(
+        self.one_row(Statement::new(
             "sync cursor",
             "SELECT next_page, fetched FROM user_syncs WHERE job_id = ?1",
             vec![job_id.into()],
@@ -310,7 +324,7 @@ impl<D: Database> Store<'_, D> {
         batch.extend(after);
         let mut results = self.db().batch_query(&batch).await?;
         let count = match results.get(counted).and_then(|rows| rows.first()).cloned() {
-            Some(row) => decode::<Count>("count users", row).map(|c| c.n)?,
+            Some(row) => decode_row::<Count>("count users", row).map(|c| c.n)?,
             None => 0,
         };
         Ok((results.split_off(counted + 1), count))
@@ -369,7 +383,7 @@ impl<D: Database> Store<'_, D> {
     /// How many users the installation has stored.
     pub async fn users_count(&self, installation_id: &str) -> Result<u64, PortError> {
         let n: Option<Count> = self
-            .one(Statement::new(
+            .one_row(Statement::new(
                 "count users",
                 "SELECT COUNT(*) AS n FROM installation_users WHERE installation_id = ?1",
                 vec![installation_id.into()],
