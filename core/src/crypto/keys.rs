@@ -9,9 +9,9 @@
 
 use std::fmt;
 
-use pkcs8::der::Decode;
-use pkcs8::ObjectIdentifier;
 use serde::{Deserialize, Serialize};
+
+use super::der::{Der, NULL, OCTET_STRING, SEQUENCE};
 
 /// The algorithms Talkdesk issues keys for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,11 +73,17 @@ pub const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
 /// The largest key text accepted (a 4096-bit RSA PKCS#8 key is about 3.2 KB in base64).
 pub const MAX_KEY_TEXT: usize = 8192;
 
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+// Object identifiers as their DER contents.
+/// 1.2.840.10045.2.1
+const EC_PUBLIC_KEY: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+/// 1.2.840.10045.3.1.7
+const P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+/// 1.3.132.0.34
+const P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
+/// 1.3.132.0.35
+const P521: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x23];
+/// 1.2.840.113549.1.1.1
+const RSA_ENCRYPTION: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
 
 /// Why a key was refused. Never contains key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,25 +203,73 @@ impl PrivateKey {
     }
 }
 
+/// PKCS#8 `PrivateKeyInfo` (RFC 5208, or RFC 5958's v2 with a public key), then the key inside:
+/// SEC 1 `ECPrivateKey` or PKCS#1 `RSAPrivateKey`.
 fn classify(der: &[u8]) -> Option<Kind> {
-    let info = pkcs8::PrivateKeyInfo::from_der(der).ok()?;
-    if info.algorithm.oid == EC_PUBLIC_KEY {
-        let ec = sec1::EcPrivateKey::from_der(info.private_key).ok()?;
-        let (kind, scalar_len) = match info.algorithm.parameters_oid().ok()? {
-            oid if oid == P256 => (Kind::P256, 32),
-            oid if oid == P384 => (Kind::P384, 48),
-            oid if oid == P521 => (Kind::P521, 66),
+    let mut outer = Der::new(der);
+    let mut info = Der::new(outer.take(SEQUENCE)?);
+    if !outer.is_empty() || info.small()? > 1 {
+        return None;
+    }
+    let mut algorithm = Der::new(info.take(SEQUENCE)?);
+    let oid = algorithm.oid()?;
+    let parameters = match algorithm.next_tag() {
+        None => None,
+        Some(NULL) => algorithm
+            .take(NULL)
+            .filter(|c| c.is_empty())
+            .map(|_| None)?,
+        Some(_) => Some(algorithm.oid()?),
+    };
+    let private_key = info.take(OCTET_STRING)?;
+    info.optional(0xA0)?; // [0] attributes
+    info.optional(0x81)?; // [1] public key (v2)
+    if !algorithm.is_empty() || !info.is_empty() {
+        return None;
+    }
+    if oid == EC_PUBLIC_KEY {
+        let scalar = ec_private_key(private_key)?;
+        let (kind, scalar_len) = match parameters? {
+            P256 => (Kind::P256, 32),
+            P384 => (Kind::P384, 48),
+            P521 => (Kind::P521, 66),
             _ => return Some(Kind::OtherCurve),
         };
-        (ec.private_key.len() == scalar_len).then_some(kind)
-    } else if info.algorithm.oid == RSA_ENCRYPTION {
-        let rsa = pkcs1::RsaPrivateKey::from_der(info.private_key).ok()?;
-        Some(Kind::Rsa {
-            bits: rsa.modulus.as_bytes().len() * 8,
-        })
+        (scalar.len() == scalar_len).then_some(kind)
+    } else if oid == RSA_ENCRYPTION {
+        rsa_modulus(private_key).map(|m| Kind::Rsa { bits: m.len() * 8 })
     } else {
         None
     }
+}
+
+/// SEC 1 `ECPrivateKey`: version 1, the private scalar, then optional parameters and public
+/// key. The scalar.
+fn ec_private_key(der: &[u8]) -> Option<&[u8]> {
+    let mut outer = Der::new(der);
+    let mut key = Der::new(outer.take(SEQUENCE)?);
+    if !outer.is_empty() || key.small()? != 1 {
+        return None;
+    }
+    let scalar = key.take(OCTET_STRING)?;
+    key.optional(0xA0)?;
+    key.optional(0xA1)?;
+    key.is_empty().then_some(scalar)
+}
+
+/// PKCS#1 `RSAPrivateKey` (two primes, version 0): its modulus's significant bytes.
+fn rsa_modulus(der: &[u8]) -> Option<&[u8]> {
+    let mut outer = Der::new(der);
+    let mut key = Der::new(outer.take(SEQUENCE)?);
+    if !outer.is_empty() || key.small()? != 0 {
+        return None;
+    }
+    let modulus = key.unsigned()?;
+    // publicExponent, privateExponent, prime1, prime2, exponent1, exponent2, coefficient.
+    for _ in 0..7 {
+        key.unsigned()?;
+    }
+    (key.is_empty() && !modulus.is_empty()).then_some(modulus)
 }
 
 /// The DER bytes of a PKCS#8 key given as bare base64 (Talkdesk's form) or as PEM.
@@ -317,6 +371,31 @@ mod tests {
                 Err(KeyError::Unparsable),
                 "{bad:.20}"
             );
+        }
+    }
+
+    #[test]
+    fn a_key_whose_der_is_cut_padded_or_relabelled_is_refused() {
+        for alg in [KeyAlgorithm::ES384, KeyAlgorithm::PS256] {
+            let der = generate_key(alg).private_key_to_pkcs8().unwrap();
+            assert!(PrivateKey::from_der(alg, der.clone()).is_ok());
+            let mut padded = der.clone();
+            padded.push(0);
+            let cut = der[..der.len() - 1].to_vec();
+            let mut v3 = der.clone();
+            // The version INTEGER right after the outer SEQUENCE's header.
+            let at = der
+                .windows(3)
+                .position(|w| w == [0x02, 0x01, 0x00])
+                .unwrap();
+            v3[at + 2] = 3;
+            for bad in [padded, cut, v3] {
+                assert_eq!(
+                    PrivateKey::from_der(alg, bad),
+                    Err(KeyError::Unparsable),
+                    "{alg}"
+                );
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! [`seal`] (secrets at rest, AES-256-GCM) and [`keys`] (importing an installation's private key
 //! and signing JWT client assertions with it).
 
+mod der;
 pub mod keyring;
 pub mod keys;
 pub mod seal;
