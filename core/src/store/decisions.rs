@@ -57,17 +57,17 @@ pub fn manual_decision_from(rows: Vec<Row>) -> Result<Option<ManualDecision>, Po
 }
 
 impl FromRow for ManualDecision {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(ManualDecision {
-            state: c.text("state")?,
-            why_waiting: c.text("why_waiting")?,
-            reason: c.opt_text("reason")?,
-            decided_by: c.opt_text("decided_by")?,
-            deadline_at: c.uint("deadline_at")?,
-            warned_at: c.opt_uint("warned_at")?,
-            requested_at: c.uint("requested_at")?,
-            decided_at: c.opt_uint("decided_at")?,
-        })
+    fn from_row(c: &mut Cols) -> Self {
+        ManualDecision {
+            state: c.text("state"),
+            why_waiting: c.text("why_waiting"),
+            reason: c.opt_text("reason"),
+            decided_by: c.opt_text("decided_by"),
+            deadline_at: c.uint("deadline_at"),
+            warned_at: c.opt_uint("warned_at"),
+            requested_at: c.uint("requested_at"),
+            decided_at: c.opt_uint("decided_at"),
+        }
     }
 }
 

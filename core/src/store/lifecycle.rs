@@ -1017,11 +1017,11 @@ struct Counts {
 }
 
 impl FromRow for Counts {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(Counts {
-            installation: c.uint("installation")?,
-            account: c.uint("account")?,
-        })
+    fn from_row(c: &mut Cols) -> Self {
+        Counts {
+            installation: c.uint("installation"),
+            account: c.uint("account"),
+        }
     }
 }
 
@@ -1180,12 +1180,12 @@ fn taken_from(mut results: impl Iterator<Item = Vec<Row>>) -> Result<Option<Take
         fetched: u64,
     }
     impl FromRow for CursorRow {
-        fn from_row(c: &mut Cols) -> Result<Self, String> {
-            Ok(CursorRow {
-                job_id: c.int("job_id")?,
-                next_page: c.page("next_page")?,
-                fetched: c.uint("fetched")?,
-            })
+        fn from_row(c: &mut Cols) -> Self {
+            CursorRow {
+                job_id: c.int("job_id"),
+                next_page: c.page("next_page"),
+                fetched: c.uint("fetched"),
+            }
         }
     }
     let sync_cursor = match cursor {

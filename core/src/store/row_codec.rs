@@ -8,9 +8,11 @@ use serde_json::Value;
 
 use crate::ports::{PortError, Row};
 
-/// A row that reads itself from its columns.
+/// A row that reads itself from its columns. A column that is missing or mistyped reads as a
+/// default and is recorded in `cols`, whose first such problem refuses the row: one check at
+/// the end instead of an early return (and its clean-up code) after every column.
 pub trait FromRow: Sized {
-    fn from_row(cols: &mut Cols) -> Result<Self, String>;
+    fn from_row(cols: &mut Cols) -> Self;
 }
 
 /// A row that becomes its columns (the keys are the schema's column names).
@@ -21,8 +23,15 @@ pub trait IntoRow {
 /// Decodes a row into `T`, under the same rules (and the same error) as
 /// [`decode`](super::rows::decode).
 pub fn decode_row<T: FromRow>(what: &str, row: Row) -> Result<T, PortError> {
-    T::from_row(&mut Cols(super::rows::normalized(row)))
-        .map_err(|e| PortError(format!("{what}: a row does not decode: {e}")))
+    let mut cols = Cols {
+        row: super::rows::normalized(row),
+        problem: None,
+    };
+    let decoded = T::from_row(&mut cols);
+    match cols.problem {
+        None => Ok(decoded),
+        Some(e) => Err(PortError(format!("{what}: a row does not decode: {e}"))),
+    }
 }
 
 /// Parses the JSON text of a row (as [`to_json`] writes it) into `T`.
@@ -39,74 +48,86 @@ pub fn to_json(row: impl IntoRow) -> String {
     Value::Object(row.into_row()).to_string()
 }
 
-/// A row's columns, each taken once by name.
-pub struct Cols(pub(super) Row);
+/// A row's columns, each taken once by name, and the first problem met.
+pub struct Cols {
+    row: Row,
+    problem: Option<String>,
+}
 
 impl Cols {
-    fn take(&mut self, name: &str) -> Option<Value> {
-        self.0.remove(name)
+    #[inline(never)]
+    fn fail<T: Default>(&mut self, name: &str, why: &str) -> T {
+        if self.problem.is_none() {
+            self.problem = Some(format!("column `{name}` {why}"));
+        }
+        T::default()
     }
 
-    pub fn text(&mut self, name: &str) -> Result<String, String> {
-        match self.take(name) {
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(format!("column `{name}` is not text")),
-            None => Err(format!("missing column `{name}`")),
+    #[inline(never)]
+    pub fn text(&mut self, name: &str) -> String {
+        match self.row.remove(name) {
+            Some(Value::String(s)) => s,
+            Some(_) => self.fail(name, "is not text"),
+            None => self.fail(name, "is missing"),
         }
     }
 
-    pub fn opt_text(&mut self, name: &str) -> Result<Option<String>, String> {
-        match self.take(name) {
-            Some(Value::String(s)) => Ok(Some(s)),
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => Err(format!("column `{name}` is not text")),
+    #[inline(never)]
+    pub fn opt_text(&mut self, name: &str) -> Option<String> {
+        match self.row.remove(name) {
+            Some(Value::String(s)) => Some(s),
+            None | Some(Value::Null) => None,
+            Some(_) => self.fail(name, "is not text"),
         }
     }
 
-    pub fn int(&mut self, name: &str) -> Result<i64, String> {
-        match self.take(name) {
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .ok_or_else(|| format!("column `{name}` is not an integer")),
-            Some(_) => Err(format!("column `{name}` is not an integer")),
-            None => Err(format!("missing column `{name}`")),
+    #[inline(never)]
+    pub fn int(&mut self, name: &str) -> i64 {
+        match self.row.remove(name) {
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => i,
+                None => self.fail(name, "is not an integer"),
+            },
+            Some(_) => self.fail(name, "is not an integer"),
+            None => self.fail(name, "is missing"),
         }
     }
 
-    pub fn uint(&mut self, name: &str) -> Result<u64, String> {
-        match self.take(name) {
-            None => Err(format!("missing column `{name}`")),
-            Some(Value::Null) => Err(format!("column `{name}` is null")),
-            some => Cols::count(name, some).map(Option::unwrap_or_default),
+    #[inline(never)]
+    pub fn uint(&mut self, name: &str) -> u64 {
+        match self.row.get(name) {
+            None => self.fail(name, "is missing"),
+            Some(Value::Null) => self.fail(name, "is null"),
+            Some(_) => self.opt_uint(name).unwrap_or_default(),
         }
     }
 
-    pub fn opt_uint(&mut self, name: &str) -> Result<Option<u64>, String> {
-        Cols::count(name, self.take(name))
-    }
-
-    fn count(name: &str, value: Option<Value>) -> Result<Option<u64>, String> {
-        match value {
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| format!("column `{name}` is not a count")),
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => Err(format!("column `{name}` is not a count")),
+    #[inline(never)]
+    pub fn opt_uint(&mut self, name: &str) -> Option<u64> {
+        match self.row.remove(name) {
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(u) => Some(u),
+                None => self.fail(name, "is not a count"),
+            },
+            None | Some(Value::Null) => None,
+            Some(_) => self.fail(name, "is not a count"),
         }
     }
 
     /// A page number (a count that fits 32 bits).
-    pub fn page(&mut self, name: &str) -> Result<u32, String> {
-        u32::try_from(self.uint(name)?).map_err(|_| format!("column `{name}` is not a page number"))
+    pub fn page(&mut self, name: &str) -> u32 {
+        match u32::try_from(self.uint(name)) {
+            Ok(page) => page,
+            Err(_) => self.fail(name, "is not a page number"),
+        }
     }
 
     /// A count whose column may be absent (an older row), read as 0 then.
-    pub fn uint_or_zero(&mut self, name: &str) -> Result<u64, String> {
-        if self.0.contains_key(name) {
+    pub fn uint_or_zero(&mut self, name: &str) -> u64 {
+        if self.row.contains_key(name) {
             self.uint(name)
         } else {
-            Ok(0)
+            0
         }
     }
 }
@@ -138,13 +159,13 @@ mod tests {
     }
 
     impl FromRow for Stamped {
-        fn from_row(c: &mut Cols) -> Result<Self, String> {
-            Ok(Stamped {
-                at: c.uint("at")?,
-                n: c.int("n")?,
-                note: c.opt_text("note")?,
-                version: c.uint_or_zero("version")?,
-            })
+        fn from_row(c: &mut Cols) -> Self {
+            Stamped {
+                at: c.uint("at"),
+                n: c.int("n"),
+                note: c.opt_text("note"),
+                version: c.uint_or_zero("version"),
+            }
         }
     }
 
@@ -179,7 +200,7 @@ mod tests {
     fn a_missing_required_column_names_itself() {
         assert_eq!(
             refusal(row(&[("n", 1.into())])),
-            "stamped: a row does not decode: missing column `at`"
+            "stamped: a row does not decode: column `at` is missing"
         );
     }
 

@@ -432,46 +432,46 @@ impl IntoRow for InstallationRow {
 }
 
 impl FromRow for InstallationRow {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(InstallationRow {
-            installation_id: c.text("installation_id")?,
-            account_id: c.text("account_id")?,
-            account_name: c.text("account_name")?,
-            state: c.text("state")?,
-            api_root: c.text("api_root")?,
-            token_url: c.text("token_url")?,
-            authorize_url: c.text("authorize_url")?,
-            widget_url: c.opt_text("widget_url")?,
-            client_id: c.opt_text("client_id")?,
-            key_id: c.opt_text("key_id")?,
-            key_algorithm: c.opt_text("key_algorithm")?,
-            sealed_secret: c.opt_text("sealed_secret")?,
-            sealed_key: c.opt_text("sealed_key")?,
-            old_client_id: c.opt_text("old_client_id")?,
-            old_key_id: c.opt_text("old_key_id")?,
-            old_key_algorithm: c.opt_text("old_key_algorithm")?,
-            sealed_old_secret: c.opt_text("sealed_old_secret")?,
-            sealed_old_key: c.opt_text("sealed_old_key")?,
-            company_name: c.opt_text("company_name")?,
-            timezone: c.opt_text("timezone")?,
-            plan: c.opt_text("plan")?,
-            subscription_type: c.opt_text("subscription_type")?,
-            total_licenses: c.opt_uint("total_licenses")?,
-            trial_state: c.opt_text("trial_state")?,
-            trial_expires_at: c.opt_text("trial_expires_at")?,
-            trial_ended_at: c.opt_text("trial_ended_at")?,
-            trial_ended_reason: c.opt_text("trial_ended_reason")?,
-            users_count: c.uint("users_count")?,
-            last_error: c.opt_text("last_error")?,
-            install_event_id: c.text("install_event_id")?,
-            created_at: c.uint("created_at")?,
-            updated_at: c.uint("updated_at")?,
-            approved_at: c.opt_uint("approved_at")?,
-            uninstalled_at: c.opt_uint("uninstalled_at")?,
-            trial_event_at: c.opt_text("trial_event_at")?,
-            credentials_event_at: c.opt_text("credentials_event_at")?,
-            version: c.uint_or_zero("version")?,
-        })
+    fn from_row(c: &mut Cols) -> Self {
+        InstallationRow {
+            installation_id: c.text("installation_id"),
+            account_id: c.text("account_id"),
+            account_name: c.text("account_name"),
+            state: c.text("state"),
+            api_root: c.text("api_root"),
+            token_url: c.text("token_url"),
+            authorize_url: c.text("authorize_url"),
+            widget_url: c.opt_text("widget_url"),
+            client_id: c.opt_text("client_id"),
+            key_id: c.opt_text("key_id"),
+            key_algorithm: c.opt_text("key_algorithm"),
+            sealed_secret: c.opt_text("sealed_secret"),
+            sealed_key: c.opt_text("sealed_key"),
+            old_client_id: c.opt_text("old_client_id"),
+            old_key_id: c.opt_text("old_key_id"),
+            old_key_algorithm: c.opt_text("old_key_algorithm"),
+            sealed_old_secret: c.opt_text("sealed_old_secret"),
+            sealed_old_key: c.opt_text("sealed_old_key"),
+            company_name: c.opt_text("company_name"),
+            timezone: c.opt_text("timezone"),
+            plan: c.opt_text("plan"),
+            subscription_type: c.opt_text("subscription_type"),
+            total_licenses: c.opt_uint("total_licenses"),
+            trial_state: c.opt_text("trial_state"),
+            trial_expires_at: c.opt_text("trial_expires_at"),
+            trial_ended_at: c.opt_text("trial_ended_at"),
+            trial_ended_reason: c.opt_text("trial_ended_reason"),
+            users_count: c.uint("users_count"),
+            last_error: c.opt_text("last_error"),
+            install_event_id: c.text("install_event_id"),
+            created_at: c.uint("created_at"),
+            updated_at: c.uint("updated_at"),
+            approved_at: c.opt_uint("approved_at"),
+            uninstalled_at: c.opt_uint("uninstalled_at"),
+            trial_event_at: c.opt_text("trial_event_at"),
+            credentials_event_at: c.opt_text("credentials_event_at"),
+            version: c.uint_or_zero("version"),
+        }
     }
 }
 
@@ -501,26 +501,26 @@ impl IntoRow for EventRow {
 }
 
 impl FromRow for EventRow {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(EventRow {
-            event_id: c.text("event_id")?,
-            event_type: c.text("event_type")?,
-            installation_id: c.opt_text("installation_id")?,
-            account_id: c.opt_text("account_id")?,
-            created_at: c.text("created_at")?,
-            received_at: c.uint("received_at")?,
-            keep_until: c.uint("keep_until")?,
-            status: c.text("status")?,
-            detail: c.opt_text("detail")?,
-            new_client_id: c.opt_text("new_client_id")?,
-            new_key_id: c.opt_text("new_key_id")?,
-            new_key_algorithm: c.opt_text("new_key_algorithm")?,
-            sealed_new_secret: c.opt_text("sealed_new_secret")?,
-            sealed_new_key: c.opt_text("sealed_new_key")?,
-            self_href: c.opt_text("self_href")?,
-            candidate: c.opt_text("candidate")?,
-            app_version_name: c.opt_text("app_version_name")?,
-        })
+    fn from_row(c: &mut Cols) -> Self {
+        EventRow {
+            event_id: c.text("event_id"),
+            event_type: c.text("event_type"),
+            installation_id: c.opt_text("installation_id"),
+            account_id: c.opt_text("account_id"),
+            created_at: c.text("created_at"),
+            received_at: c.uint("received_at"),
+            keep_until: c.uint("keep_until"),
+            status: c.text("status"),
+            detail: c.opt_text("detail"),
+            new_client_id: c.opt_text("new_client_id"),
+            new_key_id: c.opt_text("new_key_id"),
+            new_key_algorithm: c.opt_text("new_key_algorithm"),
+            sealed_new_secret: c.opt_text("sealed_new_secret"),
+            sealed_new_key: c.opt_text("sealed_new_key"),
+            self_href: c.opt_text("self_href"),
+            candidate: c.opt_text("candidate"),
+            app_version_name: c.opt_text("app_version_name"),
+        }
     }
 }
 
@@ -544,20 +544,20 @@ impl IntoRow for JobRow {
 }
 
 impl FromRow for JobRow {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(JobRow {
-            job_id: c.int("job_id")?,
-            installation_id: c.text("installation_id")?,
-            event_id: c.text("event_id")?,
-            kind: c.text("kind")?,
-            state: c.text("state")?,
-            attempts: c.uint("attempts")?,
-            next_attempt_at: c.uint("next_attempt_at")?,
-            deadline_at: c.uint("deadline_at")?,
-            last_error: c.opt_text("last_error")?,
-            created_at: c.uint("created_at")?,
-            updated_at: c.uint("updated_at")?,
-        })
+    fn from_row(c: &mut Cols) -> Self {
+        JobRow {
+            job_id: c.int("job_id"),
+            installation_id: c.text("installation_id"),
+            event_id: c.text("event_id"),
+            kind: c.text("kind"),
+            state: c.text("state"),
+            attempts: c.uint("attempts"),
+            next_attempt_at: c.uint("next_attempt_at"),
+            deadline_at: c.uint("deadline_at"),
+            last_error: c.opt_text("last_error"),
+            created_at: c.uint("created_at"),
+            updated_at: c.uint("updated_at"),
+        }
     }
 }
 

@@ -17,8 +17,8 @@ struct Count {
 }
 
 impl FromRow for Count {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(Count { n: c.uint("n")? })
+    fn from_row(c: &mut Cols) -> Self {
+        Count { n: c.uint("n") }
     }
 }
 
@@ -77,11 +77,11 @@ pub struct SyncCursor {
 }
 
 impl FromRow for SyncCursor {
-    fn from_row(c: &mut Cols) -> Result<Self, String> {
-        Ok(SyncCursor {
-            next_page: c.page("next_page")?,
-            fetched: c.uint("fetched")?,
-        })
+    fn from_row(c: &mut Cols) -> Self {
+        SyncCursor {
+            next_page: c.page("next_page"),
+            fetched: c.uint("fetched"),
+        }
     }
 }
 
