@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use super::row_codec::{decode_row, Cols, FromRow};
 use super::rows::decode;
 use crate::ports::{Database, PortError, Statement};
 
@@ -37,11 +38,21 @@ pub enum Kind {
 }
 
 /// A stored record with its tombstone flag.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct StoredRecord {
     pub external_id: String,
     pub record: String,
     pub deleted: i64,
+}
+
+impl FromRow for StoredRecord {
+    fn from_row(c: &mut Cols) -> Self {
+        StoredRecord {
+            external_id: c.text("external_id"),
+            record: c.text("record"),
+            deleted: c.int("deleted"),
+        }
+    }
 }
 
 pub struct BridgeStore<'a, D> {
@@ -66,6 +77,15 @@ impl<'a, D: Database> BridgeStore<'a, D> {
             .await?
             .into_iter()
             .map(|row| decode(s.name, row))
+            .collect()
+    }
+
+    async fn records(&self, s: Statement) -> Result<Vec<StoredRecord>, PortError> {
+        self.db
+            .query(&s)
+            .await?
+            .into_iter()
+            .map(|row| decode_row(s.name, row))
             .collect()
     }
 
@@ -192,7 +212,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         after: &str,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, PortError> {
-        self.all(Statement::new(
+        self.records(Statement::new(
             "contacts page",
             "SELECT external_id, record, deleted FROM bridge_contacts \
              WHERE account_id = ?1 AND seq > ?2 AND external_id > ?3 \
@@ -214,7 +234,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         after: &str,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, PortError> {
-        self.all(Statement::new(
+        self.records(Statement::new(
             "agents page",
             "SELECT external_id, record, deleted FROM bridge_agents \
              WHERE account_id = ?1 AND deleted = 0 AND external_id > ?2 \
@@ -235,7 +255,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         kinds: &str,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, PortError> {
-        self.all(Statement::new(
+        self.records(Statement::new(
             "interactions of a contact",
             "SELECT i.external_id, i.record, i.deleted FROM bridge_interactions i \
              WHERE i.account_id = ?1 AND i.deleted = 0 \
@@ -268,7 +288,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         external_id: &str,
     ) -> Result<Option<String>, PortError> {
         let rows: Vec<StoredRecord> = self
-            .all(Statement::new(
+            .records(Statement::new(
                 "read contact",
                 "SELECT external_id, record, deleted FROM bridge_contacts \
                  WHERE account_id = ?1 AND external_id = ?2 AND deleted = 0",

@@ -1,10 +1,8 @@
 //! Single sign-on's statements: agents' sessions and the sign-in states already used
 //! (migration 0007). A session is found by the SHA-256 of its id, never by the id itself.
 
-use serde::Deserialize;
-
 use super::records::InstallationState;
-use super::rows::decode;
+use super::row_codec::{decode_row, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// A session to store.
@@ -20,7 +18,7 @@ pub struct NewSession<'a> {
 }
 
 /// A stored session, with whether it may still be used.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct SessionRecord {
     pub installation_id: String,
     pub user_id: String,
@@ -29,6 +27,19 @@ pub struct SessionRecord {
     pub expires_at: u64,
     /// 1 while the installation is active and the user holds one of its licences.
     pub entitled: u64,
+}
+
+impl FromRow for SessionRecord {
+    fn from_row(c: &mut Cols) -> Self {
+        SessionRecord {
+            installation_id: c.text("installation_id"),
+            user_id: c.text("user_id"),
+            user_name: c.opt_text("user_name"),
+            user_email: c.opt_text("user_email"),
+            expires_at: c.uint("expires_at"),
+            entitled: c.uint("entitled"),
+        }
+    }
 }
 
 /// The sessions and sign-in state tables on a [`Database`].
@@ -141,7 +152,7 @@ impl<'a, D: Database> Sessions<'a, D> {
                 if row.get("entitled").is_some_and(|v| v.is_null()) {
                     row.insert("entitled".into(), 0.into());
                 }
-                decode(stmt.name, row).map(Some)
+                decode_row(stmt.name, row).map(Some)
             }
             None => Ok(None),
         }

@@ -2,13 +2,12 @@
 //! lifecycle as it goes, delivered in `seq` order per installation under a lease, retried with
 //! backoff, replayable by the operator.
 
-use serde::Deserialize;
-
 use super::lifecycle::Store;
+use super::row_codec::{Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// One webhook as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WebhookRow {
     pub seq: i64,
     pub webhook_id: String,
@@ -22,6 +21,34 @@ pub struct WebhookRow {
     pub last_error: Option<String>,
     pub created_at: u64,
     pub delivered_at: Option<u64>,
+}
+
+impl FromRow for WebhookRow {
+    fn from_row(c: &mut Cols) -> Self {
+        WebhookRow {
+            seq: c.int("seq"),
+            webhook_id: c.text("webhook_id"),
+            installation_id: c.text("installation_id"),
+            event_type: c.text("event_type"),
+            payload: c.text("payload"),
+            state: c.text("state"),
+            attempts: c.uint("attempts"),
+            next_attempt_at: c.uint("next_attempt_at"),
+            last_status: c.opt_uint("last_status"),
+            last_error: c.opt_text("last_error"),
+            created_at: c.uint("created_at"),
+            delivered_at: c.opt_uint("delivered_at"),
+        }
+    }
+}
+
+/// A row of one column, an installation id.
+struct InstallationId(String);
+
+impl FromRow for InstallationId {
+    fn from_row(c: &mut Cols) -> Self {
+        InstallationId(c.text("installation_id"))
+    }
 }
 
 pub const PENDING: &str = "pending";
@@ -67,7 +94,7 @@ impl<D: Database> Store<'_, D> {
         now_ms: u64,
         until_ms: u64,
     ) -> Result<Option<WebhookRow>, PortError> {
-        self.one(Statement::new(
+        self.one_row(Statement::new(
             "lease webhook",
             "UPDATE webhooks SET lease_holder = ?2, lease_until = ?4, attempts = attempts + 1 \
              WHERE seq = (SELECT seq FROM webhooks WHERE installation_id = ?1 AND state = ?5 \
@@ -126,12 +153,8 @@ impl<D: Database> Store<'_, D> {
         now_ms: u64,
         limit: u32,
     ) -> Result<Vec<String>, PortError> {
-        #[derive(Deserialize)]
-        struct Row {
-            installation_id: String,
-        }
-        let rows: Vec<Row> = self
-            .all(Statement::new(
+        let rows: Vec<InstallationId> = self
+            .all_rows(Statement::new(
                 "due webhooks",
                 "SELECT w.installation_id FROM webhooks w \
                  WHERE w.state = ?1 AND w.next_attempt_at <= ?2 AND w.lease_until <= ?2 \
@@ -141,7 +164,7 @@ impl<D: Database> Store<'_, D> {
                 vec![PENDING.into(), now_ms.into(), u64::from(limit).into()],
             ))
             .await?;
-        Ok(rows.into_iter().map(|r| r.installation_id).collect())
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// The installation's webhooks, newest first, for the operator.
@@ -150,7 +173,7 @@ impl<D: Database> Store<'_, D> {
         installation_id: &str,
         limit: u32,
     ) -> Result<Vec<WebhookRow>, PortError> {
-        self.all(Statement::new(
+        self.all_rows(Statement::new(
             "webhooks of",
             "SELECT seq, webhook_id, installation_id, event_type, payload, state, attempts, \
                next_attempt_at, last_status, last_error, created_at, delivered_at \
@@ -167,12 +190,8 @@ impl<D: Database> Store<'_, D> {
         webhook_id: &str,
         now_ms: u64,
     ) -> Result<Option<String>, PortError> {
-        #[derive(Deserialize)]
-        struct Row {
-            installation_id: String,
-        }
-        let row: Option<Row> = self
-            .one(Statement::new(
+        let row: Option<InstallationId> = self
+            .one_row(Statement::new(
                 "replay webhook",
                 "UPDATE webhooks SET state = ?2, attempts = 0, next_attempt_at = ?3, \
                  created_at = ?3, last_error = NULL, lease_holder = NULL, lease_until = 0 \
@@ -180,6 +199,6 @@ impl<D: Database> Store<'_, D> {
                 vec![webhook_id.into(), PENDING.into(), now_ms.into()],
             ))
             .await?;
-        Ok(row.map(|r| r.installation_id))
+        Ok(row.map(|r| r.0))
     }
 }
