@@ -16,8 +16,13 @@ for a in "$@"; do
   esac
 done
 
+# Which std the wasm is built with (scripts/setup.sh decides; the debian route always builds it).
+std=${APPCONNECT_WASM_STD:-prebuilt}
+[ "$APPCONNECT_WASM_ROUTE" = debian ] && std=source
+stamp=target/wasm-std
+
 out=build/index_bg.wasm
-if [ -z "$force" ] && [ -f "$out" ] &&
+if [ -z "$force" ] && [ -f "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$std" ] &&
    [ -z "$(find src core/src core/Cargo.toml Cargo.toml Cargo.lock scripts/build.sh -newer "$out" -print -quit)" ]; then
   echo "[build] up to date: $out" >&2
   exit 0
@@ -30,7 +35,7 @@ if [ "$APPCONNECT_WASM_ROUTE" = debian ]; then
   export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
 fi
-if [ "${APPCONNECT_WASM_STD:-prebuilt}" = source ]; then
+if [ "$std" = source ]; then
   # std compiled from source with panics as a bare trap (-Cpanic=immediate-abort): no panic
   # messages, locations or their formatting in the wasm, about 31 KB of gzip (README "Figures").
   # A panic already ended the request with nothing logged (no panic hook is installed), so no
@@ -38,7 +43,7 @@ if [ "${APPCONNECT_WASM_STD:-prebuilt}" = source ]; then
   export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort"
 fi
-echo "[build] worker-build --release ($APPCONNECT_WASM_ROUTE route, std ${APPCONNECT_WASM_STD:-prebuilt})" >&2
+echo "[build] worker-build --release ($APPCONNECT_WASM_ROUTE route, std $std)" >&2
 start=$(date +%s)
 "$WORKER_BUILD_BIN" --release "${extra[@]}"
 # Drop the name and producer sections (about 15 % of the gzip size); stack traces then show
@@ -46,4 +51,5 @@ start=$(date +%s)
 "$WASM_OPT_BIN" "$out" -o "$out" --strip-debug --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+mkdir -p target && echo "$std" > "$stamp"
 echo "[build] done in $(( $(date +%s) - start )) s: $(stat -c %s "$out") bytes, $(gzip -9c "$out" | wc -c) gzip" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent setup, shared by `make dev` and `make test`: installs what is missing, from the
-# package registries only (apt, crates.io, npm), at pinned versions, and says what it does.
+# package registries only (apt, crates.io, npm; on the rustup route, rustup's own components),
+# at pinned versions, and says what it does.
 # A second run on a ready machine takes seconds.
 #
 # The wasm toolchain takes the ordinary route (`rustup target add wasm32-unknown-unknown`) where
@@ -113,15 +114,17 @@ case "$route" in
       rustup target add wasm32-unknown-unknown
     # std's source lets the build drop panic messages from the wasm (scripts/build.sh). Optional:
     # without it the wasm is built against the prebuilt std, about 31 KB gzip larger.
+    # A failed attempt is remembered (.tools/no-rust-src), so later runs do not wait again.
     wasm_std=prebuilt
     if rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
       wasm_std=source
-    else
+    elif [ ! -f .tools/no-rust-src ]; then
       say "rustup: trying to add the rust-src component"
-      if timeout 300 rustup component add rust-src >/dev/null 2>&1; then
+      if timeout 120 rustup component add rust-src >/dev/null 2>&1; then
         wasm_std=source
       else
         say "rustup cannot download rust-src here: the wasm keeps std's panic messages"
+        mkdir -p .tools && touch .tools/no-rust-src
       fi
     fi
     ;;

@@ -6,10 +6,11 @@
 pub const SEQUENCE: u8 = 0x30;
 pub const INTEGER: u8 = 0x02;
 pub const OCTET_STRING: u8 = 0x04;
-pub const NULL: u8 = 0x05;
+pub const BIT_STRING: u8 = 0x03;
 pub const OID: u8 = 0x06;
 
 /// DER values one after another.
+#[derive(Clone, Copy)]
 pub struct Der<'a>(&'a [u8]);
 
 impl<'a> Der<'a> {
@@ -35,7 +36,7 @@ impl<'a> Der<'a> {
             (&n, rest) if n < 0x80 => (usize::from(n), rest),
             (0x81, [n, rest @ ..]) if *n >= 0x80 => (usize::from(*n), rest),
             (0x82, [hi, lo, rest @ ..]) if *hi != 0 => {
-                (usize::from(*hi) << 8 | usize::from(*lo), rest)
+                ((usize::from(*hi) << 8) | usize::from(*lo), rest)
             }
             // Longer forms would mean a value past 64 KB: no key is that long.
             _ => return None,
@@ -54,6 +55,20 @@ impl<'a> Der<'a> {
             self.take(tag).map(Some)
         } else {
             Some(None)
+        }
+    }
+
+    /// The next value whatever its tag (a field this reader does not interpret).
+    pub fn skip(&mut self) -> Option<()> {
+        let tag = self.next_tag()?;
+        self.take(tag).map(|_| ())
+    }
+
+    /// A BIT STRING's bytes, which must be whole (no unused bits), given the value's contents.
+    pub fn whole_bits(contents: &[u8]) -> Option<&[u8]> {
+        match contents {
+            [0, bits @ ..] => Some(bits),
+            _ => None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::der::{Der, NULL, OCTET_STRING, SEQUENCE};
+use super::der::{Der, BIT_STRING, OCTET_STRING, SEQUENCE};
 
 /// The algorithms Talkdesk issues keys for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -208,28 +208,33 @@ impl PrivateKey {
 fn classify(der: &[u8]) -> Option<Kind> {
     let mut outer = Der::new(der);
     let mut info = Der::new(outer.take(SEQUENCE)?);
-    if !outer.is_empty() || info.small()? > 1 {
+    let version = info.small()?;
+    if !outer.is_empty() || version > 1 {
         return None;
     }
     let mut algorithm = Der::new(info.take(SEQUENCE)?);
     let oid = algorithm.oid()?;
-    let parameters = match algorithm.next_tag() {
-        None => None,
-        Some(NULL) => algorithm
-            .take(NULL)
-            .filter(|c| c.is_empty())
-            .map(|_| None)?,
-        Some(_) => Some(algorithm.oid()?),
+    // The parameters, any one value: the curve's OID for an EC key, NULL for RSA.
+    let curve = {
+        let mut parameters = algorithm;
+        parameters.oid()
     };
+    if !algorithm.is_empty() {
+        algorithm.skip()?;
+    }
     let private_key = info.take(OCTET_STRING)?;
     info.optional(0xA0)?; // [0] attributes
-    info.optional(0x81)?; // [1] public key (v2)
-    if !algorithm.is_empty() || !info.is_empty() {
+                          // [1] the public key, which v2 (version 1) has and v1 has not.
+    let public_key = info.optional(0x81)?;
+    if !algorithm.is_empty() || !info.is_empty() || public_key.is_some() != (version == 1) {
+        return None;
+    }
+    if public_key.is_some_and(|bits| Der::whole_bits(bits).is_none()) {
         return None;
     }
     if oid == EC_PUBLIC_KEY {
         let scalar = ec_private_key(private_key)?;
-        let (kind, scalar_len) = match parameters? {
+        let (kind, scalar_len) = match curve? {
             P256 => (Kind::P256, 32),
             P384 => (Kind::P384, 48),
             P521 => (Kind::P521, 66),
@@ -252,8 +257,17 @@ fn ec_private_key(der: &[u8]) -> Option<&[u8]> {
         return None;
     }
     let scalar = key.take(OCTET_STRING)?;
-    key.optional(0xA0)?;
-    key.optional(0xA1)?;
+    // [0] the curve, one OID; [1] the public key, one whole BIT STRING.
+    if let Some(parameters) = key.optional(0xA0)? {
+        let mut curve = Der::new(parameters);
+        curve.oid()?;
+        curve.is_empty().then_some(())?;
+    }
+    if let Some(public_key) = key.optional(0xA1)? {
+        let mut bits = Der::new(public_key);
+        Der::whole_bits(bits.take(BIT_STRING)?)?;
+        bits.is_empty().then_some(())?;
+    }
     key.is_empty().then_some(scalar)
 }
 
@@ -370,6 +384,61 @@ mod tests {
                 PrivateKey::import(KeyAlgorithm::ES256, bad),
                 Err(KeyError::Unparsable),
                 "{bad:.20}"
+            );
+        }
+    }
+
+    fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        if contents.len() >= 0x80 {
+            v.push(0x81);
+        }
+        v.push(contents.len() as u8);
+        v.extend_from_slice(contents);
+        v
+    }
+
+    /// A P-256 PKCS#8 key built by hand: `version`, then `inner` after the scalar of its
+    /// ECPrivateKey and `outer` after its private key.
+    fn p256(version: u8, inner: &[u8], outer: &[u8]) -> Vec<u8> {
+        let ec = [tlv(0x02, &[1]), tlv(0x04, &[7; 32]), inner.to_vec()].concat();
+        let algorithm = [tlv(0x06, EC_PUBLIC_KEY), tlv(0x06, P256)].concat();
+        let info = [
+            tlv(0x02, &[version]),
+            tlv(0x30, &algorithm),
+            tlv(0x04, &tlv(0x30, &ec)),
+            outer.to_vec(),
+        ]
+        .concat();
+        tlv(0x30, &info)
+    }
+
+    #[test]
+    fn optional_key_fields_must_be_what_pkcs8_and_sec1_say() {
+        let point = [&[0u8, 4][..], &[9; 64]].concat();
+        let with_curve = tlv(0xA0, &tlv(0x06, P256));
+        let with_point = tlv(0xA1, &tlv(0x03, &point));
+        let v2_point = tlv(0x81, &point);
+        for good in [
+            p256(0, &[], &[]),
+            p256(0, &[with_curve.clone(), with_point.clone()].concat(), &[]),
+            p256(1, &with_point, &v2_point),
+        ] {
+            assert!(PrivateKey::from_der(KeyAlgorithm::ES256, good).is_ok());
+        }
+        let mut odd_bits = point.clone();
+        odd_bits[0] = 1;
+        for bad in [
+            p256(0, &tlv(0xA0, &[0x05, 0x00]), &[]), // a curve that is no OID
+            p256(0, &tlv(0xA1, &tlv(0x03, &odd_bits)), &[]), // a point with unused bits
+            p256(0, &tlv(0xA1, &[]), &[]),           // no point in [1]
+            p256(0, &[], &v2_point),                 // v1 with a public key
+            p256(1, &[], &[]),                       // v2 without one
+            p256(1, &[], &tlv(0x81, &odd_bits)),
+        ] {
+            assert_eq!(
+                PrivateKey::from_der(KeyAlgorithm::ES256, bad),
+                Err(KeyError::Unparsable)
             );
         }
     }
