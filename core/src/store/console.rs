@@ -1,13 +1,12 @@
 //! The operator console's statements (migration 0012): browser sessions kept hashed, the
 //! installations list with its filters, and the overview's figures.
 
-use serde::Deserialize;
-
 use super::lifecycle::Store;
+use super::row_codec::{Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// One row of the console's installations list.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedInstallation {
     pub installation_id: String,
     pub account_id: String,
@@ -41,12 +40,49 @@ pub const SHOWN_STATE: &str = "CASE \
     ELSE 'unknown' END";
 
 /// A count for one day and one key (state, kind…), for the overview's charts.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCount {
     /// Days since the Unix epoch.
     pub day: i64,
     pub key: String,
     pub n: u64,
+}
+
+impl FromRow for ListedInstallation {
+    fn from_row(c: &mut Cols) -> Self {
+        ListedInstallation {
+            installation_id: c.text("installation_id"),
+            account_id: c.text("account_id"),
+            account_name: c.text("account_name"),
+            state: c.text("state"),
+            trial_state: c.opt_text("trial_state"),
+            users_count: c.uint("users_count"),
+            last_error: c.opt_text("last_error"),
+            created_at: c.uint("created_at"),
+            updated_at: c.uint("updated_at"),
+            pending: c.uint("pending"),
+            shown: c.text("shown"),
+        }
+    }
+}
+
+impl FromRow for DayCount {
+    fn from_row(c: &mut Cols) -> Self {
+        DayCount {
+            day: c.int("day"),
+            key: c.text("key"),
+            n: c.uint("n"),
+        }
+    }
+}
+
+/// A row of a text and a count.
+struct Counted(String, u64);
+
+impl FromRow for Counted {
+    fn from_row(c: &mut Cols) -> Self {
+        Counted(c.text("shown"), c.uint("n"))
+    }
 }
 
 /// Most rows the list shows.
@@ -71,13 +107,15 @@ impl<D: Database> Store<'_, D> {
 
     /// Whether the session is known and unexpired.
     pub async fn console_session(&self, id_hash: &str, now_ms: u64) -> Result<bool, PortError> {
-        #[derive(Deserialize)]
-        struct Found {
-            #[allow(dead_code)]
-            found: i64,
+        struct Found;
+        impl FromRow for Found {
+            fn from_row(c: &mut Cols) -> Self {
+                c.int("found");
+                Found
+            }
         }
         let row: Option<Found> = self
-            .one(Statement::new(
+            .one_row(Statement::new(
                 "console session",
                 "SELECT 1 AS found FROM operator_sessions WHERE id_hash = ?1 AND expires_at > ?2",
                 vec![id_hash.into(), now_ms.into()],
@@ -113,7 +151,7 @@ impl<D: Database> Store<'_, D> {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        self.all(Statement {
+        self.all_rows(Statement {
             name: "console list",
             sql: format!(
                 "SELECT * FROM (SELECT i.installation_id, i.account_id, i.account_name, i.state, \
@@ -140,13 +178,8 @@ impl<D: Database> Store<'_, D> {
 
     /// How many installations are in each shown state.
     pub async fn console_counts(&self) -> Result<Vec<(String, u64)>, PortError> {
-        #[derive(Deserialize)]
-        struct Row {
-            shown: String,
-            n: u64,
-        }
-        let rows: Vec<Row> = self
-            .all(Statement {
+        let rows: Vec<Counted> = self
+            .all_rows(Statement {
                 name: "console counts",
                 sql: format!(
                     "SELECT {SHOWN_STATE} AS shown, COUNT(*) AS n FROM installations i GROUP BY shown"
@@ -155,12 +188,12 @@ impl<D: Database> Store<'_, D> {
                 params: vec![],
             })
             .await?;
-        Ok(rows.into_iter().map(|r| (r.shown, r.n)).collect())
+        Ok(rows.into_iter().map(|r| (r.0, r.1)).collect())
     }
 
     /// Installations created per day (by state now), since `since_ms`.
     pub async fn installs_per_day(&self, since_ms: u64) -> Result<Vec<DayCount>, PortError> {
-        self.all(Statement::new(
+        self.all_rows(Statement::new(
             "installs per day",
             "SELECT created_at / 86400000 AS day, state AS key, COUNT(*) AS n FROM installations \
              WHERE created_at >= ?1 GROUP BY day, key ORDER BY day",
@@ -171,7 +204,7 @@ impl<D: Database> Store<'_, D> {
 
     /// Events received per day by type, since `since_ms`.
     pub async fn events_per_day(&self, since_ms: u64) -> Result<Vec<DayCount>, PortError> {
-        self.all(Statement::new(
+        self.all_rows(Statement::new(
             "events per day",
             "SELECT received_at / 86400000 AS day, event_type AS key, COUNT(*) AS n FROM events \
              WHERE received_at >= ?1 GROUP BY day, key ORDER BY day",
@@ -182,7 +215,7 @@ impl<D: Database> Store<'_, D> {
 
     /// Jobs that failed or expired per day, since `since_ms`.
     pub async fn failures_per_day(&self, since_ms: u64) -> Result<Vec<DayCount>, PortError> {
-        self.all(Statement::new(
+        self.all_rows(Statement::new(
             "failures per day",
             "SELECT updated_at / 86400000 AS day, state AS key, COUNT(*) AS n FROM jobs \
              WHERE updated_at >= ?1 AND state IN ('failed', 'expired', 'unconfirmed') \
@@ -195,12 +228,16 @@ impl<D: Database> Store<'_, D> {
     /// Milliseconds from receipt to approval of installs approved since `since_ms`, oldest
     /// first.
     pub async fn approval_times(&self, since_ms: u64) -> Result<Vec<u64>, PortError> {
-        #[derive(Deserialize)]
         struct Row {
             ms: u64,
         }
+        impl FromRow for Row {
+            fn from_row(c: &mut Cols) -> Self {
+                Row { ms: c.uint("ms") }
+            }
+        }
         let rows: Vec<Row> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "approval times",
                 "SELECT approved_at - created_at AS ms FROM installations \
                  WHERE approved_at IS NOT NULL AND approved_at >= ?1 AND approved_at >= created_at \
@@ -213,12 +250,18 @@ impl<D: Database> Store<'_, D> {
 
     /// The app version of the installation's latest event that named one.
     pub async fn app_version(&self, installation_id: &str) -> Result<Option<String>, PortError> {
-        #[derive(Deserialize)]
         struct Row {
             app_version_name: String,
         }
+        impl FromRow for Row {
+            fn from_row(c: &mut Cols) -> Self {
+                Row {
+                    app_version_name: c.text("app_version_name"),
+                }
+            }
+        }
         let row: Option<Row> = self
-            .one(Statement::new(
+            .one_row(Statement::new(
                 "app version",
                 "SELECT app_version_name FROM events WHERE installation_id = ?1 \
                  AND app_version_name IS NOT NULL AND status IN ('done', 'confirmed') \

@@ -1,18 +1,27 @@
 //! What the operator did to each installation (migration 0010's `operator_actions`), and the
 //! replay of a stored event: its job pending again from scratch.
 
-use serde::Deserialize;
-
 use super::lifecycle::Store;
 use super::records::{EventStatus, InstallationState, JobKind, JobState};
+use super::row_codec::{Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// One operator action, as the installation's history shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OperatorAction {
     pub action: String,
     pub detail: String,
     pub created_at: u64,
+}
+
+impl FromRow for OperatorAction {
+    fn from_row(c: &mut Cols) -> Self {
+        OperatorAction {
+            action: c.text("action"),
+            detail: c.text("detail"),
+            created_at: c.uint("created_at"),
+        }
+    }
 }
 
 /// What a replay request found.
@@ -60,7 +69,7 @@ impl<D: Database> Store<'_, D> {
         installation_id: &str,
         limit: u32,
     ) -> Result<Vec<OperatorAction>, PortError> {
-        self.all(Statement::new(
+        self.all_rows(Statement::new(
             "operator actions",
             "SELECT action, detail, created_at FROM operator_actions \
              WHERE installation_id = ?1 ORDER BY action_id DESC LIMIT ?2",
@@ -77,7 +86,6 @@ impl<D: Database> Store<'_, D> {
         now_ms: u64,
         window_ms: u64,
     ) -> Result<Replay, PortError> {
-        #[derive(Deserialize)]
         struct Found {
             installation_id: Option<String>,
             state: Option<String>,
@@ -85,8 +93,19 @@ impl<D: Database> Store<'_, D> {
             installation_state: Option<String>,
             has_new_set: i64,
         }
+        impl FromRow for Found {
+            fn from_row(c: &mut Cols) -> Self {
+                Found {
+                    installation_id: c.opt_text("installation_id"),
+                    state: c.opt_text("state"),
+                    kind: c.opt_text("kind"),
+                    installation_state: c.opt_text("installation_state"),
+                    has_new_set: c.int("has_new_set"),
+                }
+            }
+        }
         let found: Option<Found> = self
-            .one(Statement::new(
+            .one_row(Statement::new(
                 "replay: find event",
                 "SELECT j.installation_id, j.state, j.kind, i.state AS installation_state, \
                    (e.sealed_new_secret IS NOT NULL) AS has_new_set FROM events e \

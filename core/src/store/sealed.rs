@@ -2,10 +2,8 @@
 //! compare-and-set swaps of sealed values, so a re-seal never overwrites what a job wrote
 //! meanwhile (nor a job the re-seal).
 
-use serde::Deserialize;
-
 use super::records::SealedSecrets;
-use super::rows::decode;
+use super::row_codec::{decode_row, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// Which pair of sealed columns of `installations`.
@@ -16,7 +14,7 @@ pub enum Columns {
 }
 
 /// An event's sealed data.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct EventSecrets {
     pub event_id: String,
     pub new_client_id: Option<String>,
@@ -25,6 +23,20 @@ pub struct EventSecrets {
     pub sealed_new_secret: Option<String>,
     pub sealed_new_key: Option<String>,
     pub candidate: Option<String>,
+}
+
+impl FromRow for EventSecrets {
+    fn from_row(c: &mut Cols) -> Self {
+        EventSecrets {
+            event_id: c.text("event_id"),
+            new_client_id: c.opt_text("new_client_id"),
+            new_key_id: c.opt_text("new_key_id"),
+            new_key_algorithm: c.opt_text("new_key_algorithm"),
+            sealed_new_secret: c.opt_text("sealed_new_secret"),
+            sealed_new_key: c.opt_text("sealed_new_key"),
+            candidate: c.opt_text("candidate"),
+        }
+    }
 }
 
 pub struct SealedStore<'a, D> {
@@ -50,10 +62,17 @@ impl<'a, D: Database> SealedStore<'a, D> {
 
     /// How many sealed values each key id seals (`v1.{key id}.…`).
     pub async fn counts(&self) -> Result<Vec<(String, u64)>, PortError> {
-        #[derive(Deserialize)]
         struct Count {
             kid: String,
             n: u64,
+        }
+        impl FromRow for Count {
+            fn from_row(c: &mut Cols) -> Self {
+                Count {
+                    kid: c.text("kid"),
+                    n: c.uint("n"),
+                }
+            }
         }
         let sql = format!(
             "SELECT substr(v, 4, instr(substr(v, 4), '.') - 1) AS kid, COUNT(*) AS n \
@@ -68,7 +87,7 @@ impl<'a, D: Database> SealedStore<'a, D> {
             .query(&stmt)
             .await?
             .into_iter()
-            .map(|row| decode::<Count>(stmt.name, row).map(|c| (c.kid, c.n)))
+            .map(|row| decode_row::<Count>(stmt.name, row).map(|c| (c.kid, c.n)))
             .collect()
     }
 
@@ -90,7 +109,7 @@ impl<'a, D: Database> SealedStore<'a, D> {
             .query(&stmt)
             .await?
             .into_iter()
-            .map(|row| decode(stmt.name, row))
+            .map(|row| decode_row(stmt.name, row))
             .collect()
     }
 
