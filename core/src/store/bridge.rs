@@ -3,10 +3,7 @@
 //! expand it with `json_each`, so a chunk of hundreds of records is one statement (D1 caps bound
 //! parameters per statement and queries per invocation).
 
-use serde::Deserialize;
-
 use super::row_codec::{decode_row, Cols, FromRow};
-use super::rows::decode;
 use crate::ports::{Database, PortError, Statement};
 
 /// Most records per import statement (the import also bounds a chunk's bytes).
@@ -55,6 +52,25 @@ impl FromRow for StoredRecord {
     }
 }
 
+/// A recorded action.
+struct ActionRow {
+    action: String,
+    request: String,
+    answer: String,
+    created_at: u64,
+}
+
+impl FromRow for ActionRow {
+    fn from_row(c: &mut Cols) -> Self {
+        ActionRow {
+            action: c.text("action"),
+            request: c.text("request"),
+            answer: c.text("answer"),
+            created_at: c.uint("created_at"),
+        }
+    }
+}
+
 pub struct BridgeStore<'a, D> {
     db: &'a D,
 }
@@ -71,16 +87,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         BridgeStore { db }
     }
 
-    async fn all<T: serde::de::DeserializeOwned>(&self, s: Statement) -> Result<Vec<T>, PortError> {
-        self.db
-            .query(&s)
-            .await?
-            .into_iter()
-            .map(|row| decode(s.name, row))
-            .collect()
-    }
-
-    async fn records(&self, s: Statement) -> Result<Vec<StoredRecord>, PortError> {
+    async fn all_rows<T: FromRow>(&self, s: Statement) -> Result<Vec<T>, PortError> {
         self.db
             .query(&s)
             .await?
@@ -121,13 +128,20 @@ impl<'a, D: Database> BridgeStore<'a, D> {
 
     /// The account and stored hash of a key id.
     pub async fn key(&self, key_id: &str) -> Result<Option<(String, String)>, PortError> {
-        #[derive(Deserialize)]
         struct KeyRow {
             account_id: String,
             key_hash: String,
         }
+        impl FromRow for KeyRow {
+            fn from_row(c: &mut Cols) -> Self {
+                KeyRow {
+                    account_id: c.text("account_id"),
+                    key_hash: c.text("key_hash"),
+                }
+            }
+        }
         let rows: Vec<KeyRow> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "read integration key",
                 "SELECT account_id, key_hash FROM integration_keys WHERE key_id = ?1",
                 vec![key_id.into()],
@@ -212,7 +226,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         after: &str,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, PortError> {
-        self.records(Statement::new(
+        self.all_rows(Statement::new(
             "contacts page",
             "SELECT external_id, record, deleted FROM bridge_contacts \
              WHERE account_id = ?1 AND seq > ?2 AND external_id > ?3 \
@@ -234,7 +248,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         after: &str,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, PortError> {
-        self.records(Statement::new(
+        self.all_rows(Statement::new(
             "agents page",
             "SELECT external_id, record, deleted FROM bridge_agents \
              WHERE account_id = ?1 AND deleted = 0 AND external_id > ?2 \
@@ -255,7 +269,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         kinds: &str,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, PortError> {
-        self.records(Statement::new(
+        self.all_rows(Statement::new(
             "interactions of a contact",
             "SELECT i.external_id, i.record, i.deleted FROM bridge_interactions i \
              WHERE i.account_id = ?1 AND i.deleted = 0 \
@@ -288,7 +302,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         external_id: &str,
     ) -> Result<Option<String>, PortError> {
         let rows: Vec<StoredRecord> = self
-            .records(Statement::new(
+            .all_rows(Statement::new(
                 "read contact",
                 "SELECT external_id, record, deleted FROM bridge_contacts \
                  WHERE account_id = ?1 AND external_id = ?2 AND deleted = 0",
@@ -305,16 +319,10 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         account_id: &str,
         request_key: &str,
     ) -> Result<Option<(String, String, String)>, PortError> {
-        #[derive(Deserialize)]
-        struct A {
-            action: String,
-            request: String,
-            answer: String,
-        }
-        let rows: Vec<A> = self
-            .all(Statement::new(
+        let rows: Vec<ActionRow> = self
+            .all_rows(Statement::new(
                 "read action",
-                "SELECT action, request, answer FROM bridge_actions \
+                "SELECT action, request, answer, created_at FROM bridge_actions \
                  WHERE account_id = ?1 AND request_key = ?2",
                 vec![account_id.into(), request_key.into()],
             ))
@@ -386,15 +394,8 @@ impl<'a, D: Database> BridgeStore<'a, D> {
         account_id: &str,
         limit: u32,
     ) -> Result<Vec<serde_json::Value>, PortError> {
-        #[derive(Deserialize)]
-        struct A {
-            action: String,
-            request: String,
-            answer: String,
-            created_at: u64,
-        }
-        let rows: Vec<A> = self
-            .all(Statement::new(
+        let rows: Vec<ActionRow> = self
+            .all_rows(Statement::new(
                 "recent actions",
                 "SELECT action, request, answer, created_at FROM bridge_actions \
                  WHERE account_id = ?1 AND answer != '' ORDER BY created_at DESC LIMIT ?2",

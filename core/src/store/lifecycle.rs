@@ -2,14 +2,12 @@
 //! is built here with bound values and named; the [`Database`] only executes it, so the same
 //! statements run on D1 in the worker and on SQLite (built from `migrations/`) in native tests.
 
-use serde::Deserialize;
-
 use super::records::{
     AccountRecord, EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind,
     JobState, User,
 };
 use super::row_codec::{decode_row, Cols, FromRow, IntoRow};
-use super::rows::{decode, row_columns, EventRow, InstallationRow, JobRow};
+use super::rows::{row_columns, EventRow, InstallationRow, JobRow};
 use super::user_sync::{lease_held, Lease};
 use crate::ports::{Database, PortError, Row, SqlValue, Statement};
 
@@ -64,29 +62,7 @@ impl<'a, D: Database> Store<'a, D> {
         self.db
     }
 
-    pub(super) async fn one<T: serde::de::DeserializeOwned>(
-        &self,
-        stmt: Statement,
-    ) -> Result<Option<T>, PortError> {
-        match self.db.query(&stmt).await?.into_iter().next() {
-            Some(row) => decode(stmt.name, row).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    pub(super) async fn all<T: serde::de::DeserializeOwned>(
-        &self,
-        stmt: Statement,
-    ) -> Result<Vec<T>, PortError> {
-        self.db
-            .query(&stmt)
-            .await?
-            .into_iter()
-            .map(|row| decode(stmt.name, row))
-            .collect()
-    }
-
-    /// [`Store::one`] for the rows that map their own columns.
+    /// The first row the statement returns, if any.
     pub(super) async fn one_row<T: FromRow>(
         &self,
         stmt: Statement,
@@ -97,7 +73,7 @@ impl<'a, D: Database> Store<'a, D> {
         }
     }
 
-    /// [`Store::all`] for the rows that map their own columns.
+    /// Every row the statement returns.
     pub(super) async fn all_rows<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
         self.db
             .query(&stmt)
@@ -277,15 +253,24 @@ impl<'a, D: Database> Store<'a, D> {
 
     /// The installation's users, by id.
     pub async fn users(&self, installation_id: &str) -> Result<Vec<User>, PortError> {
-        #[derive(Deserialize)]
         struct UserRow {
             user_id: String,
             email: Option<String>,
             name: Option<String>,
             active: i64,
         }
+        impl FromRow for UserRow {
+            fn from_row(c: &mut Cols) -> Self {
+                UserRow {
+                    user_id: c.text("user_id"),
+                    email: c.opt_text("email"),
+                    name: c.opt_text("name"),
+                    active: c.int("active"),
+                }
+            }
+        }
         let rows: Vec<UserRow> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "read users",
                 "SELECT user_id, email, name, active FROM installation_users \
                  WHERE installation_id = ?1 ORDER BY user_id",
@@ -557,12 +542,18 @@ impl<'a, D: Database> Store<'a, D> {
         now_ms: u64,
         limit: u32,
     ) -> Result<Vec<String>, PortError> {
-        #[derive(Deserialize)]
         struct Due {
             installation_id: String,
         }
+        impl FromRow for Due {
+            fn from_row(c: &mut Cols) -> Self {
+                Due {
+                    installation_id: c.text("installation_id"),
+                }
+            }
+        }
         let rows: Vec<Due> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "due installations",
                 "SELECT j.installation_id FROM jobs j \
                  WHERE j.state = ?3 AND j.next_attempt_at <= ?1 AND j.lease_until <= ?1 \
@@ -670,7 +661,7 @@ impl<'a, D: Database> Store<'a, D> {
         before_ms: u64,
         limit: u32,
     ) -> Result<Vec<serde_json::Value>, PortError> {
-        #[derive(Deserialize, serde::Serialize)]
+        #[derive(serde::Serialize)]
         struct EventLine {
             event_id: String,
             event_type: String,
@@ -679,8 +670,20 @@ impl<'a, D: Database> Store<'a, D> {
             created_at: String,
             received_at: u64,
         }
+        impl FromRow for EventLine {
+            fn from_row(c: &mut Cols) -> Self {
+                EventLine {
+                    event_id: c.text("event_id"),
+                    event_type: c.text("event_type"),
+                    status: c.text("status"),
+                    detail: c.opt_text("detail"),
+                    created_at: c.text("created_at"),
+                    received_at: c.uint("received_at"),
+                }
+            }
+        }
         let rows: Vec<EventLine> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "events of installation",
                 "SELECT event_id, event_type, status, detail, created_at, received_at FROM events \
                  WHERE installation_id = ?1 AND received_at < ?2 \
@@ -727,7 +730,7 @@ impl<'a, D: Database> Store<'a, D> {
     }
 
     pub async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, PortError> {
-        self.one(Statement::new(
+        self.one_row(Statement::new(
             "read account",
             "SELECT account_id, account_name, settings FROM accounts WHERE account_id = ?1",
             vec![account_id.into()],
@@ -825,13 +828,20 @@ impl<'a, D: Database> Store<'a, D> {
         &self,
         installation_id: &str,
     ) -> Result<Option<(String, u64)>, PortError> {
-        #[derive(Deserialize)]
         struct Last {
             event_type: String,
             received_at: u64,
         }
+        impl FromRow for Last {
+            fn from_row(c: &mut Cols) -> Self {
+                Last {
+                    event_type: c.text("event_type"),
+                    received_at: c.uint("received_at"),
+                }
+            }
+        }
         let last: Option<Last> = self
-            .one(Statement::new(
+            .one_row(Statement::new(
                 "last applied event",
                 "SELECT event_type, received_at FROM events \
                  WHERE installation_id = ?1 AND status = ?2 \

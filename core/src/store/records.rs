@@ -299,12 +299,22 @@ pub struct Intake {
 }
 
 /// A Talkdesk account that installed the app at least once (kept across uninstalls).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountRecord {
     pub account_id: String,
     pub account_name: String,
     /// The partner's settings for this account: a JSON object, never a secret.
     pub settings: String,
+}
+
+impl super::row_codec::FromRow for AccountRecord {
+    fn from_row(c: &mut super::row_codec::Cols) -> Self {
+        AccountRecord {
+            account_id: c.text("account_id"),
+            account_name: c.text("account_name"),
+            settings: c.text("settings"),
+        }
+    }
 }
 
 #[cfg(test)]

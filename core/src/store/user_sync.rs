@@ -4,8 +4,6 @@
 //! old set or the new one, never half of one. Every write is conditional on the job's lease, so
 //! a runner that lost it (stalled past its lease) writes nothing.
 
-use serde::Deserialize;
-
 use super::lifecycle::Store;
 use super::row_codec::{decode_row, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
@@ -337,19 +335,34 @@ impl<D: Database> Store<'_, D> {
         job_id: i64,
         installation_id: &str,
     ) -> Result<(Vec<User>, Vec<String>), PortError> {
-        #[derive(Deserialize)]
         struct Added {
             user_id: String,
             email: Option<String>,
             name: Option<String>,
             active: i64,
         }
-        #[derive(Deserialize)]
+        impl FromRow for Added {
+            fn from_row(c: &mut Cols) -> Self {
+                Added {
+                    user_id: c.text("user_id"),
+                    email: c.opt_text("email"),
+                    name: c.opt_text("name"),
+                    active: c.int("active"),
+                }
+            }
+        }
         struct Removed {
             user_id: String,
         }
+        impl FromRow for Removed {
+            fn from_row(c: &mut Cols) -> Self {
+                Removed {
+                    user_id: c.text("user_id"),
+                }
+            }
+        }
         let added: Vec<Added> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "users added",
                 "SELECT s.user_id, s.email, s.name, s.active FROM user_staging s \
                  WHERE s.job_id = ?1 AND NOT EXISTS (SELECT 1 FROM installation_users u \
@@ -358,7 +371,7 @@ impl<D: Database> Store<'_, D> {
             ))
             .await?;
         let removed: Vec<Removed> = self
-            .all(Statement::new(
+            .all_rows(Statement::new(
                 "users removed",
                 "SELECT u.user_id FROM installation_users u WHERE u.installation_id = ?2 \
                  AND NOT EXISTS (SELECT 1 FROM user_staging s \
