@@ -1,7 +1,7 @@
-//! Hand-written column mapping for the widest rows (installations, events, jobs). A serde derive
-//! on a 37-column struct compiles to a field matcher and visitor per format (about 60 KB of the
-//! wasm for these three rows); reading and writing columns by name is a few bytes per column
-//! and keeps the same rules: a missing or mistyped column makes the row undecodable, a missing
+//! Hand-written column mapping for the rows the store reads. A serde derive compiles to a field
+//! matcher and visitor per type (about 60 KB of the wasm for the installation, event and job
+//! rows alone); reading and writing columns by name is a few bytes per column and keeps the
+//! same rules: a missing or mistyped column makes the row undecodable, a missing
 //! or null optional column is `None`, and columns the struct does not know are ignored.
 
 use serde_json::Value;
