@@ -115,8 +115,11 @@ case "$route" in
     # std's source lets the build drop panic messages from the wasm (scripts/build.sh). Optional:
     # without it the wasm is built against the prebuilt std, about 31 KB gzip larger.
     # A failed attempt is remembered (.tools/no-rust-src), so later runs do not wait again.
+    # APPCONNECT_WASM_STD=prebuilt forces the prebuilt std (e.g. if a rustc drops the flag).
     wasm_std=prebuilt
-    if rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    if [ "${APPCONNECT_WASM_STD:-}" = prebuilt ]; then
+      say "APPCONNECT_WASM_STD=prebuilt: the wasm is built against the prebuilt std"
+    elif rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
       wasm_std=source
     elif [ ! -f .tools/no-rust-src ]; then
       say "rustup: trying to add the rust-src component"
