@@ -32,7 +32,8 @@ if [ "$APPCONNECT_WASM_ROUTE" = debian ]; then
   # Debian's rustc-web builds std from source for wasm32 (README: "The two commands"). worker-build
   # calls plain `cargo` and `rustc`, so Debian's come first in PATH.
   export PATH="/usr/bin:$PATH"
-  export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+  # std is always built from source here (the block below).
+  export RUSTC=/usr/bin/rustc
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22
 fi
 if [ "$std" = source ]; then

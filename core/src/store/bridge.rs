@@ -3,7 +3,7 @@
 //! expand it with `json_each`, so a chunk of hundreds of records is one statement (D1 caps bound
 //! parameters per statement and queries per invocation).
 
-use super::row_codec::{decode_row, Cols, FromRow};
+use super::row_codec::{decode_all, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// Most records per import statement (the import also bounds a chunk's bytes).
@@ -88,12 +88,7 @@ impl<'a, D: Database> BridgeStore<'a, D> {
     }
 
     async fn all_rows<T: FromRow>(&self, s: Statement) -> Result<Vec<T>, PortError> {
-        self.db
-            .query(&s)
-            .await?
-            .into_iter()
-            .map(|row| decode_row(s.name, row))
-            .collect()
+        decode_all(s.name, self.db.query(&s).await?)
     }
 
     /// Replaces the account's integration key (only its hash is kept).

@@ -2,7 +2,7 @@
 //! through the operator API or the partner's signed call, and the ids of signed calls used.
 
 use super::lifecycle::Store;
-use super::row_codec::{decode_row, Cols, FromRow};
+use super::row_codec::{decode_first, Cols, FromRow};
 use crate::ports::{Database, PortError, Row, Statement};
 
 /// A manual decision as stored.
@@ -50,10 +50,7 @@ pub fn manual_decision_statement(installation_id: &str) -> Statement {
 
 /// The decision in the rows [`manual_decision_statement`] read.
 pub fn manual_decision_from(rows: Vec<Row>) -> Result<Option<ManualDecision>, PortError> {
-    rows.into_iter()
-        .next()
-        .map(|row| decode_row("manual decision", row))
-        .transpose()
+    decode_first("manual decision", rows)
 }
 
 impl FromRow for ManualDecision {

@@ -6,7 +6,7 @@ use super::records::{
     AccountRecord, EventRecord, EventStatus, Installation, InstallationState, Intake, Job, JobKind,
     JobState, User,
 };
-use super::row_codec::{decode_row, Cols, FromRow, IntoRow};
+use super::row_codec::{decode_all, decode_first, decode_row, Cols, FromRow, IntoRow};
 use super::rows::{row_columns, EventRow, InstallationRow, JobRow};
 use super::user_sync::{lease_held, Lease};
 use crate::ports::{Database, PortError, Row, SqlValue, Statement};
@@ -67,20 +67,12 @@ impl<'a, D: Database> Store<'a, D> {
         &self,
         stmt: Statement,
     ) -> Result<Option<T>, PortError> {
-        match self.db.query(&stmt).await?.into_iter().next() {
-            Some(row) => decode_row(stmt.name, row).map(Some),
-            None => Ok(None),
-        }
+        decode_first(stmt.name, self.db.query(&stmt).await?)
     }
 
     /// Every row the statement returns.
     pub(super) async fn all_rows<T: FromRow>(&self, stmt: Statement) -> Result<Vec<T>, PortError> {
-        self.db
-            .query(&stmt)
-            .await?
-            .into_iter()
-            .map(|row| decode_row(stmt.name, row))
-            .collect()
+        decode_all(stmt.name, self.db.query(&stmt).await?)
     }
 
     /// Stores the intake atomically. `false`: the event id was already recorded (a duplicate),

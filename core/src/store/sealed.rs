@@ -3,7 +3,7 @@
 //! meanwhile (nor a job the re-seal).
 
 use super::records::SealedSecrets;
-use super::row_codec::{decode_row, Cols, FromRow};
+use super::row_codec::{decode_all, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement};
 
 /// Which pair of sealed columns of `installations`.
@@ -83,12 +83,8 @@ impl<'a, D: Database> SealedStore<'a, D> {
             sql: sql.into(),
             params: vec![],
         };
-        self.db
-            .query(&stmt)
-            .await?
-            .into_iter()
-            .map(|row| decode_row::<Count>(stmt.name, row).map(|c| (c.kid, c.n)))
-            .collect()
+        let counts: Vec<Count> = decode_all(stmt.name, self.db.query(&stmt).await?)?;
+        Ok(counts.into_iter().map(|c| (c.kid, c.n)).collect())
     }
 
     /// Events that hold secrets (a rotation's incoming set, an install's candidate), by id.
@@ -105,12 +101,7 @@ impl<'a, D: Database> SealedStore<'a, D> {
              ORDER BY event_id LIMIT ?2",
             vec![after.into(), u64::from(limit).into()],
         );
-        self.db
-            .query(&stmt)
-            .await?
-            .into_iter()
-            .map(|row| decode_row(stmt.name, row))
-            .collect()
+        decode_all(stmt.name, self.db.query(&stmt).await?)
     }
 
     /// Replaces an installation's sealed pair if it is still `old`. `false`: it changed meanwhile.

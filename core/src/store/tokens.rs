@@ -2,7 +2,7 @@
 //! credential set and scope set, with the current sealed token and the lease that lets exactly
 //! one request, in any isolate, mint the next one.
 
-use super::row_codec::{decode_row, Cols, FromRow};
+use super::row_codec::{decode_first, Cols, FromRow};
 use crate::ports::{Database, PortError, Statement, StoredToken, TokenStore};
 
 /// The start of every token key of an installation (and of one of its clients): ids may hold
@@ -65,10 +65,9 @@ impl<D: Database> TokenStore for SqlTokens<'_, D> {
             "SELECT sealed_token, expires_at FROM access_tokens WHERE token_key = ?1",
             vec![key.into()],
         );
-        let Some(row) = self.db.query(&stmt).await?.into_iter().next() else {
+        let Some(row) = decode_first::<TokenRow>(stmt.name, self.db.query(&stmt).await?)? else {
             return Ok(None);
         };
-        let row: TokenRow = decode_row(stmt.name, row)?;
         Ok(row
             .sealed_token
             .zip(row.expires_at)
