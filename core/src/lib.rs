@@ -15,6 +15,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`calendar`] | dates (days ↔ civil dates, RFC 3339 in UTC), pure arithmetic |
+//! | [`json`] | strict reading of JSON objects field by field (the configuration's shapes) |
 //! | [`secret`] | types that hold secrets and never print them; constant-time comparison |
 //! | [`crypto`] | sealing secrets (AES-256-GCM) and its keyring, key import and structural checks |
 //! | [`talkdesk`] | the contract as data: hosts and regions, events, assertions, token and API calls |
@@ -32,6 +33,8 @@
 //! | `testing` | (feature `testing`) fakes, the SQLite database built from `migrations/`, a test signer |
 
 pub mod calendar;
+
+pub mod json;
 
 pub mod secret;
 

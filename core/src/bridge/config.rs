@@ -4,7 +4,11 @@
 //! manifest (`GET /integration/manifest`, `make manifest`) and the bridge's own checks are made
 //! from it, so they cannot disagree.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::connector::ConnectorConfig;
+use crate::json::Reader;
 
 /// The file, as compiled in.
 pub const INTEGRATION_JSON: &str = include_str!("../../../integration/integration.json");
@@ -12,8 +16,7 @@ pub const INTEGRATION_JSON: &str = include_str!("../../../integration/integratio
 /// The one authentication field the bridge reads from each request's `auth`.
 pub const KEY_FIELD: &str = "integration_key";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IntegrationConfig {
     pub name: String,
     pub display_name: String,
@@ -30,19 +33,17 @@ pub struct IntegrationConfig {
     /// How the partner's own REST backend is read, when the deployment uses it
     /// (`PARTNER_API_BASE_URL`): paths and field mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector: Option<super::connector::ConnectorConfig>,
+    pub connector: Option<ConnectorConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Authentication {
     #[serde(rename = "type")]
     pub kind: String,
     pub fields: Vec<AuthField>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthField {
     pub key: String,
     pub display: String,
@@ -52,8 +53,7 @@ pub struct AuthField {
     pub kind: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
     pub name: String,
     pub display: String,
@@ -61,8 +61,7 @@ pub struct Action {
     pub inputs: Vec<Input>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Input {
     pub key: String,
     pub name: String,
@@ -74,6 +73,31 @@ pub struct Input {
     pub max_length: Option<usize>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+}
+
+impl Action {
+    fn read(r: &mut Reader, value: &Value, path: &str) -> Action {
+        let a = r.object(value, path, &["name", "display", "description", "inputs"]);
+        Action {
+            name: r.text(&a, "name"),
+            display: r.text(&a, "display"),
+            description: r.text(&a, "description"),
+            inputs: r.list(&a, "inputs", |r, v, path| {
+                let known = ["key", "name", "mandatory", "type", "max_length", "choices"];
+                let i = r.object(v, path, &known);
+                Input {
+                    key: r.text(&i, "key"),
+                    name: r.text(&i, "name"),
+                    mandatory: r.flag(&i, "mandatory"),
+                    kind: r.text(&i, "type"),
+                    max_length: r
+                        .opt_number(&i, "max_length", u32::MAX.into())
+                        .map(|n| n as usize),
+                    choices: r.opt_list(&i, "choices", |r, v, path| r.as_text(v, path)),
+                }
+            }),
+        }
+    }
 }
 
 const INPUT_KINDS: &[&str] = &["string", "text", "number", "boolean", "date", "choice"];
@@ -93,9 +117,57 @@ impl IntegrationConfig {
 
     /// Parses and checks a configuration; the error names the field.
     pub fn parse(text: &str) -> Result<IntegrationConfig, String> {
-        let c: IntegrationConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut r = Reader::new();
+        let c = IntegrationConfig::read(&mut r, &value);
+        let c = r.finish(c)?;
         c.check()?;
         Ok(c)
+    }
+
+    /// Reads the document's fields (the rules are [`crate::json`]'s); `check` comes after.
+    fn read(r: &mut Reader, value: &Value) -> IntegrationConfig {
+        let known = [
+            "name",
+            "display_name",
+            "description",
+            "logo_url",
+            "icon_url",
+            "authentication",
+            "interaction_types",
+            "page_size",
+            "default_country_code",
+            "actions",
+            "connector",
+        ];
+        let o = r.object(value, "", &known);
+        let auth = r.child(&o, "authentication", &["type", "fields"]);
+        IntegrationConfig {
+            name: r.text(&o, "name"),
+            display_name: r.text(&o, "display_name"),
+            description: r.text(&o, "description"),
+            logo_url: r.text(&o, "logo_url"),
+            icon_url: r.text(&o, "icon_url"),
+            authentication: Authentication {
+                kind: r.text(&auth, "type"),
+                fields: r.list(&auth, "fields", |r, v, path| {
+                    let known = ["key", "display", "description", "mandatory", "type"];
+                    let f = r.object(v, path, &known);
+                    AuthField {
+                        key: r.text(&f, "key"),
+                        display: r.text(&f, "display"),
+                        description: r.text(&f, "description"),
+                        mandatory: r.flag(&f, "mandatory"),
+                        kind: r.text(&f, "type"),
+                    }
+                }),
+            },
+            interaction_types: r.list(&o, "interaction_types", |r, v, path| r.as_text(v, path)),
+            page_size: r.number(&o, "page_size", u32::MAX.into()) as u32,
+            default_country_code: r.text(&o, "default_country_code"),
+            actions: r.list(&o, "actions", Action::read),
+            connector: r.opt_with(&o, "connector", ConnectorConfig::read),
+        }
     }
 
     fn check(&self) -> Result<(), String> {

@@ -7,23 +7,22 @@
 //! checked base URL, so neither a path here nor an id in a record can move a request to another
 //! host.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::json::{Object, Reader};
 use crate::secret::SecretString;
 use crate::talkdesk::hosts::{Allowlist, HostKind, TalkdeskUrl};
 
 /// Where each kind of record lives on the partner's backend, relative to the base URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectorConfig {
     pub paths: Paths,
     pub fields: Fields,
 }
 
 /// Paths under the base URL, each `/segment[/segment…]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Paths {
     pub contacts: String,
     pub agents: String,
@@ -33,8 +32,7 @@ pub struct Paths {
 }
 
 /// The partner's field names for each Talkdesk field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fields {
     pub contacts: ContactFields,
     pub agents: AgentFields,
@@ -42,8 +40,7 @@ pub struct Fields {
 }
 
 /// A contact record's fields. `None` (or the key left out) means the backend has no such field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactFields {
     pub id: String,
     pub name: String,
@@ -65,16 +62,14 @@ pub struct ContactFields {
     pub deleted: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AgentFields {
     pub id: String,
     pub name: String,
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InteractionFields {
     pub id: String,
     pub subject: String,
@@ -95,6 +90,63 @@ pub struct InteractionFields {
     pub status: Option<String>,
 }
 
+impl ContactFields {
+    fn read(r: &mut Reader, fields: &Object) -> ContactFields {
+        let known = [
+            "id", "name", "company", "title", "emails", "phones", "url", "seq", "deleted",
+        ];
+        let c = r.child(fields, "contacts", &known);
+        ContactFields {
+            id: r.text(&c, "id"),
+            name: r.text(&c, "name"),
+            company: r.opt_text(&c, "company"),
+            title: r.opt_text(&c, "title"),
+            emails: r.text(&c, "emails"),
+            phones: r.text(&c, "phones"),
+            url: r.opt_text(&c, "url"),
+            seq: r.opt_text(&c, "seq"),
+            deleted: r.text(&c, "deleted"),
+        }
+    }
+}
+
+impl AgentFields {
+    fn read(r: &mut Reader, fields: &Object) -> AgentFields {
+        let a = r.child(fields, "agents", &["id", "name", "email"]);
+        AgentFields {
+            id: r.text(&a, "id"),
+            name: r.text(&a, "name"),
+            email: r.text(&a, "email"),
+        }
+    }
+}
+
+impl InteractionFields {
+    fn read(r: &mut Reader, fields: &Object) -> InteractionFields {
+        let known = [
+            "id",
+            "subject",
+            "description",
+            "date",
+            "url",
+            "type",
+            "priority",
+            "status",
+        ];
+        let i = r.child(fields, "interactions", &known);
+        InteractionFields {
+            id: r.text(&i, "id"),
+            subject: r.text(&i, "subject"),
+            description: r.opt_text(&i, "description"),
+            date: r.text(&i, "date"),
+            url: r.opt_text(&i, "url"),
+            kind: r.text(&i, "type"),
+            priority: r.opt_text(&i, "priority"),
+            status: r.opt_text(&i, "status"),
+        }
+    }
+}
+
 /// The longest configured path, in bytes.
 pub const MAX_PATH_LEN: usize = 200;
 /// The longest field name, in bytes.
@@ -109,9 +161,36 @@ impl ConnectorConfig {
 
     /// Parses and checks the `"connector"` object; the error names the field.
     pub fn from_value(value: &Value) -> Result<ConnectorConfig, String> {
-        let c = ConnectorConfig::deserialize(value).map_err(|e| format!("connector: {e}"))?;
+        let mut r = Reader::new();
+        let c = ConnectorConfig::read(&mut r, value, "");
+        let c = r.finish(c).map_err(|e| format!("connector: {e}"))?;
         c.check()?;
         Ok(c)
+    }
+
+    /// Reads the object's fields (the rules are [`crate::json`]'s); [`check`](Self::check) is
+    /// what comes after.
+    pub fn read(r: &mut Reader, value: &Value, path: &str) -> ConnectorConfig {
+        let o = r.object(value, path, &["paths", "fields"]);
+        let p = r.child(
+            &o,
+            "paths",
+            &["contacts", "agents", "interactions", "actions"],
+        );
+        let f = r.child(&o, "fields", &["contacts", "agents", "interactions"]);
+        ConnectorConfig {
+            paths: Paths {
+                contacts: r.text(&p, "contacts"),
+                agents: r.text(&p, "agents"),
+                interactions: r.text(&p, "interactions"),
+                actions: r.text(&p, "actions"),
+            },
+            fields: Fields {
+                contacts: ContactFields::read(r, &f),
+                agents: AgentFields::read(r, &f),
+                interactions: InteractionFields::read(r, &f),
+            },
+        }
     }
 
     /// The rules serde cannot express (for a configuration deserialised as part of a larger
