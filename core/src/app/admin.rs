@@ -127,7 +127,7 @@ pub fn parse_settings(body: &[u8]) -> Result<String, String> {
 /// An account's settings as JSON (`{}` when unknown or unreadable).
 pub fn settings_value(account: Option<&AccountRecord>) -> Value {
     account
-        .and_then(|a| serde_json::from_str(&a.settings).ok())
+        .and_then(|a| crate::json::parse(&a.settings).ok())
         .unwrap_or_else(|| json!({}))
 }
 

@@ -188,7 +188,7 @@ async fn act<P: Ports, S: BridgeSource>(
                 message: "the first request with this key is still running; retry",
             });
         }
-        return Ok((201, serde_json::from_str(&answer).unwrap_or_default()));
+        return Ok((201, crate::json::parse(&answer).unwrap_or_default()));
     }
     let result = match source.act(account_id, &req).await {
         Ok(r) => r,

@@ -131,7 +131,7 @@ async fn integration_admin<P: Ports>(
     let Some(account) = p.store().account(account_id).await? else {
         return Ok(false);
     };
-    let settings: serde_json::Value = serde_json::from_str(&account.settings).unwrap_or_default();
+    let settings: serde_json::Value = crate::json::parse(&account.settings).unwrap_or_default();
     Ok(settings["integration_admins"]
         .as_array()
         .is_some_and(|admins| {

@@ -117,7 +117,7 @@ impl IntegrationConfig {
 
     /// Parses and checks a configuration; the error names the field.
     pub fn parse(text: &str) -> Result<IntegrationConfig, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let value = crate::json::parse(text).map_err(|e| e.to_string())?;
         let mut r = Reader::new();
         let c = IntegrationConfig::read(&mut r, &value);
         let c = r.finish(c)?;

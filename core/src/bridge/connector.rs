@@ -155,7 +155,7 @@ pub const MAX_FIELD_LEN: usize = 100;
 impl ConnectorConfig {
     /// Parses and checks a configuration from its JSON text; the error names the field.
     pub fn parse(text: &str) -> Result<ConnectorConfig, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("connector: {e}"))?;
+        let value = crate::json::parse(text).map_err(|e| format!("connector: {e}"))?;
         ConnectorConfig::from_value(&value)
     }
 

@@ -27,7 +27,7 @@ fn unavailable(e: PortError) -> SourceError {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(record: &str) -> Result<T, SourceError> {
-    serde_json::from_str(record)
+    serde_json::from_slice(record.as_bytes())
         .map_err(|e| SourceError::Unavailable(format!("a stored record does not parse: {e}")))
 }
 

@@ -174,7 +174,7 @@ pub fn records(
         problem: "is not UTF-8".into(),
     })?;
     let records = match media.as_str() {
-        "application/json" => match serde_json::from_str::<Value>(text) {
+        "application/json" => match crate::json::parse(text) {
             Ok(Value::Array(items)) => items,
             Ok(_) => return field_error("$", "must be a JSON array of records"),
             Err(_) => return field_error("$", "is not valid JSON"),

@@ -402,8 +402,8 @@ impl<'a, D: Database> BridgeStore<'a, D> {
             .map(|a| {
                 serde_json::json!({
                     "action": a.action,
-                    "request": serde_json::from_str::<serde_json::Value>(&a.request).unwrap_or_default(),
-                    "answer": serde_json::from_str::<serde_json::Value>(&a.answer).unwrap_or_default(),
+                    "request": crate::json::parse(&a.request).unwrap_or_default(),
+                    "answer": crate::json::parse(&a.answer).unwrap_or_default(),
                     "created_at": a.created_at,
                 })
             })

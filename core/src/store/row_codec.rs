@@ -52,7 +52,7 @@ pub fn decode_first<T: FromRow>(what: &str, rows: Vec<Row>) -> Result<Option<T>,
 
 /// Parses the JSON text of a row (as [`to_json`] writes it) into `T`.
 pub fn from_json<T: FromRow>(what: &str, text: &str) -> Result<T, PortError> {
-    match serde_json::from_str::<Value>(text) {
+    match crate::json::parse(text) {
         Ok(Value::Object(row)) => decode_row(what, row),
         Ok(_) => Err(PortError(format!("{what}: not a JSON object"))),
         Err(e) => Err(PortError(format!("{what}: {e}"))),

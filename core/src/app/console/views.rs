@@ -531,7 +531,7 @@ fn back(id: &str, done: &str, run: Option<String>) -> Handled {
 
 /// What an action's JSON answer said, in words.
 fn said(reply: &Reply) -> String {
-    let v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+    let v: Value = crate::json::parse(&reply.body).unwrap_or(Value::Null);
     v["message"]
         .as_str()
         .or(v["status"].as_str())
@@ -566,7 +566,7 @@ pub async fn act<P: Ports>(
         }
         "verify" => {
             let r = crate::app::operator::verify(p, config, id).await;
-            let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            let v: Value = crate::json::parse(&r.body).unwrap_or(Value::Null);
             let state = v["talkdesk"]["state"].as_str().map(str::to_owned);
             let detail = match &state {
                 Some(s) => format!("Talkdesk says the installation is {s}"),
@@ -623,7 +623,7 @@ pub async fn act<P: Ports>(
                 .into();
             };
             let r = crate::app::bridge::issue_key(p, &inst.account_id).await;
-            let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            let v: Value = crate::json::parse(&r.body).unwrap_or(Value::Null);
             let Some(key) = v["integration_key"].as_str() else {
                 return back(id, &format!("integration key: {}", said(&r)), None);
             };
