@@ -1,82 +1,108 @@
 //! D1, the durable store: executes the core's statements ([`Database`]) and probes the schema
 //! for `/healthz`. No SQL is written here except the probe's.
 
+use js_sys::{Array, Reflect};
 use serde_json::Value;
-use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::{D1Database, D1PreparedStatement, D1Result};
+use worker::Env;
 
+use super::js::{self, error_text, settled};
 use super::{bindings, log};
 use appconnect_core::app::health::SchemaState;
 use appconnect_core::ports::{Database, PortError, Row, SqlValue, Statement};
 
 /// The newest migration applied by `wrangler d1 migrations apply` (its `d1_migrations` table).
 pub async fn schema_state(env: &Env) -> SchemaState {
-    let db = match env.d1(bindings::DB) {
+    let db = match D1::from_env(env) {
         Ok(db) => db,
         Err(e) => {
-            log::error("d1_binding_missing", &e.to_string());
+            log::error("d1_binding_missing", &e.0);
             return SchemaState::Unreachable;
         }
     };
-    let newest = db
-        .prepare("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1")
-        .first::<String>(Some("name"))
-        .await;
-    match newest {
-        Ok(name) => SchemaState::Applied(name),
+    let probe = Statement {
+        name: "schema_probe",
+        sql: "SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1".into(),
+        params: Vec::new(),
+    };
+    match db.query(&probe).await {
+        Ok(rows) => SchemaState::Applied(
+            rows.first()
+                .and_then(|row| row.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        ),
         // No migration table at all: nothing was ever applied.
-        Err(e) if e.to_string().contains("no such table") => SchemaState::Applied(None),
+        Err(e) if e.0.contains("no such table") => SchemaState::Applied(None),
         Err(e) => {
-            log::error("d1_schema_query_failed", &e.to_string());
+            log::error("d1_schema_query_failed", &e.0);
             SchemaState::Unreachable
         }
     }
 }
 
-/// The `DB` binding as the core's [`Database`].
+/// The `DB` binding as the core's [`Database`], called through the runtime's own D1 API.
 pub struct D1(D1Database);
 
 impl D1 {
     pub fn from_env(env: &Env) -> Result<D1, PortError> {
-        env.d1(bindings::DB)
-            .map(D1)
-            .map_err(|e| PortError(format!("D1 binding {}: {e}", bindings::DB)))
+        js::binding(env, bindings::DB)
+            .map(|db| D1(db.unchecked_into()))
+            .map_err(|e| PortError(format!("D1 {e}")))
     }
 
     fn prepare(&self, s: &Statement) -> Result<D1PreparedStatement, PortError> {
-        let params: Vec<JsValue> = s.params.iter().map(js).collect();
+        let params: Array = s.params.iter().map(js_param).collect();
         self.0
             .prepare(s.sql.as_ref())
-            .bind(&params)
-            .map_err(|e| PortError(format!("D1 {}: bind: {e}", s.name)))
+            .and_then(|p| p.bind(params))
+            .map_err(|e| PortError(format!("D1 {}: bind: {}", s.name, error_text(&e))))
     }
-}
 
-impl D1 {
     /// Runs the statements as one D1 batch (one transaction, one round trip).
     async fn send_batch(&self, statements: &[Statement]) -> Result<Vec<D1Result>, PortError> {
         let prepared = statements
             .iter()
             .map(|s| self.prepare(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Names once each: a batch of thousands of user rows is one name, not thousands.
-        let mut names: Vec<&str> = statements.iter().map(|s| s.name).collect();
-        names.dedup();
-        self.0
-            .batch(prepared)
+            .collect::<Result<Array, _>>()?;
+        let failed = |e: &JsValue| {
+            // Names once each: a batch of thousands of user rows is one name, not thousands.
+            let mut names: Vec<&str> = statements.iter().map(|s| s.name).collect();
+            names.dedup();
+            PortError(format!(
+                "D1 batch ({}): {}",
+                names.join(", "),
+                error_text(e)
+            ))
+        };
+        let answers = settled(self.0.batch(prepared))
             .await
-            .map_err(|e| PortError(format!("D1 batch ({}): {e}", names.join(", "))))
+            .map_err(|e| failed(&e))?;
+        Ok(answers
+            .unchecked_into::<Array>()
+            .iter()
+            .map(JsCast::unchecked_into)
+            .collect())
     }
 }
 
-fn object(row: Value) -> Option<Row> {
-    match row {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }
+/// The rows of one statement's answer (none for a write).
+fn rows(answer: &D1Result) -> Result<Vec<Row>, JsValue> {
+    Ok(answer
+        .results()?
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|row| match js::to_json(&row) {
+                    Value::Object(map) => Some(map),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
-fn js(v: &SqlValue) -> JsValue {
+fn js_param(v: &SqlValue) -> JsValue {
     match v {
         SqlValue::Null => JsValue::NULL,
         // D1 integers travel as JS numbers; ours (ids, counts, milliseconds) stay below 2^53.
@@ -87,26 +113,22 @@ fn js(v: &SqlValue) -> JsValue {
 
 impl Database for D1 {
     async fn query(&self, s: &Statement) -> Result<Vec<Row>, PortError> {
-        let rows: Vec<Value> = self
-            .prepare(s)?
-            .all()
-            .await
-            .and_then(|r| r.results::<Value>())
-            .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))?;
-        Ok(rows.into_iter().filter_map(object).collect())
+        let failed = |e: JsValue| PortError(format!("D1 {}: {}", s.name, error_text(&e)));
+        let answer = settled(self.prepare(s)?.all()).await.map_err(failed)?;
+        rows(answer.unchecked_ref()).map_err(failed)
     }
 
     async fn execute(&self, s: &Statement) -> Result<u64, PortError> {
-        let result = self
-            .prepare(s)?
-            .run()
-            .await
-            .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))?;
-        Ok(result
+        let failed = |e: JsValue| PortError(format!("D1 {}: {}", s.name, error_text(&e)));
+        let answer = settled(self.prepare(s)?.run()).await.map_err(failed)?;
+        // `meta.changes`: the rows the statement wrote (none said, none counted).
+        let changes = answer
+            .unchecked_ref::<D1Result>()
             .meta()
-            .map_err(|e| PortError(format!("D1 {}: result: {e}", s.name)))?
-            .and_then(|m| m.changes)
-            .unwrap_or(0) as u64)
+            .and_then(|meta| Reflect::get(&meta, &JsValue::from_str("changes")))
+            .ok()
+            .and_then(|n| n.as_f64());
+        Ok(changes.unwrap_or(0.0) as u64)
     }
 
     async fn batch(&self, statements: &[Statement]) -> Result<(), PortError> {
@@ -114,14 +136,12 @@ impl Database for D1 {
     }
 
     async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
-        let results = self.send_batch(statements).await?;
-        results
-            .into_iter()
+        let answers = self.send_batch(statements).await?;
+        answers
+            .iter()
             .zip(statements)
-            .map(|(r, s)| {
-                r.results::<Value>()
-                    .map(|rows| rows.into_iter().filter_map(object).collect())
-                    .map_err(|e| PortError(format!("D1 {}: {e}", s.name)))
+            .map(|(answer, s)| {
+                rows(answer).map_err(|e| PortError(format!("D1 {}: {}", s.name, error_text(&e))))
             })
             .collect()
     }

@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::Delay;
 
+use super::js::error_text;
 use appconnect_core::ports::{PortError, TalkdeskHttp};
 use appconnect_core::talkdesk::http::{HttpRequest, HttpResponse};
 
@@ -24,12 +25,12 @@ impl TalkdeskHttp for WorkerFetch {
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, PortError> {
         // The URL is logged without its query (which could someday carry a code or token).
         let shown = request.url.split('?').next().unwrap_or_default().to_owned();
-        let failed = |e: JsValue| PortError(format!("{shown}: {}", js_error(&e)));
+        let failed = |e: JsValue| PortError(format!("{shown}: {}", error_text(&e)));
         let headers = web_sys::Headers::new().map_err(failed)?;
         for (name, value) in &request.headers {
             headers
                 .set(name, value)
-                .map_err(|e| PortError(format!("header {name}: {}", js_error(&e))))?;
+                .map_err(|e| PortError(format!("header {name}: {}", error_text(&e))))?;
         }
         let init = web_sys::RequestInit::new();
         init.set_method(request.method);
@@ -75,12 +76,4 @@ impl TalkdeskHttp for WorkerFetch {
             }
         }
     }
-}
-
-/// A thrown JavaScript value as text (an `Error`'s message, or the value itself).
-fn js_error(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
 }

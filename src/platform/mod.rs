@@ -7,6 +7,7 @@ pub mod clock;
 pub mod d1;
 pub mod env;
 pub mod fetch;
+pub mod js;
 pub mod kv;
 pub mod log;
 pub mod ports;
