@@ -64,13 +64,15 @@ pub fn to_json(v: &JsValue) -> Value {
     }
 }
 
-/// An object's own enumerable properties as a JSON object.
+/// An object's own enumerable properties as a JSON object. Inserted one by one: collecting
+/// into a map sorts first, which is code of its own in the wasm.
 pub fn entries(o: &Object) -> Map<String, Value> {
-    Object::entries(o)
-        .iter()
-        .filter_map(|pair| {
-            let pair = pair.unchecked_into::<Array>();
-            Some((pair.get(0).as_string()?, to_json(&pair.get(1))))
-        })
-        .collect()
+    let mut map = Map::new();
+    for pair in Object::entries(o).iter() {
+        let pair = pair.unchecked_into::<Array>();
+        if let Some(key) = pair.get(0).as_string() {
+            map.insert(key, to_json(&pair.get(1)));
+        }
+    }
+    map
 }

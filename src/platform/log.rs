@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use appconnect_core::ports::Level;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 thread_local! {
@@ -149,11 +149,11 @@ impl appconnect_core::ports::Log for WorkerLog {
     }
 
     fn record(&self, level: Level, event: &str, fields: &[(&str, &str)]) {
-        let fields = fields
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-            .collect();
-        self.line(level, event, fields);
+        // Inserted one by one: collecting into a map sorts first (its own code in the wasm).
+        let mut map = Map::new();
+        for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+            map.insert((*k).to_owned(), Value::from(*v));
+        }
+        self.line(level, event, map);
     }
 }

@@ -223,8 +223,11 @@ pub async fn sealing<P: Ports>(p: &P, config: &crate::config::Config) -> Reply {
     let store = crate::store::sealed::SealedStore::new(p.db());
     match store.counts().await {
         Ok(counts) => {
-            let by_key: serde_json::Map<String, serde_json::Value> =
-                counts.into_iter().map(|(kid, n)| (kid, n.into())).collect();
+            // Inserted one by one: collecting into a map sorts first (its own code in the wasm).
+            let mut by_key = serde_json::Map::new();
+            for (kid, n) in counts {
+                by_key.insert(kid, n.into());
+            }
             Reply::json(
                 200,
                 &serde_json::json!({

@@ -13,9 +13,13 @@ pub const DEFAULT_SCOPES: &[&str] = &["apps:read", "apps:write", "account:read",
 
 /// A scope set in canonical form (sorted, deduplicated, space separated): the cache key part.
 pub fn scope_key(scopes: &[&str]) -> String {
-    let mut s: Vec<&str> = scopes.to_vec();
-    s.sort_unstable();
-    s.dedup();
+    // Kept sorted as inserted: a handful of scopes, and no slice sort in the wasm for them.
+    let mut s: Vec<&str> = Vec::new();
+    for scope in scopes {
+        if let Err(at) = s.binary_search(scope) {
+            s.insert(at, scope);
+        }
+    }
     s.join(" ")
 }
 

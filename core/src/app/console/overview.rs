@@ -17,6 +17,25 @@ use crate::store::console::DayCount;
 /// Days the charts cover.
 pub const DAYS: i64 = 14;
 
+/// The distinct keys, in order. Kept sorted as they are inserted: a slice sort is code of its
+/// own in the wasm for each type it sorts, and these are a handful.
+fn sorted_keys(counts: &[DayCount]) -> Vec<&str> {
+    let mut keys: Vec<&str> = Vec::new();
+    for c in counts {
+        if let Err(at) = keys.binary_search(&c.key.as_str()) {
+            keys.insert(at, &c.key);
+        }
+    }
+    keys
+}
+
+/// Milliseconds as seconds with one decimal, rounded half up (integer arithmetic: formatting a
+/// float would carry the float printer into the wasm).
+fn seconds(ms: u64) -> String {
+    let tenths = (ms + 50) / 100;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 /// A bar chart of one value per day, stacked by key, as inline SVG with a text alternative.
 pub fn day_chart(title: &str, id: &str, counts: &[DayCount], today: i64) -> String {
     let first = today - DAYS + 1;
@@ -24,12 +43,7 @@ pub fn day_chart(title: &str, id: &str, counts: &[DayCount], today: i64) -> Stri
     for c in counts.iter().filter(|c| c.day >= first && c.day <= today) {
         *by_day.entry(c.day).or_default().entry(&c.key).or_default() += c.n;
     }
-    let keys: Vec<&str> = {
-        let mut k: Vec<&str> = counts.iter().map(|c| c.key.as_str()).collect();
-        k.sort_unstable();
-        k.dedup();
-        k
-    };
+    let keys = sorted_keys(counts);
     let max = by_day
         .values()
         .map(|m| m.values().sum::<u64>())
@@ -106,7 +120,7 @@ pub async fn overview<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
             store.approval_times(since).await?,
         ))
     };
-    let (all, installs, events, failures, mut approvals) = match read.await {
+    let (all, installs, events, failures, approvals) = match read.await {
         Ok(r) => r,
         Err(e) => {
             p.log().error("console_read_failed", &e.0);
@@ -118,7 +132,7 @@ pub async fn overview<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
             );
         }
     };
-    let by_state: BTreeMap<&str, u64> = all.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    let count_of = |state: &str| all.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
     let tiles: String = STATES
         .iter()
         .map(|s| {
@@ -126,22 +140,22 @@ pub async fn overview<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
                 "<a class=\"card tile\" href=\"/admin/console/installations?state={q}\">\
                  <span class=\"n\">{n}</span> {label}</a>",
                 q = esc(&s.replace(' ', "+")),
-                n = by_state.get(s).copied().unwrap_or(0),
+                n = count_of(s),
                 label = esc(s),
             )
         })
         .collect();
-    approvals.sort_unstable();
+    // `approvals` comes sorted, shortest first.
     let approval_text = if approvals.is_empty() {
         "no approvals in the last 14 days".to_owned()
     } else {
         let at = |q: usize| approvals[(approvals.len() - 1) * q / 100];
         format!(
-            "{} approvals; median {:.1} s, 90th percentile {:.1} s, slowest {:.1} s",
+            "{} approvals; median {} s, 90th percentile {} s, slowest {} s",
             approvals.len(),
-            at(50) as f64 / 1000.0,
-            at(90) as f64 / 1000.0,
-            at(100) as f64 / 1000.0
+            seconds(at(50)),
+            seconds(at(90)),
+            seconds(at(100))
         )
     };
     let today = (now / 86_400_000) as i64;

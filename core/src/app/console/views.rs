@@ -367,8 +367,14 @@ pub async fn installation<P: Ports>(p: &P, config: &Config, head: &Head, id: &st
                 )
             }),
     );
-    timeline.sort_by_key(|row| std::cmp::Reverse(row.0));
-    let timeline: String = timeline.into_iter().map(|(_, row)| row).collect();
+    // Newest first, equal times in the order gathered. Sorted by insertion: the rows are a few
+    // hundred at most, and a slice sort is code of its own in the wasm for each type it sorts.
+    let mut newest_first: Vec<(u64, String)> = Vec::with_capacity(timeline.len());
+    for row in timeline {
+        let at = newest_first.partition_point(|r| r.0 >= row.0);
+        newest_first.insert(at, row);
+    }
+    let timeline: String = newest_first.into_iter().map(|(_, row)| row).collect();
     let users_rows: String = users
         .iter()
         .take(100)
