@@ -8,7 +8,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`platform`] | the adapters: D1, KV, fetch, WebCrypto signer, clock, env, logging, the benchmark route |
-//! | [`entry`] | `#[event(fetch)]`, `#[event(scheduled)]`: settings → route → handler → answer |
+//! | [`entry`] | the `fetch` export, `#[event(scheduled)]`: settings → route → handler → answer |
 
 pub mod platform;
 

@@ -192,8 +192,8 @@ impl Config {
         };
         let time_scale = match get(LIFECYCLE_TIME_SCALE) {
             None => 1.0,
-            Some(v) => match v.trim().parse::<f64>() {
-                Ok(x) if x > 0.0 && x <= 1.0 => x,
+            Some(v) => match decimal(v.trim()) {
+                Some(x) if x > 0.0 && x <= 1.0 => x,
                 _ => return Err(err(LIFECYCLE_TIME_SCALE, "must be a number in (0, 1]")),
             },
         };
@@ -366,6 +366,25 @@ fn frame_sources(value: &str) -> Result<String, String> {
         }
     }
     Ok(sources.join(" "))
+}
+
+/// A decimal number as written in a setting (`0.01`, `1`, `.5`, `5e-3`, `+1`). Not
+/// `str::parse::<f64>`: its exact algorithm carries a table of powers of five into the wasm
+/// (about 8 KB of gzip) for a setting that needs two or three digits.
+fn decimal(s: &str) -> Option<f64> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(at) => (&s[..at], s[at + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = || int.bytes().chain(frac.bytes());
+    if int.len() + frac.len() == 0 || !digits().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let m = digits().fold(0.0f64, |m, b| m * 10.0 + f64::from(b - b'0'));
+    let scale = exponent.checked_sub(i32::try_from(frac.len()).ok()?)?;
+    Some(m * 10f64.powi(scale))
 }
 
 #[cfg(test)]

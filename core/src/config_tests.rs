@@ -254,3 +254,28 @@ fn the_workers_plan_defaults_to_paid_and_takes_only_paid_or_free() {
     assert_eq!(plan("paid").unwrap(), WorkersPlan::Paid);
     assert_eq!(plan("enterprise").unwrap_err().setting, WORKERS_PLAN);
 }
+
+#[test]
+fn the_lifecycle_time_scale_is_a_decimal_above_zero_and_at_most_one() {
+    let scale = |v: &str| load(&settings(&[(LIFECYCLE_TIME_SCALE, v)])).map(|c| c.time_scale);
+    assert_eq!(load(&settings(&[])).unwrap().time_scale, 1.0);
+    for (text, want) in [
+        ("0.01", 0.01),
+        (" 1 ", 1.0),
+        (".5", 0.5),
+        ("5e-3", 0.005),
+        ("+1", 1.0),
+        ("25E-2", 0.25),
+        ("1.", 1.0),
+    ] {
+        let got = scale(text).unwrap();
+        assert!((got - want).abs() < 1e-12, "{text}: {got}");
+    }
+    for bad in [
+        "0", "0.0", "1.5", "2", "-0.5", ".", "e-3", "1e", "0x1", "abc", "inf", "NaN", "1,5",
+        "0.5.1",
+    ] {
+        let err = scale(bad).unwrap_err().to_string();
+        assert!(err.contains("LIFECYCLE_TIME_SCALE"), "{bad}: {err}");
+    }
+}

@@ -21,6 +21,20 @@ pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_slice(text.as_bytes())
 }
 
+/// `s` as a JSON string literal, for quoting untrusted text in a message (`"evil.com"`):
+/// quotes, backslashes and control characters escaped. `{:?}` reads the same for plain text,
+/// but its escaping of the rest of Unicode carries Unicode's tables into the wasm (about 13 KB
+/// of gzip), and its messages would not parse back as JSON.
+pub fn quoted(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+/// Texts as `["a", "b"]`, each [`quoted`].
+pub fn quoted_list<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<String> = items.iter().map(|s| quoted(s.as_ref())).collect();
+    format!("[{}]", items.join(", "))
+}
+
 /// A read in progress and the first problem met.
 #[derive(Default)]
 pub struct Reader {
@@ -63,15 +77,25 @@ impl Reader {
 
     /// `value` as an object each of whose keys is one of `known`.
     pub fn object<'v>(&mut self, value: &'v Value, path: &str, known: &[&str]) -> Object<'v> {
+        self.object_with(value, path, Some(known))
+    }
+
+    fn object_with<'v>(
+        &mut self,
+        value: &'v Value,
+        path: &str,
+        known: Option<&[&str]>,
+    ) -> Object<'v> {
         let map = match value {
             Value::Object(map) => Some(map),
             _ => self.fail(path, "must be a JSON object"),
         };
-        if let Some(unknown) = map
-            .into_iter()
-            .flat_map(|m| m.keys())
-            .find(|k| !known.contains(&k.as_str()))
-        {
+        let unknown = known.and_then(|known| {
+            let mut keys = map.into_iter().flat_map(|m| m.keys());
+            keys.find(|k| !known.contains(&k.as_str()))
+                .map(|k| (k, known))
+        });
+        if let Some((unknown, known)) = unknown {
             let expected = known
                 .iter()
                 .map(|k| format!("`{k}`"))
@@ -88,8 +112,15 @@ impl Reader {
         }
     }
 
-    /// The field `key`, present and not `null`; `None` otherwise.
-    fn present<'v>(&mut self, o: &Object<'v>, key: &str) -> Option<&'v Value> {
+    /// `value` as an object whose keys are not checked: an answer from a server, where fields
+    /// we do not read may come and go (serde's rule for a struct without
+    /// `deny_unknown_fields`).
+    pub fn open<'v>(&mut self, value: &'v Value, path: &str) -> Object<'v> {
+        self.object_with(value, path, None)
+    }
+
+    /// The field `key` as it is, if present and not `null`.
+    pub fn present<'v>(&mut self, o: &Object<'v>, key: &str) -> Option<&'v Value> {
         o.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
     }
 
@@ -315,6 +346,29 @@ mod tests {
         assert!(with("size", json!(-1)).is_err());
         assert!(with("size", json!(1.5)).is_err());
         assert_eq!(read(json!([1])).unwrap_err(), "must be a JSON object");
+    }
+
+    #[test]
+    fn an_open_object_ignores_keys_it_does_not_read_but_not_a_wrong_type() {
+        let v = json!({"name": "a", "later": [1]});
+        let mut r = Reader::new();
+        let o = r.open(&v, "");
+        assert_eq!(r.text(&o, "name"), "a");
+        assert_eq!(r.opt_text(&o, "missing"), None);
+        assert!(r.finish(()).is_ok());
+        let mut r = Reader::new();
+        let _ = r.open(&json!("text"), "");
+        assert_eq!(r.finish(()).unwrap_err(), "must be a JSON object");
+    }
+
+    #[test]
+    fn quoted_text_escapes_what_would_break_the_message_and_reads_back_as_json() {
+        assert_eq!(quoted("evil.com"), "\"evil.com\"");
+        let hostile = "a\"b\\c\nd\u{1b}[31m";
+        let q = quoted(hostile);
+        assert!(!q.contains('\n') && !q.contains('\u{1b}'), "{q}");
+        assert_eq!(serde_json::from_str::<String>(&q).unwrap(), hostile);
+        assert_eq!(quoted_list(&["x", "y"]), "[\"x\", \"y\"]");
     }
 
     #[test]

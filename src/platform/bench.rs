@@ -3,20 +3,33 @@
 //! algorithm in workerd from the outside: the cost of one is the time of `n = k + 1` less
 //! `n = 1`, over `k`.
 
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::webcrypto::WebCryptoSigner;
 use appconnect_core::crypto::keys::{KeyAlgorithm, PrivateKey};
 use appconnect_core::http::{ApiError, Reply};
+use appconnect_core::json::Reader;
 use appconnect_core::talkdesk::assertion::{new_jti, AssertionClaims};
 use appconnect_core::tokens::sign_assertion;
 
-#[derive(Deserialize)]
 struct BenchRequest {
     alg: String,
     private_key: String,
-    n: u32,
+    n: u64,
+}
+
+impl BenchRequest {
+    fn read(body: &[u8]) -> Option<BenchRequest> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let mut r = Reader::new();
+        let o = r.open(&v, "");
+        let req = BenchRequest {
+            alg: r.text(&o, "alg"),
+            private_key: r.text(&o, "private_key"),
+            n: r.number(&o, "n", u32::MAX.into()),
+        };
+        r.finish(req).ok()
+    }
 }
 
 fn bad(message: &str) -> Reply {
@@ -24,7 +37,7 @@ fn bad(message: &str) -> Reply {
 }
 
 pub async fn assertion(body: &[u8]) -> Reply {
-    let Ok(req) = serde_json::from_slice::<BenchRequest>(body) else {
+    let Some(req) = BenchRequest::read(body) else {
         return bad("body must be {alg, private_key, n}");
     };
     let Some(alg) = KeyAlgorithm::parse(&req.alg) else {

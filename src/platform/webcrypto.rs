@@ -69,17 +69,17 @@ pub async fn sign(alg: KeyAlgorithm, pkcs8_der: &[u8], input: &[u8]) -> Result<V
     let key: CryptoKey = JsFuture::from(
         subtle
             .import_key_with_object("pkcs8", &key_data, &import, false, &usages)
-            .map_err(|e| format!("importKey: {e:?}"))?,
+            .map_err(|e| format!("importKey: {}", super::js::error_text(&e)))?,
     )
     .await
-    .map_err(|e| format!("importKey: {e:?}"))?
+    .map_err(|e| format!("importKey: {}", super::js::error_text(&e)))?
     .unchecked_into();
     let signature = JsFuture::from(
         subtle
             .sign_with_object_and_u8_array(&sign, &key, input)
-            .map_err(|e| format!("sign: {e:?}"))?,
+            .map_err(|e| format!("sign: {}", super::js::error_text(&e)))?,
     )
     .await
-    .map_err(|e| format!("sign: {e:?}"))?;
+    .map_err(|e| format!("sign: {}", super::js::error_text(&e)))?;
     Ok(Uint8Array::new(&signature).to_vec())
 }

@@ -40,7 +40,7 @@ fn error_reply(log: &impl Log, e: BridgeError) -> Reply {
         ),
         BridgeError::NoSuchAction(name) => Reply::json(
             404,
-            &json!({"error": "not_found", "message": format!("no action named {name:?}")}),
+            &json!({"error": "not_found", "message": format!("no action named {}", crate::json::quoted(&name))}),
         ),
         BridgeError::Unavailable(why) => {
             log.error("bridge_source_failed", &why);

@@ -1,12 +1,12 @@
 //! Manual provisioning's decisions (the operator API and the partner's signed call) and the
 //! operator's view of the webhooks queued for the partner.
 
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{Handled, Head};
 use crate::config::Config;
 use crate::http::{ApiError, Reply};
+use crate::json::Reader;
 use crate::lifecycle::Ports;
 use crate::ports::{Clock, Log, PortError};
 use crate::store::decisions::{Decided, APPROVED, REJECTED};
@@ -29,19 +29,35 @@ fn bad(error: &'static str, path: &str, message: impl Into<String>) -> Handled {
     .into()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReasonBody {
-    reason: Option<String>,
+/// `{"reason": …}`, nothing else.
+fn reason_body(body: &[u8]) -> Result<Option<String>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut r = Reader::new();
+    let o = r.object(&v, "", &["reason"]);
+    let reason = r.opt_text(&o, "reason");
+    r.finish(reason)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DecisionBody {
     /// Signed with the rest, so a signature cannot be moved to another installation's path.
     installation_id: String,
     decision: String,
     reason: Option<String>,
+}
+
+impl DecisionBody {
+    /// `{"installation_id": …, "decision": …, "reason": …}`, nothing else.
+    fn read(body: &[u8]) -> Result<DecisionBody, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut r = Reader::new();
+        let o = r.object(&v, "", &["installation_id", "decision", "reason"]);
+        let d = DecisionBody {
+            installation_id: r.text(&o, "installation_id"),
+            decision: r.text(&o, "decision"),
+            reason: r.opt_text(&o, "reason"),
+        };
+        r.finish(d)
+    }
 }
 
 /// A reason: present for a rejection, plain text, at most [`MAX_REASON`] characters.
@@ -69,8 +85,8 @@ pub async fn by_operator<P: Ports>(p: &P, id: &str, approve: bool, body: &[u8]) 
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        match serde_json::from_slice::<ReasonBody>(body) {
-            Ok(b) => b.reason,
+        match reason_body(body) {
+            Ok(reason) => reason,
             Err(e) => {
                 return bad(
                     "invalid_json",
@@ -119,7 +135,7 @@ pub async fn by_partner<P: Ports>(
         )
         .into();
     }
-    let parsed = match serde_json::from_slice::<DecisionBody>(body) {
+    let parsed = match DecisionBody::read(body) {
         Ok(b) => b,
         Err(e) => {
             return bad(

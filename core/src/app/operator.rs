@@ -254,7 +254,14 @@ pub async fn reseal<P: Ports>(p: &P, config: &crate::config::Config, head: &Head
         Ok(report) => {
             p.log().info(
                 "resealed",
-                &format!("{} values; next {:?}", report.resealed, report.next),
+                &format!(
+                    "{} values; next {}",
+                    report.resealed,
+                    report
+                        .next
+                        .as_deref()
+                        .map_or("none".into(), crate::json::quoted)
+                ),
             );
             Reply::json(200, &report)
         }

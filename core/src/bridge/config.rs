@@ -217,7 +217,10 @@ impl IntegrationConfig {
                     return Err(format!("{at}: key must be unique [a-z0-9_]"));
                 }
                 if !INPUT_KINDS.contains(&input.kind.as_str()) {
-                    return Err(format!("{at}: type must be one of {INPUT_KINDS:?}"));
+                    return Err(format!(
+                        "{at}: type must be one of {}",
+                        crate::json::quoted_list(INPUT_KINDS)
+                    ));
                 }
                 if (input.kind == "choice") == input.choices.is_empty() {
                     return Err(format!(

@@ -328,8 +328,8 @@ impl ConnectorSettings {
             .map_err(|e| format!("the partner base URL is refused: {e}"))?;
         if *base_url.kind() != HostKind::Extra {
             return Err(format!(
-                "the partner base URL is refused: the host {:?} is a Talkdesk host, not one of the partner hosts",
-                base_url.host()
+                "the partner base URL is refused: the host {} is a Talkdesk host, not one of the partner hosts",
+                crate::json::quoted(base_url.host())
             ));
         }
         if base_url.as_url().query().is_some() {

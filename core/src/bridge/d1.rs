@@ -4,11 +4,12 @@
 
 use serde_json::Value;
 
-use super::model::{Agent, Contact, Interaction};
+use super::model::{Agent, Contact, Interaction, Stored};
 use super::source::{
     ActionRequest, ActionResult, BridgeSource, ContactPage, ContactRef, SourceError,
 };
 use crate::crypto::random_text;
+use crate::json::Reader;
 use crate::ports::{Database, PortError};
 use crate::store::bridge::{BridgeStore, ImportRow, Kind};
 
@@ -26,9 +27,14 @@ fn unavailable(e: PortError) -> SourceError {
     SourceError::Unavailable(format!("D1: {}", e.0))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(record: &str) -> Result<T, SourceError> {
-    serde_json::from_slice(record.as_bytes())
-        .map_err(|e| SourceError::Unavailable(format!("a stored record does not parse: {e}")))
+fn parse<T: Stored>(record: &str) -> Result<T, SourceError> {
+    let failed =
+        |e: String| SourceError::Unavailable(format!("a stored record does not parse: {e}"));
+    let v = crate::json::parse(record).map_err(|e| failed(e.to_string()))?;
+    let mut r = Reader::new();
+    let o = r.open(&v, "");
+    let t = T::read(&mut r, &o);
+    r.finish(t).map_err(failed)
 }
 
 fn json_list(items: &[String]) -> String {

@@ -111,8 +111,9 @@ fn csv_records(kind: Kind, text: &str) -> Result<Vec<Value>, FieldError> {
             return field_error(
                 "line 1",
                 format!(
-                    "unknown column {:?}; expected some of {known:?}",
-                    name.chars().take(40).collect::<String>()
+                    "unknown column {}; expected some of {}",
+                    crate::json::quoted(&name.chars().take(40).collect::<String>()),
+                    crate::json::quoted_list(known)
                 ),
             );
         }

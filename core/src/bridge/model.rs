@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json::{quoted_list, Object, Reader};
+
 /// Longest text accepted in a record's field.
 pub const MAX_TEXT: usize = 1000;
 /// Most emails, phones or websites on one contact.
@@ -75,6 +77,58 @@ pub struct Interaction {
     pub priority: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+
+/// A record as the bridge stores it (its `Serialize` form), read back field by field; fields
+/// it does not name are ignored.
+pub trait Stored: Sized {
+    fn read(r: &mut Reader, o: &Object) -> Self;
+}
+
+fn texts(r: &mut Reader, v: &Value, path: &str) -> String {
+    r.as_text(v, path)
+}
+
+impl Stored for Contact {
+    fn read(r: &mut Reader, o: &Object) -> Contact {
+        Contact {
+            id: r.text(o, "id"),
+            name: r.text(o, "name"),
+            company: r.opt_text(o, "company"),
+            title: r.opt_text(o, "title"),
+            emails: r.list(o, "emails", texts),
+            phones: r.list(o, "phones", texts),
+            photo_url: r.opt_text(o, "photo_url"),
+            address: r.opt_text(o, "address"),
+            websites: r.opt_list(o, "websites", texts),
+            url: r.opt_text(o, "url"),
+        }
+    }
+}
+
+impl Stored for Agent {
+    fn read(r: &mut Reader, o: &Object) -> Agent {
+        Agent {
+            id: r.text(o, "id"),
+            name: r.text(o, "name"),
+            email: r.text(o, "email"),
+        }
+    }
+}
+
+impl Stored for Interaction {
+    fn read(r: &mut Reader, o: &Object) -> Interaction {
+        Interaction {
+            id: r.text(o, "id"),
+            subject: r.text(o, "subject"),
+            description: r.opt_text(o, "description"),
+            date: r.text(o, "date"),
+            url: r.opt_text(o, "url"),
+            kind: r.text(o, "type"),
+            priority: r.opt_text(o, "priority"),
+            status: r.opt_text(o, "status"),
+        }
+    }
 }
 
 pub const PRIORITIES: &[&str] = &["none", "low", "normal", "high", "urgent"];
@@ -303,7 +357,7 @@ pub fn interaction(
     let deleted = deleted_flag(o, &at("deleted"))?;
     let kind = text(get(o, "type"), &at("type"), !deleted)?.unwrap_or_default();
     if !deleted && !types.contains(&kind) {
-        return field_error(at("type"), format!("must be one of {types:?}"));
+        return field_error(at("type"), format!("must be one of {}", quoted_list(types)));
     }
     let date = text(get(o, "date"), &at("date"), !deleted)?.unwrap_or_default();
     if !deleted && !is_rfc3339(&date) {
@@ -312,7 +366,7 @@ pub fn interaction(
     let one_of = |k: &str, allowed: &[&str]| -> Result<Option<String>, FieldError> {
         match text(get(o, k), &at(k), false)? {
             Some(v) if !allowed.contains(&v.as_str()) => {
-                field_error(at(k), format!("must be one of {allowed:?}"))
+                field_error(at(k), format!("must be one of {}", quoted_list(allowed)))
             }
             other => Ok(other),
         }

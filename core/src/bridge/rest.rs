@@ -112,7 +112,7 @@ impl<'a, H: TalkdeskHttp> RestSource<'a, H> {
         let mut notes = self.notes.borrow_mut();
         if notes.len() < MAX_SKIP_NOTES {
             let uid = match item.get(id_field).map(|v| model::external_id(v, "")) {
-                Some(Ok(uid)) => format!(" (uid {uid:?})"),
+                Some(Ok(uid)) => format!(" (uid {})", crate::json::quoted(&uid)),
                 _ => String::new(),
             };
             notes.push(format!("{what}: item {index}{uid} skipped: {why}"));

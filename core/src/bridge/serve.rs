@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::json::{Object, Reader};
+
 use super::config::{Action, IntegrationConfig, KEY_FIELD};
 use super::model::{self, FieldError};
 use super::source::{ActionRequest, BridgeSource, ContactRef, SourceError};
@@ -108,12 +110,25 @@ fn encode<T: Serialize>(v: &T) -> String {
     b64url(serde_json::to_string(v).expect("serialises").as_bytes())
 }
 
-fn decode<T: serde::de::DeserializeOwned>(raw: &Value, path: &str) -> Result<T, BridgeError> {
-    raw.as_str()
+/// An offset [`encode`] wrote, read back by `read` (which sees an open object: the fields it
+/// does not read are ignored, as serde would).
+fn decode<T>(
+    raw: &Value,
+    path: &str,
+    read: impl FnOnce(&mut Reader, &Object) -> T,
+) -> Result<T, BridgeError> {
+    let v: Option<Value> = raw
+        .as_str()
         .filter(|s| s.len() <= 1024)
         .and_then(b64url_decode)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .map_or_else(|| bad(path, "is not an offset this bridge gave"), Ok)
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let decoded = v.and_then(|v| {
+        let mut r = Reader::new();
+        let o = r.open(&v, "");
+        let t = read(&mut r, &o);
+        r.finish(t).ok()
+    });
+    decoded.map_or_else(|| bad(path, "is not an offset this bridge gave"), Ok)
 }
 
 fn checkpoint(raw: &Value, path: &str) -> Result<u64, BridgeError> {
@@ -139,7 +154,11 @@ pub async fn contacts<S: BridgeSource>(
     let field = |k: &str| meta.and_then(|m| m.get(k)).filter(|v| !v.is_null());
     let cursor = match (field("offset"), field("synchronization_checkpoint")) {
         // The offset says where the sync is; it also carries the sync's checkpoints.
-        (Some(offset), _) => decode::<Cursor>(offset, "meta.offset")?,
+        (Some(offset), _) => decode(offset, "meta.offset", |r, o| Cursor {
+            c: r.number(o, "c", u64::MAX),
+            h: r.number(o, "h", u64::MAX),
+            a: r.text(o, "a"),
+        })?,
         (None, Some(c)) => Cursor {
             c: checkpoint(c, "meta.synchronization_checkpoint")?,
             h: src.high_water(account_id).await?,
@@ -199,7 +218,7 @@ pub async fn agents<S: BridgeSource>(
 ) -> Result<Value, BridgeError> {
     let meta = object(body, "meta")?;
     let after = match meta.and_then(|m| m.get("offset")).filter(|v| !v.is_null()) {
-        Some(o) => decode::<AgentCursor>(o, "meta.offset")?.a,
+        Some(o) => decode(o, "meta.offset", |r, o| r.text(o, "a"))?,
         None => String::new(),
     };
     let (agents, more) = src

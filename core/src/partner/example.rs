@@ -8,13 +8,12 @@
 //! than once for the same event) changes nothing more; `created_by` keeps the idempotency key
 //! of the call that created the tenant.
 
-use serde::Deserialize;
-
 use crate::lifecycle::hooks::{
     Decision, Facts, HookCall, HookError, Hooks, PlanChange, UsersChange,
 };
 use crate::lifecycle::Ports;
 use crate::ports::{Database, Statement};
+use crate::store::row_codec::{decode_first, Cols, FromRow};
 
 /// Accounts with more licensed users than this need a person's approval.
 pub const SEATS_NEEDING_A_PERSON: u64 = 100;
@@ -23,7 +22,7 @@ pub const SEATS_NEEDING_A_PERSON: u64 = 100;
 pub struct ExampleHooks;
 
 /// An example tenant, as the first page and the tests read it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct Tenant {
     pub account_id: String,
     pub installation_id: String,
@@ -33,6 +32,24 @@ pub struct Tenant {
     pub trial_state: Option<String>,
     pub state: String,
     pub created_by: String,
+}
+
+/// Read by column name, as the store reads its own rows (`store::row_codec`): a few bytes of
+/// the wasm per column, where a serde derive is a visitor of its own. (`store::rows::decode`
+/// reads a serde type too, at that cost.)
+impl FromRow for Tenant {
+    fn from_row(c: &mut Cols) -> Self {
+        Tenant {
+            account_id: c.text("account_id"),
+            installation_id: c.text("installation_id"),
+            workspace: c.text("workspace"),
+            seats: c.uint("seats"),
+            plan: c.opt_text("plan"),
+            trial_state: c.opt_text("trial_state"),
+            state: c.text("state"),
+            created_by: c.text("created_by"),
+        }
+    }
 }
 
 fn storage(e: crate::ports::PortError) -> HookError {
@@ -50,10 +67,7 @@ pub async fn tenant<D: Database>(db: &D, account_id: &str) -> Result<Option<Tena
         ))
         .await
         .map_err(storage)?;
-    rows.into_iter()
-        .next()
-        .map(|r| crate::store::rows::decode("example tenant", r).map_err(storage))
-        .transpose()
+    decode_first("example tenant", rows).map_err(storage)
 }
 
 async fn set<P: Ports>(

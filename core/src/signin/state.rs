@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::Reader;
+
 use super::StateProblem;
 use crate::crypto::keyring::SealingKeys;
 use crate::crypto::seal::{open, seal, SealContext};
@@ -71,8 +73,7 @@ impl LoginState {
         now: u64,
     ) -> Result<LoginState, StateProblem> {
         let bytes = open(keys, CONTEXT, sealed).map_err(|_| StateProblem::Tampered)?;
-        let state: LoginState =
-            serde_json::from_slice(&bytes).map_err(|_| StateProblem::Tampered)?;
+        let state = LoginState::read(&bytes).ok_or(StateProblem::Tampered)?;
         if state.expires_at <= now {
             return Err(StateProblem::Expired);
         }
@@ -83,6 +84,24 @@ impl LoginState {
             return Err(StateProblem::OtherBrowser);
         }
         Ok(state)
+    }
+}
+
+impl LoginState {
+    /// The JSON [`seal`](Self::seal) wrote.
+    fn read(bytes: &[u8]) -> Option<LoginState> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let mut r = Reader::new();
+        let o = r.open(&v, "");
+        let state = LoginState {
+            id: r.text(&o, "id"),
+            installation_id: r.text(&o, "installation_id"),
+            nonce: r.text(&o, "nonce"),
+            verifier: r.text(&o, "verifier"),
+            binding: r.text(&o, "binding"),
+            expires_at: r.number(&o, "expires_at", u64::MAX),
+        };
+        r.finish(state).ok()
     }
 }
 

@@ -4,7 +4,7 @@
 //! The `id_token` comes straight from Talkdesk ID's token endpoint over TLS, so its signature
 //! is not checked (OIDC Core §3.1.3.7); its `iss`, `aud`, `exp` and `nonce` are.
 
-use serde::Deserialize;
+use crate::json::Reader;
 use serde_json::Value;
 
 use super::api::ApiError;
@@ -86,16 +86,14 @@ pub struct UserTokens {
 /// Parses the token endpoint's answer to [`code_request`]. A refusal (`invalid_grant`: a code
 /// used twice, expired or issued to another client) is [`TokenError::Permanent`].
 pub fn parse_code_answer(resp: &HttpResponse) -> Result<UserTokens, TokenError> {
-    #[derive(Deserialize)]
-    struct IdToken {
-        id_token: Option<String>,
-    }
     let token = super::token::parse_token_response(resp)?;
     // A 200 that `parse_token_response` accepted is a JSON object; only `id_token` is new here.
-    let id_token = serde_json::from_slice::<IdToken>(&resp.body)
-        .ok()
-        .and_then(|a| a.id_token)
+    let answer = serde_json::from_slice::<Value>(&resp.body).unwrap_or_default();
+    let id_token = answer
+        .get("id_token")
+        .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
+        .map(str::to_owned)
         .ok_or_else(|| TokenError::Permanent {
             error: "no_id_token".into(),
             description: "the token answer has no id_token (was openid granted?)".into(),
@@ -163,8 +161,9 @@ pub fn check_id_token(
     };
     let bytes = crate::crypto::b64url_decode(payload)
         .ok_or(IdTokenError::Malformed("the payload is not base64url"))?;
-    let claims: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|_| IdTokenError::Malformed("the payload is not a JSON object"))?;
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Err(IdTokenError::Malformed("the payload is not a JSON object"));
+    };
     if claims.get("iss").and_then(Value::as_str) != Some(expected.issuer) {
         return Err(IdTokenError::Issuer);
     }
@@ -242,17 +241,20 @@ impl Me {
 
 /// Parses `/users/me`: `{id, sub, name, email}`.
 pub fn parse_me(resp: &HttpResponse) -> Result<Me, ApiError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        id: Value,
-        sub: Option<String>,
-        name: Option<String>,
-        email: Option<String>,
-    }
     super::api::check_status(resp)?;
-    let a: Answer = serde_json::from_slice(&resp.body)
-        .map_err(|_| ApiError::Transient("/users/me is not {id, name, email}".into()))?;
-    let id = match a.id {
+    let shape = || ApiError::Transient("/users/me is not {id, name, email}".into());
+    let v: Value = serde_json::from_slice(&resp.body).map_err(|_| shape())?;
+    let mut r = Reader::new();
+    let o = r.open(&v, "");
+    // `id` must be there (null too is "there": it is refused below as no id).
+    let id = v.get("id").cloned();
+    let (sub, name, email) = (
+        r.opt_text(&o, "sub"),
+        r.opt_text(&o, "name"),
+        r.opt_text(&o, "email"),
+    );
+    let a = r.finish(()).ok().zip(id).ok_or_else(shape)?;
+    let id = match a.1 {
         Value::String(s) if !s.is_empty() => s,
         Value::Number(n) => n.to_string(),
         _ => return Err(ApiError::Transient("/users/me has no id".into())),
@@ -260,9 +262,9 @@ pub fn parse_me(resp: &HttpResponse) -> Result<Me, ApiError> {
     let short = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
     Ok(Me {
         id,
-        sub: a.sub,
-        name: short(a.name),
-        email: short(a.email),
+        sub,
+        name: short(name),
+        email: short(email),
     })
 }
 

@@ -1,9 +1,10 @@
 //! The token request of the client-credentials grant with a JWT assertion (contract §3), as
 //! plain data, and the classification of its answer.
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::http::{HttpRequest, HttpResponse};
+use crate::json::Reader;
 use crate::secret::SecretString;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -75,7 +76,7 @@ impl std::fmt::Display for TokenError {
     }
 }
 
-#[derive(Deserialize)]
+/// A 200's fields (others are ignored).
 struct Success {
     access_token: String,
     token_type: String,
@@ -83,10 +84,38 @@ struct Success {
     scope: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl Success {
+    fn read(body: &[u8]) -> Result<Success, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut r = Reader::new();
+        let o = r.open(&v, "");
+        let s = Success {
+            access_token: r.text(&o, "access_token"),
+            token_type: r.text(&o, "token_type"),
+            expires_in: r.number(&o, "expires_in", u64::MAX),
+            scope: r.opt_text(&o, "scope"),
+        };
+        r.finish(s)
+    }
+}
+
+/// An OAuth error answer's fields (RFC 6749 §5.2).
 struct OAuthError {
     error: String,
     error_description: Option<String>,
+}
+
+impl OAuthError {
+    fn read(body: &[u8]) -> Result<OAuthError, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut r = Reader::new();
+        let o = r.open(&v, "");
+        let e = OAuthError {
+            error: r.text(&o, "error"),
+            error_description: r.opt_text(&o, "error_description"),
+        };
+        r.finish(e)
+    }
 }
 
 /// Longest OAuth error text kept (it is stored and shown to the operator).
@@ -97,7 +126,7 @@ pub fn parse_token_response(resp: &HttpResponse) -> Result<AccessToken, TokenErr
     let clip = |s: &str| s.chars().take(MAX_ERROR_TEXT).collect::<String>();
     match resp.status {
         200 => {
-            let ok: Success = serde_json::from_slice(&resp.body)
+            let ok = Success::read(&resp.body)
                 .map_err(|_| TokenError::Transient("200 with a malformed body".into()))?;
             if !ok.token_type.eq_ignore_ascii_case("bearer") {
                 return Err(TokenError::Permanent {
@@ -120,7 +149,7 @@ pub fn parse_token_response(resp: &HttpResponse) -> Result<AccessToken, TokenErr
         }
         // Only an OAuth error from Talkdesk ID is a verdict on the credentials; a 4xx without
         // one (an HTML page from a proxy or the edge) says nothing about them.
-        400..=499 => match serde_json::from_slice::<OAuthError>(&resp.body) {
+        400..=499 => match OAuthError::read(&resp.body) {
             Ok(e) if !e.error.is_empty() => Err(TokenError::Permanent {
                 error: clip(&e.error),
                 description: clip(e.error_description.as_deref().unwrap_or("")),

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::json::quoted;
+
 use super::{MAX_ECHO, MAX_URL_LEN};
 
 /// Why a URL, account name or link was refused. Any piece of the input it holds is cut to
@@ -63,33 +65,33 @@ impl fmt::Display for HostError {
             }
             HostError::Malformed { why } => write!(f, "the URL is malformed: {why}"),
             HostError::Scheme { scheme } => {
-                write!(f, "the scheme {scheme:?} is not allowed (only https)")
+                write!(f, "the scheme {scheme} is not allowed (only https)", scheme = quoted(scheme))
             }
             HostError::PlainHttp { host } => {
-                write!(f, "plain http to {host:?} is not allowed (only to loopback)")
+                write!(f, "plain http to {host} is not allowed (only to loopback)", host = quoted(host))
             }
             HostError::Userinfo => f.write_str("the URL holds a user name or password"),
             HostError::Fragment => f.write_str("the URL holds a fragment"),
             HostError::NonCanonicalHost { host } => {
-                write!(f, "the host {host:?} is not written in canonical form")
+                write!(f, "the host {host} is not written in canonical form", host = quoted(host))
             }
             HostError::HostNotAllowed { host } => {
-                write!(f, "the host {host:?} is not an allowed Talkdesk host")
+                write!(f, "the host {host} is not an allowed Talkdesk host", host = quoted(host))
             }
             HostError::PortNotAllowed { host, port } => {
-                write!(f, "the host {host:?} may not be called on port {port}")
+                write!(f, "the host {host} may not be called on port {port}", host = quoted(host))
             }
             HostError::AccountName { why } => write!(f, "the account name {why}"),
             HostError::PathSegment { segment } => {
-                write!(f, "the path segment {segment:?} would not stay one segment")
+                write!(f, "the path segment {segment} would not stay one segment", segment = quoted(segment))
             }
             HostError::WrongHost { expected } => write!(f, "the link is not on {expected}"),
             HostError::WrongPath { expected } => write!(f, "the link's path is not {expected}"),
             HostError::AccountMismatch { host } => {
-                write!(f, "the host {host:?} belongs to another account")
+                write!(f, "the host {host} belongs to another account", host = quoted(host))
             }
             HostError::RegionMismatch { host } => {
-                write!(f, "the host {host:?} is in another region than the event")
+                write!(f, "the host {host} is in another region than the event", host = quoted(host))
             }
             HostError::NoRegion => f.write_str(
                 "the event's region is unknown and it has no _links.tokens to take the token URL from",
