@@ -202,18 +202,19 @@ impl IntegrationConfig {
         if let Some(connector) = &self.connector {
             connector.check()?;
         }
-        let mut names = std::collections::HashSet::new();
-        for action in &self.actions {
-            if !is_name(&action.name) || !names.insert(&action.name) {
+        // Uniqueness by looking back over the few before: a hash set would bring hashing and
+        // its random keys into the wasm for a list of a handful.
+        for (i, action) in self.actions.iter().enumerate() {
+            if !is_name(&action.name) || self.actions[..i].iter().any(|a| a.name == action.name) {
                 return Err(format!(
                     "actions.{}: name must be unique [a-z0-9_]",
                     action.name
                 ));
             }
-            let mut keys = std::collections::HashSet::new();
-            for input in &action.inputs {
+            for (j, input) in action.inputs.iter().enumerate() {
                 let at = format!("actions.{}.inputs.{}", action.name, input.key);
-                if !is_name(&input.key) || !keys.insert(&input.key) {
+                let repeated = action.inputs[..j].iter().any(|k| k.key == input.key);
+                if !is_name(&input.key) || repeated {
                     return Err(format!("{at}: key must be unique [a-z0-9_]"));
                 }
                 if !INPUT_KINDS.contains(&input.kind.as_str()) {
@@ -264,5 +265,25 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(INTEGRATION_JSON).unwrap();
         v["surprise"] = 1.into();
         assert!(IntegrationConfig::parse(&v.to_string()).is_err());
+    }
+
+    #[test]
+    fn an_action_name_or_an_input_key_given_twice_is_refused() {
+        let mut v: serde_json::Value = serde_json::from_str(INTEGRATION_JSON).unwrap();
+        let first = v["actions"][0].clone();
+        v["actions"].as_array_mut().unwrap().push(first);
+        let err = IntegrationConfig::parse(&v.to_string()).unwrap_err();
+        assert_eq!(err, "actions.create_note: name must be unique [a-z0-9_]");
+        let mut v: serde_json::Value = serde_json::from_str(INTEGRATION_JSON).unwrap();
+        let input = v["actions"][0]["inputs"][0].clone();
+        v["actions"][0]["inputs"]
+            .as_array_mut()
+            .unwrap()
+            .push(input);
+        let err = IntegrationConfig::parse(&v.to_string()).unwrap_err();
+        assert_eq!(
+            err,
+            "actions.create_note.inputs.subject: key must be unique [a-z0-9_]"
+        );
     }
 }
