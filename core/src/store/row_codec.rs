@@ -35,10 +35,15 @@ pub fn decode_row<T: FromRow>(what: &str, row: Row) -> Result<T, PortError> {
 }
 
 /// Decodes every row a statement returned. Plain functions, not async (no future per type),
-/// and inlined as the loops they replaced were (0.6 KB of the wasm otherwise).
+/// and inlined as the loops they replaced were (0.6 KB of the wasm otherwise). A loop, not
+/// `collect::<Result<…>>()`, whose adapter is code of its own per row type.
 #[inline]
 pub fn decode_all<T: FromRow>(what: &str, rows: Vec<Row>) -> Result<Vec<T>, PortError> {
-    rows.into_iter().map(|row| decode_row(what, row)).collect()
+    let mut decoded = Vec::with_capacity(rows.len());
+    for row in rows {
+        decoded.push(decode_row(what, row)?);
+    }
+    Ok(decoded)
 }
 
 /// Decodes the first row a statement returned, if any.
