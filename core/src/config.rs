@@ -368,7 +368,8 @@ fn frame_sources(value: &str) -> Result<String, String> {
     Ok(sources.join(" "))
 }
 
-/// A decimal number as written in a setting (`0.01`, `1`, `.5`, `5e-3`, `+1`). Not
+/// A decimal number as written in a setting (`0.01`, `1`, `.5`, `5e-3`, `+1`), of at most 15
+/// digits. Not
 /// `str::parse::<f64>`: its exact algorithm carries a table of powers of five into the wasm
 /// (about 8 KB of gzip) for a setting that needs two or three digits.
 fn decimal(s: &str) -> Option<f64> {
@@ -379,12 +380,19 @@ fn decimal(s: &str) -> Option<f64> {
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let digits = || int.bytes().chain(frac.bytes());
-    if int.len() + frac.len() == 0 || !digits().all(|b| b.is_ascii_digit()) {
+    // Up to 15 digits are an exact integer in an f64, so one division by an exact power of ten
+    // rounds correctly (`0.3` is 3 / 10, not 3 × 0.1).
+    let count = int.len() + frac.len();
+    if !(1..=15).contains(&count) || !digits().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let m = digits().fold(0.0f64, |m, b| m * 10.0 + f64::from(b - b'0'));
     let scale = exponent.checked_sub(i32::try_from(frac.len()).ok()?)?;
-    Some(m * 10f64.powi(scale))
+    Some(if scale < 0 {
+        m / 10f64.powi(-scale)
+    } else {
+        m * 10f64.powi(scale)
+    })
 }
 
 #[cfg(test)]

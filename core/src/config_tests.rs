@@ -267,13 +267,28 @@ fn the_lifecycle_time_scale_is_a_decimal_above_zero_and_at_most_one() {
         ("+1", 1.0),
         ("25E-2", 0.25),
         ("1.", 1.0),
+        ("0.3", 0.3),
+        ("0.07", 0.07),
     ] {
-        let got = scale(text).unwrap();
-        assert!((got - want).abs() < 1e-12, "{text}: {got}");
+        // Read as the standard parser reads it, to the last bit.
+        assert_eq!(scale(text).unwrap(), want, "{text}");
     }
     for bad in [
-        "0", "0.0", "1.5", "2", "-0.5", ".", "e-3", "1e", "0x1", "abc", "inf", "NaN", "1,5",
+        "0",
+        "0.0",
+        "1.5",
+        "2",
+        "-0.5",
+        ".",
+        "e-3",
+        "1e",
+        "0x1",
+        "abc",
+        "inf",
+        "NaN",
+        "1,5",
         "0.5.1",
+        "0.0000000000000001",
     ] {
         let err = scale(bad).unwrap_err().to_string();
         assert!(err.contains("LIFECYCLE_TIME_SCALE"), "{bad}: {err}");

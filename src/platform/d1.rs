@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{D1Database, D1PreparedStatement, D1Result};
 use worker::Env;
 
-use super::js::{self, error_text, settled};
+use super::js::{self, settled, storage_error_text as error_text};
 use super::{bindings, log};
 use appconnect_core::app::health::SchemaState;
 use appconnect_core::ports::{Database, PortError, Row, SqlValue, Statement};

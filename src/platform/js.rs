@@ -23,14 +23,20 @@ pub async fn settled(call: Result<Promise, JsValue>) -> Result<JsValue, JsValue>
     JsFuture::from(call?).await
 }
 
-/// A thrown JavaScript value as text: an `Error`'s message, and its cause's when it adds to it
-/// (D1 puts SQLite's words there); otherwise the value itself.
+/// A thrown JavaScript value as text: an `Error`'s message, or the value itself.
 pub fn error_text(e: &JsValue) -> String {
-    let Some(error) = e.dyn_ref::<js_sys::Error>() else {
-        return e.as_string().unwrap_or_else(|| format!("{e:?}"));
-    };
-    let mut text = String::from(error.message());
-    if let Some(cause) = error.cause().dyn_ref::<js_sys::Error>() {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => e.as_string().unwrap_or_else(|| format!("{e:?}")),
+    }
+}
+
+/// [`error_text`], with the `Error`'s cause when it adds to the message: D1 and KV put the
+/// storage's own words there. Not for `fetch`, whose cause could name the URL with its query.
+pub fn storage_error_text(e: &JsValue) -> String {
+    let mut text = error_text(e);
+    let cause = e.dyn_ref::<js_sys::Error>().map(|error| error.cause());
+    if let Some(cause) = cause.as_ref().and_then(|c| c.dyn_ref::<js_sys::Error>()) {
         let cause = String::from(cause.message());
         if !text.contains(&cause) {
             text.push_str(": ");

@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
 
-use super::js::{self, error_text, settled};
+use super::js::{self, settled, storage_error_text as error_text};
 use super::{bindings, log};
 use appconnect_core::app::health::Probe;
 use appconnect_core::ports::{Cache, PortError, KV_MIN_TTL_SECS};

@@ -38,6 +38,7 @@ fn reason_body(body: &[u8]) -> Result<Option<String>, String> {
     r.finish(reason)
 }
 
+#[derive(Debug)]
 struct DecisionBody {
     /// Signed with the rest, so a signature cannot be moved to another installation's path.
     installation_id: String,
@@ -265,5 +266,44 @@ pub async fn replay_webhook<P: Ports>(p: &P, webhook_id: &str) -> Handled {
         }
         Ok(None) => ApiError::NoSuch { what: "webhook" }.reply().into(),
         Err(e) => internal(p, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reason_body, DecisionBody};
+
+    #[test]
+    fn an_operators_body_is_a_reason_or_nothing_else() {
+        assert_eq!(
+            reason_body(br#"{"reason": "why"}"#).unwrap().as_deref(),
+            Some("why")
+        );
+        assert_eq!(reason_body(br#"{"reason": null}"#).unwrap(), None);
+        assert_eq!(reason_body(b"{}").unwrap(), None);
+        let err = reason_body(br#"{"reason": 5}"#).unwrap_err();
+        assert_eq!(err, "reason: must be a string");
+        let err = reason_body(br#"{"reason": "x", "extra": 1}"#).unwrap_err();
+        assert!(err.starts_with("unknown field `extra`"), "{err}");
+        assert!(reason_body(b"[1]").is_err());
+        assert!(reason_body(b"{").is_err());
+    }
+
+    #[test]
+    fn a_partners_decision_body_names_what_is_missing_or_unknown() {
+        let d = DecisionBody::read(br#"{"installation_id": "i1", "decision": "approve"}"#).unwrap();
+        assert_eq!(
+            (d.installation_id.as_str(), d.decision.as_str()),
+            ("i1", "approve")
+        );
+        assert_eq!(d.reason, None);
+        let err = DecisionBody::read(br#"{"decision": "approve"}"#).unwrap_err();
+        assert_eq!(err, "missing field `installation_id`");
+        let err = DecisionBody::read(br#"{"installation_id": "i1", "decision": true}"#);
+        assert_eq!(err.unwrap_err(), "decision: must be a string");
+        let body = br#"{"installation_id": "i1", "decision": "approve", "by": "me"}"#;
+        assert!(DecisionBody::read(body)
+            .unwrap_err()
+            .starts_with("unknown field `by`"));
     }
 }

@@ -192,6 +192,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn approval_times_read_in_seconds_with_one_decimal_rounded_half_up() {
+        assert_eq!(seconds(0), "0.0");
+        assert_eq!(seconds(49), "0.0");
+        assert_eq!(seconds(50), "0.1");
+        assert_eq!(seconds(1_250), "1.3");
+        assert_eq!(seconds(61_949), "61.9");
+        assert_eq!(seconds(61_950), "62.0");
+    }
+
+    #[test]
     fn a_day_chart_stacks_keys_and_says_its_total_in_words() {
         let counts = vec![
             DayCount {
