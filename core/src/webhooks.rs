@@ -4,7 +4,7 @@
 //! bytes, one per configured secret separated by spaces (so a receiver can rotate with two
 //! valid at once). The same scheme authenticates the partner's calls to us.
 
-use base64::Engine;
+use crate::crypto::base64::{self, Alphabet, Padding};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -31,7 +31,11 @@ pub fn signature(secrets: &[SecretBytes], id: &str, timestamp: u64, body: &[u8])
         .map(|s| {
             format!(
                 "v1,{}",
-                base64::engine::general_purpose::STANDARD.encode(mac(s, id, timestamp, body))
+                base64::encode(
+                    &mac(s, id, timestamp, body),
+                    Alphabet::Standard,
+                    Padding::Required
+                )
             )
         })
         .collect::<Vec<_>>()
@@ -84,7 +88,7 @@ pub fn verify(
         let Some(b64) = sig.strip_prefix("v1,") else {
             continue;
         };
-        let Ok(given) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+        let Some(given) = base64::decode(b64, Alphabet::Standard, Padding::Required) else {
             continue;
         };
         if secrets

@@ -2,8 +2,6 @@
 //! `PARTNER_WEBHOOK_SECRET`, `ALLOW_LOCAL_WEBHOOKS`), which hooks the worker runs
 //! (`PARTNER_HOOKS`) and whether every install waits for a person (`MANUAL_PROVISIONING`).
 
-use base64::Engine;
-
 use super::{err, ConfigError};
 use crate::secret::SecretBytes;
 
@@ -152,9 +150,9 @@ pub fn parse_secrets(raw: &str) -> Result<Vec<SecretBytes>, String> {
         let b64 = part
             .strip_prefix("whsec_")
             .ok_or_else(|| format!("entry {} must start with whsec_", i + 1))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| format!("entry {} is not base64 after whsec_", i + 1))?;
+        use crate::crypto::base64::{decode, Alphabet, Padding};
+        let bytes = decode(b64, Alphabet::Standard, Padding::Required)
+            .ok_or_else(|| format!("entry {} is not base64 after whsec_", i + 1))?;
         if !(24..=64).contains(&bytes.len()) {
             return Err(format!("entry {} must be 24 to 64 bytes", i + 1));
         }

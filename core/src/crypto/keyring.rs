@@ -1,7 +1,5 @@
 //! The keys that seal secrets at rest (`SEALING_KEY`).
 
-use base64::Engine;
-
 use crate::secret::SecretKey;
 
 fn msg(problem: impl Into<String>) -> String {
@@ -69,11 +67,9 @@ impl SealingKeys {
 }
 
 fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    use super::base64::{decode, Alphabet, Padding};
     let s = s.trim();
-    STANDARD
-        .decode(s)
-        .or_else(|_| URL_SAFE.decode(s))
-        .or_else(|_| URL_SAFE_NO_PAD.decode(s))
-        .ok()
+    decode(s, Alphabet::Standard, Padding::Required)
+        .or_else(|| decode(s, Alphabet::UrlSafe, Padding::Required))
+        .or_else(|| decode(s, Alphabet::UrlSafe, Padding::Forbidden))
 }

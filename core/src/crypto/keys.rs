@@ -288,7 +288,7 @@ fn rsa_modulus(der: &[u8]) -> Option<&[u8]> {
 
 /// The DER bytes of a PKCS#8 key given as bare base64 (Talkdesk's form) or as PEM.
 pub fn pkcs8_der(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
+    use super::base64::{decode, Alphabet, Padding};
     let text = text.trim();
     let body = if text.starts_with("-----BEGIN PRIVATE KEY-----") {
         text.strip_prefix("-----BEGIN PRIVATE KEY-----")?
@@ -298,11 +298,9 @@ pub fn pkcs8_der(text: &str) -> Option<Vec<u8>> {
         text
     };
     let b64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(&b64)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&b64))
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&b64))
-        .ok()
+    decode(&b64, Alphabet::Standard, Padding::Required)
+        .or_else(|| decode(&b64, Alphabet::UrlSafe, Padding::Required))
+        .or_else(|| decode(&b64, Alphabet::Standard, Padding::Forbidden))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! [`seal`] (secrets at rest, AES-256-GCM) and [`keys`] (importing an installation's private key
 //! and signing JWT client assertions with it).
 
+pub mod base64;
 mod der;
 pub mod keyring;
 pub mod keys;
@@ -29,13 +30,9 @@ pub(crate) fn random_text<const N: usize>() -> String {
 
 /// base64url without padding, as JOSE uses.
 pub(crate) fn b64url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    base64::encode(bytes, base64::Alphabet::UrlSafe, base64::Padding::Forbidden)
 }
 
 pub(crate) fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()
+    base64::decode(s, base64::Alphabet::UrlSafe, base64::Padding::Forbidden)
 }

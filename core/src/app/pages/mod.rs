@@ -11,8 +11,6 @@
 pub mod home;
 pub mod notices;
 
-use base64::Engine;
-
 use crate::crypto::sha256;
 use crate::http::Reply;
 
@@ -84,7 +82,11 @@ fn style_hash() -> String {
     let digest = sha256(STYLE.as_bytes());
     format!(
         "'sha256-{}'",
-        base64::engine::general_purpose::STANDARD.encode(digest)
+        crate::crypto::base64::encode(
+            &digest,
+            crate::crypto::base64::Alphabet::Standard,
+            crate::crypto::base64::Padding::Required,
+        )
     )
 }
 
