@@ -21,6 +21,21 @@ pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_slice(text.as_bytes())
 }
 
+/// Parses JSON `bytes` and reads the object in them with `read`: its keys each one of `known`,
+/// or any keys with `None` (an answer from a server). The syntax error, or the first problem
+/// `read` met, is the error.
+pub fn read_bytes<T>(
+    bytes: &[u8],
+    known: Option<&[&str]>,
+    read: impl FnOnce(&mut Reader, &Object) -> T,
+) -> Result<T, String> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let mut r = Reader::new();
+    let o = r.object_with(&v, "", known);
+    let t = read(&mut r, &o);
+    r.finish(t)
+}
+
 /// `s` as a JSON string literal in plain ASCII, for quoting untrusted text in a message
 /// (`"evil.com"`): printable ASCII as it is, `"` and `\` escaped, and every other character
 /// (controls, DEL, and all of Unicode beyond ASCII, so direction overrides and zero-width
@@ -64,6 +79,13 @@ pub struct Reader {
 pub struct Object<'v> {
     map: Option<&'v Map<String, Value>>,
     path: String,
+}
+
+impl<'v> Object<'v> {
+    /// The field `key` as it is, if present and not `null`.
+    fn present(&self, key: &str) -> Option<&'v Value> {
+        self.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
+    }
 }
 
 /// `path.key`, or `key` at the top.
@@ -137,14 +159,9 @@ impl Reader {
         self.object_with(value, path, None)
     }
 
-    /// The field `key` as it is, if present and not `null`.
-    pub fn present<'v>(&mut self, o: &Object<'v>, key: &str) -> Option<&'v Value> {
-        o.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
-    }
-
     /// The required field `key`: recorded as missing when absent or `null`.
     fn required<'v>(&mut self, o: &Object<'v>, key: &str) -> Option<&'v Value> {
-        let v = self.present(o, key);
+        let v = o.present(key);
         if v.is_none() && o.map.is_some() {
             self.fail::<()>(&o.path, &format!("missing field `{key}`"));
         }
@@ -167,7 +184,7 @@ impl Reader {
         key: &str,
         read: impl FnOnce(&mut Reader, &'v Value, &str) -> T,
     ) -> Option<T> {
-        let v = self.present(o, key)?;
+        let v = o.present(key)?;
         Some(read(self, v, &join(&o.path, key)))
     }
 

@@ -3,12 +3,12 @@
 //! algorithm in workerd from the outside: the cost of one is the time of `n = k + 1` less
 //! `n = 1`, over `k`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::webcrypto::WebCryptoSigner;
 use appconnect_core::crypto::keys::{KeyAlgorithm, PrivateKey};
 use appconnect_core::http::{ApiError, Reply};
-use appconnect_core::json::Reader;
+use appconnect_core::json::read_bytes;
 use appconnect_core::talkdesk::assertion::{new_jti, AssertionClaims};
 use appconnect_core::tokens::sign_assertion;
 
@@ -20,15 +20,12 @@ struct BenchRequest {
 
 impl BenchRequest {
     fn read(body: &[u8]) -> Option<BenchRequest> {
-        let v: Value = serde_json::from_slice(body).ok()?;
-        let mut r = Reader::new();
-        let o = r.open(&v, "");
-        let req = BenchRequest {
-            alg: r.text(&o, "alg"),
-            private_key: r.text(&o, "private_key"),
-            n: r.number(&o, "n", u32::MAX.into()),
-        };
-        r.finish(req).ok()
+        let req = read_bytes(body, None, |r, o| BenchRequest {
+            alg: r.text(o, "alg"),
+            private_key: r.text(o, "private_key"),
+            n: r.number(o, "n", u32::MAX.into()),
+        });
+        req.ok()
     }
 }
 

@@ -10,11 +10,7 @@ use appconnect_core::config::{Config, ConfigError};
 /// Reads and validates every setting. Vars and secrets are both plain strings to the runtime;
 /// a binding of another kind under a setting's name reads as unset.
 pub fn load_config(env: &Env) -> Result<Config, ConfigError> {
-    Config::from_lookup(|name| {
-        js_sys::Reflect::get(env.as_ref(), &wasm_bindgen::JsValue::from_str(name))
-            .ok()?
-            .as_string()
-    })
+    Config::from_lookup(|name| super::js::property(env, name)?.as_string())
 }
 
 thread_local! {

@@ -10,12 +10,16 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
+/// The environment's property `name` (a binding, a var or a secret), if it has one.
+pub fn property(env: &Env, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()
+}
+
 /// The binding `name` of the environment, if it is an object.
 pub fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
-    match js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)) {
-        Ok(v) if v.is_object() => Ok(v),
-        _ => Err(format!("binding `{name}` is missing")),
-    }
+    property(env, name)
+        .filter(JsValue::is_object)
+        .ok_or_else(|| format!("binding `{name}` is missing"))
 }
 
 /// Awaits a promise a runtime call returned (or the call's own throw).

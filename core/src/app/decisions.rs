@@ -1,12 +1,12 @@
 //! Manual provisioning's decisions (the operator API and the partner's signed call) and the
 //! operator's view of the webhooks queued for the partner.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{Handled, Head};
 use crate::config::Config;
 use crate::http::{ApiError, Reply};
-use crate::json::Reader;
+use crate::json::read_bytes;
 use crate::lifecycle::Ports;
 use crate::ports::{Clock, Log, PortError};
 use crate::store::decisions::{Decided, APPROVED, REJECTED};
@@ -31,11 +31,7 @@ fn bad(error: &'static str, path: &str, message: impl Into<String>) -> Handled {
 
 /// `{"reason": …}`, nothing else.
 fn reason_body(body: &[u8]) -> Result<Option<String>, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let mut r = Reader::new();
-    let o = r.object(&v, "", &["reason"]);
-    let reason = r.opt_text(&o, "reason");
-    r.finish(reason)
+    read_bytes(body, Some(&["reason"]), |r, o| r.opt_text(o, "reason"))
 }
 
 #[derive(Debug)]
@@ -49,15 +45,12 @@ struct DecisionBody {
 impl DecisionBody {
     /// `{"installation_id": …, "decision": …, "reason": …}`, nothing else.
     fn read(body: &[u8]) -> Result<DecisionBody, String> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let mut r = Reader::new();
-        let o = r.object(&v, "", &["installation_id", "decision", "reason"]);
-        let d = DecisionBody {
-            installation_id: r.text(&o, "installation_id"),
-            decision: r.text(&o, "decision"),
-            reason: r.opt_text(&o, "reason"),
-        };
-        r.finish(d)
+        let known = ["installation_id", "decision", "reason"];
+        read_bytes(body, Some(&known), |r, o| DecisionBody {
+            installation_id: r.text(o, "installation_id"),
+            decision: r.text(o, "decision"),
+            reason: r.opt_text(o, "reason"),
+        })
     }
 }
 

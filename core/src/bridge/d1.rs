@@ -9,7 +9,7 @@ use super::source::{
     ActionRequest, ActionResult, BridgeSource, ContactPage, ContactRef, SourceError,
 };
 use crate::crypto::random_text;
-use crate::json::Reader;
+use crate::json::read_bytes;
 use crate::ports::{Database, PortError};
 use crate::store::bridge::{BridgeStore, ImportRow, Kind};
 
@@ -28,13 +28,8 @@ fn unavailable(e: PortError) -> SourceError {
 }
 
 fn parse<T: Stored>(record: &str) -> Result<T, SourceError> {
-    let failed =
-        |e: String| SourceError::Unavailable(format!("a stored record does not parse: {e}"));
-    let v = crate::json::parse(record).map_err(|e| failed(e.to_string()))?;
-    let mut r = Reader::new();
-    let o = r.open(&v, "");
-    let t = T::read(&mut r, &o);
-    r.finish(t).map_err(failed)
+    read_bytes(record.as_bytes(), None, T::read)
+        .map_err(|e| SourceError::Unavailable(format!("a stored record does not parse: {e}")))
 }
 
 fn json_list(items: &[String]) -> String {

@@ -1,7 +1,7 @@
 //! The bridge's records in Talkdesk's shapes (contract §6), checked and normalised at the
 //! boundary: phones in E.164, emails lower-case. Every refusal names the field.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::json::{quoted_list, Object, Reader};
@@ -34,7 +34,7 @@ pub fn field_error<T>(
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Contact {
     pub id: String,
     pub name: String,
@@ -54,14 +54,14 @@ pub struct Contact {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agent {
     pub id: String,
     pub name: String,
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Interaction {
     pub id: String,
     pub subject: String,

@@ -9,10 +9,10 @@
 //! checkpoint, the checkpoint it syncs from, and the last external id served. Deleted contacts
 //! are not sent (§6 defines no way to say a contact was deleted; see the README).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::json::{Object, Reader};
+use crate::json::{read_bytes, Object, Reader};
 
 use super::config::{Action, IntegrationConfig, KEY_FIELD};
 use super::model::{self, FieldError};
@@ -96,7 +96,7 @@ fn object<'a>(
 }
 
 /// What a contact-sync offset remembers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 struct Cursor {
     /// The checkpoint the sync is from (0: initial).
     c: u64,
@@ -117,18 +117,11 @@ fn decode<T>(
     path: &str,
     read: impl FnOnce(&mut Reader, &Object) -> T,
 ) -> Result<T, BridgeError> {
-    let v: Option<Value> = raw
-        .as_str()
+    raw.as_str()
         .filter(|s| s.len() <= 1024)
         .and_then(b64url_decode)
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let decoded = v.and_then(|v| {
-        let mut r = Reader::new();
-        let o = r.open(&v, "");
-        let t = read(&mut r, &o);
-        r.finish(t).ok()
-    });
-    decoded.map_or_else(|| bad(path, "is not an offset this bridge gave"), Ok)
+        .and_then(|b| read_bytes(&b, None, read).ok())
+        .map_or_else(|| bad(path, "is not an offset this bridge gave"), Ok)
 }
 
 fn checkpoint(raw: &Value, path: &str) -> Result<u64, BridgeError> {
@@ -204,7 +197,7 @@ pub async fn contacts<S: BridgeSource>(
     Ok(answer)
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct AgentCursor {
     a: String,
 }

@@ -22,7 +22,7 @@ pub const SEATS_NEEDING_A_PERSON: u64 = 100;
 pub struct ExampleHooks;
 
 /// An example tenant, as the first page and the tests read it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Tenant {
     pub account_id: String,
     pub installation_id: String,

@@ -5,9 +5,9 @@
 //! It also carries the `nonce` and the PKCE verifier, so nothing is stored for a launch: an
 //! anonymous `GET /launch` writes no row.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::json::Reader;
+use crate::json::read_bytes;
 
 use super::StateProblem;
 use crate::crypto::keyring::SealingKeys;
@@ -22,7 +22,7 @@ const CONTEXT: SealContext<'static> = SealContext {
 };
 
 /// What a sign-in in flight remembers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoginState {
     /// Random id, marked used at the callback.
     pub id: String,
@@ -90,18 +90,15 @@ impl LoginState {
 impl LoginState {
     /// The JSON [`seal`](Self::seal) wrote.
     fn read(bytes: &[u8]) -> Option<LoginState> {
-        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        let mut r = Reader::new();
-        let o = r.open(&v, "");
-        let state = LoginState {
-            id: r.text(&o, "id"),
-            installation_id: r.text(&o, "installation_id"),
-            nonce: r.text(&o, "nonce"),
-            verifier: r.text(&o, "verifier"),
-            binding: r.text(&o, "binding"),
-            expires_at: r.number(&o, "expires_at", u64::MAX),
-        };
-        r.finish(state).ok()
+        let state = read_bytes(bytes, None, |r, o| LoginState {
+            id: r.text(o, "id"),
+            installation_id: r.text(o, "installation_id"),
+            nonce: r.text(o, "nonce"),
+            verifier: r.text(o, "verifier"),
+            binding: r.text(o, "binding"),
+            expires_at: r.number(o, "expires_at", u64::MAX),
+        });
+        state.ok()
     }
 }
 

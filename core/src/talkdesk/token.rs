@@ -1,10 +1,8 @@
 //! The token request of the client-credentials grant with a JWT assertion (contract §3), as
 //! plain data, and the classification of its answer.
 
-use serde_json::Value;
-
 use super::http::{HttpRequest, HttpResponse};
-use crate::json::Reader;
+use crate::json::read_bytes;
 use crate::secret::SecretString;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -86,16 +84,12 @@ struct Success {
 
 impl Success {
     fn read(body: &[u8]) -> Result<Success, String> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let mut r = Reader::new();
-        let o = r.open(&v, "");
-        let s = Success {
-            access_token: r.text(&o, "access_token"),
-            token_type: r.text(&o, "token_type"),
-            expires_in: r.number(&o, "expires_in", u64::MAX),
-            scope: r.opt_text(&o, "scope"),
-        };
-        r.finish(s)
+        read_bytes(body, None, |r, o| Success {
+            access_token: r.text(o, "access_token"),
+            token_type: r.text(o, "token_type"),
+            expires_in: r.number(o, "expires_in", u64::MAX),
+            scope: r.opt_text(o, "scope"),
+        })
     }
 }
 
@@ -107,14 +101,10 @@ struct OAuthError {
 
 impl OAuthError {
     fn read(body: &[u8]) -> Result<OAuthError, String> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let mut r = Reader::new();
-        let o = r.open(&v, "");
-        let e = OAuthError {
-            error: r.text(&o, "error"),
-            error_description: r.opt_text(&o, "error_description"),
-        };
-        r.finish(e)
+        read_bytes(body, None, |r, o| OAuthError {
+            error: r.text(o, "error"),
+            error_description: r.opt_text(o, "error_description"),
+        })
     }
 }
 
