@@ -15,6 +15,7 @@ use appconnect_core::http::{self, route, ApiError, Reply, Route};
 use appconnect_core::lifecycle::budget::{Budget, Invocation, Meter, Metered};
 use appconnect_core::lifecycle::{self, Ports, Settings};
 use appconnect_core::ports::{Clock, Log};
+use appconnect_core::weburl::{form, request_target};
 
 /// Due installations the cron sweep looks at per run; the invocation's budget decides how many
 /// it works on (`lifecycle::budget`).
@@ -37,7 +38,7 @@ pub async fn fetch(
     log::set_request_id(Some(
         ray.unwrap_or_else(|| format!("local-{}", js_random_id())),
     ));
-    let for_a_person = http::is_page_path(&req.path());
+    let for_a_person = http::is_page_path(request_target(&req.inner().url()).0);
     let reply = handle(req, env, ctx).await;
     // A person's path answers in HTML whatever went wrong before its handler ran.
     let response = platform::into_response(if for_a_person {
@@ -57,15 +58,10 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
             return ApiError::Config(e).reply();
         }
     };
-    // 2. Route.
-    let url = match req.url() {
-        Ok(url) => url,
-        Err(e) => {
-            log::error("request_url_unparsable", &e.to_string());
-            return ApiError::Internal.reply();
-        }
-    };
-    let route = match route(req.method().as_ref(), url.path()) {
+    // 2. Route. The runtime hands the URL over in WHATWG form: only split, not judged again.
+    let url = req.inner().url();
+    let (path, query) = request_target(&url);
+    let route = match route(req.method().as_ref(), path) {
         Ok(route) => route,
         Err(e) => return e.reply(),
     };
@@ -75,8 +71,8 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
     }
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let head = Head {
-        path: url.path().to_owned(),
-        query: url.query_pairs().into_owned().collect(),
+        path: path.to_owned(),
+        query: form::parse(query.unwrap_or_default().as_bytes()),
         content_type: header("content-type"),
         authorization: header("authorization"),
         cookie: header("cookie"),

@@ -300,21 +300,23 @@ pub struct PublicBaseUrl(String);
 impl PublicBaseUrl {
     pub fn parse(value: &str) -> Result<PublicBaseUrl, String> {
         let trimmed = value.trim().trim_end_matches('/');
-        let url = url::Url::parse(trimmed).map_err(|_| "is not an absolute URL".to_owned())?;
-        let host = url.host_str().unwrap_or_default();
+        let url = match crate::weburl::Url::parse(trimmed) {
+            Ok(url) => url,
+            Err(crate::weburl::UrlError::Scheme) => {
+                return Err("must be https (plain http only on a loopback host)".into())
+            }
+            Err(why) => return Err(format!("is not an absolute URL ({why})")),
+        };
         let scheme_ok = url.scheme() == "https"
-            || (url.scheme() == "http" && crate::talkdesk::hosts::is_loopback(host));
+            || (url.scheme() == "http" && crate::talkdesk::hosts::is_loopback(url.host()));
         if !scheme_ok {
             return Err("must be https (plain http only on a loopback host)".into());
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not hold a user name or password".into());
         }
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err("must be an origin only, with no path, query or fragment".into());
         }
         // `Url` writes the origin back in canonical form (lower-case host, no default port).
-        Ok(PublicBaseUrl(url.origin().ascii_serialization()))
+        Ok(PublicBaseUrl(url.origin().to_owned()))
     }
 
     /// The origin, e.g. `https://app.example.com`.

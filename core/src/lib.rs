@@ -16,6 +16,7 @@
 //! |---|---|
 //! | [`calendar`] | dates (days ↔ civil dates, RFC 3339 in UTC), pure arithmetic |
 //! | [`json`] | strict reading of JSON objects field by field (the configuration's shapes) |
+//! | [`weburl`] | absolute `http(s)` URLs read strictly, in their WHATWG form; form-urlencoding |
 //! | [`secret`] | types that hold secrets and never print them; constant-time comparison |
 //! | [`crypto`] | sealing secrets (AES-256-GCM) and its keyring, key import and structural checks |
 //! | [`talkdesk`] | the contract as data: hosts and regions, events, assertions, token and API calls |
@@ -35,6 +36,8 @@
 pub mod calendar;
 
 pub mod json;
+
+pub mod weburl;
 
 pub mod secret;
 

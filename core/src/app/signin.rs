@@ -10,6 +10,7 @@ use crate::lifecycle::Ports;
 use crate::ports::{Clock, Log};
 use crate::signin::session::{sign_out, visitor, Visitor};
 use crate::signin::{self, Refusal, SignIn};
+use crate::weburl::form;
 
 fn page(config: &Config, p: &Page) -> Reply {
     pages::render(p, &config.app_name, &config.frame_ancestors)
@@ -52,11 +53,9 @@ pub async fn home<P: Ports>(p: &P, config: &Config, head: &Head) -> Reply {
         Ok(Visitor::SignedIn(agent)) => agent,
         // Signing in again is one redirect away while the agent's Talkdesk session lives.
         Ok(Visitor::Expired { installation_id }) => {
-            let mut launch = url::Url::parse(&s.base.join("/launch")).expect("an absolute URL");
-            launch
-                .query_pairs_mut()
-                .append_pair("talkdesk_installation_id", &installation_id);
-            return pages::redirect(launch.as_str(), Vec::new());
+            let query = form::serialize(&[("talkdesk_installation_id", &installation_id)]);
+            let launch = s.base.join(&format!("/launch?{query}"));
+            return pages::redirect(&launch, Vec::new());
         }
         Ok(Visitor::Anonymous) => return page(config, &notices::sign_in_required()),
         Err(e) => {
@@ -107,7 +106,7 @@ pub async fn logout<P: Ports>(p: &P, config: &Config, head: &Head, body: &[u8]) 
     let Some(s) = SignIn::from_config(config) else {
         return refusal(config, &Refusal::NotConfigured);
     };
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let form: Vec<(String, String)> = form::parse(body);
     match sign_out(p, &s, head.cookie.as_deref(), head.origin.as_deref(), &form).await {
         Ok(Ok(clear)) => page(config, &notices::signed_out()).with_header("set-cookie", clear),
         Ok(Err(refused)) => page(config, &notices::form_refused(refused)),
@@ -161,7 +160,7 @@ pub async fn issue_integration_key<P: Ports>(
             return page(config, &notices::internal());
         }
     };
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let form: Vec<(String, String)> = form::parse(body);
     let session_id = crate::signin::cookies::Cookies
         .read(head.cookie.as_deref(), crate::signin::cookies::SESSION)
         .unwrap_or_default();

@@ -626,7 +626,7 @@ mod tests {
     }
 
     fn query(url: &str) -> Vec<(String, String)> {
-        url::Url::parse(url)
+        ::url::Url::parse(url)
             .unwrap()
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -85,16 +85,16 @@ fn flag(
 /// `ALLOW_LOCAL_WEBHOOKS=1` (local development and tests), so a setting cannot point the
 /// worker's signed traffic at an internal service.
 pub fn check_url(raw: &str, allow_local: bool) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|_| "is not a URL".to_owned())?;
-    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+    let url = match crate::weburl::Url::parse(raw) {
+        Ok(url) => url,
+        Err(crate::weburl::UrlError::Scheme) => return Err("must be https".into()),
+        Err(why) => return Err(format!("is not a URL ({why})")),
+    };
+    if url.fragment().is_some() {
         return Err("must not carry credentials or a fragment".into());
     }
-    let host = url
-        .host_str()
-        .ok_or("has no host")?
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let local = is_local_host(&host);
+    let host = url.host().trim_end_matches('.');
+    let local = is_local_host(host);
     match (url.scheme(), local, allow_local) {
         ("https", false, _) => {}
         ("https" | "http", true, true) => {}

@@ -12,6 +12,7 @@ use super::hosts::{HostError, TalkdeskUrl};
 use super::http::{HttpRequest, HttpResponse};
 use super::token::{TokenError, ASSERTION_TYPE};
 use crate::secret::SecretString;
+use crate::weburl::form;
 
 /// The scope asked for at sign-in: `openid` names the user (`/users/me`) and brings an
 /// `id_token`; the app needs nothing else of the user's token.
@@ -33,17 +34,19 @@ pub struct AuthorizeRequest<'a> {
 
 /// The URL the browser is sent to: `authorize_url` with the request as its query.
 pub fn authorize_location(authorize_url: &TalkdeskUrl, req: &AuthorizeRequest<'_>) -> String {
-    let mut url = authorize_url.as_url().clone();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", req.client_id)
-        .append_pair("redirect_uri", req.redirect_uri)
-        .append_pair("scope", SIGN_IN_SCOPE)
-        .append_pair("state", req.state)
-        .append_pair("nonce", req.nonce)
-        .append_pair("code_challenge", req.code_challenge)
-        .append_pair("code_challenge_method", "S256");
-    url.into()
+    authorize_url
+        .with_query(&[
+            ("response_type", "code"),
+            ("client_id", req.client_id),
+            ("redirect_uri", req.redirect_uri),
+            ("scope", SIGN_IN_SCOPE),
+            ("state", req.state),
+            ("nonce", req.nonce),
+            ("code_challenge", req.code_challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .as_str()
+        .to_owned()
 }
 
 /// `POST {token_url}`: the code for the user's tokens, the client authenticated by its signed
@@ -55,13 +58,14 @@ pub fn code_request(
     redirect_uri: &str,
     code_verifier: &SecretString,
 ) -> HttpRequest {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "authorization_code")
-        .append_pair("code", code.expose())
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_verifier", code_verifier.expose())
-        .append_pair("client_assertion_type", ASSERTION_TYPE)
-        .append_pair("client_assertion", assertion.expose());
+    let form = form::serialize(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.expose()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", code_verifier.expose()),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion.expose()),
+    ]);
     HttpRequest {
         method: "POST",
         url: token_url.to_owned(),
@@ -72,7 +76,7 @@ pub fn code_request(
             ),
             ("accept", "application/json".to_owned()),
         ],
-        body: SecretString::new(form.finish()),
+        body: SecretString::new(form),
     }
 }
 

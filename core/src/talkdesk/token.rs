@@ -4,6 +4,7 @@
 use super::http::{HttpRequest, HttpResponse};
 use crate::json::read_bytes;
 use crate::secret::SecretString;
+use crate::weburl::form;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -24,12 +25,13 @@ pub fn scope_key(scopes: &[&str]) -> String {
 
 /// `POST {token_url}` with the form fields of RFC 7523 §2.2.
 pub fn token_request(token_url: &str, assertion: &SecretString, scopes: &[&str]) -> HttpRequest {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "client_credentials")
-        .append_pair("client_assertion_type", ASSERTION_TYPE)
-        .append_pair("client_assertion", assertion.expose());
+    let mut form = form::serialize(&[
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion.expose()),
+    ]);
     if !scopes.is_empty() {
-        form.append_pair("scope", &scope_key(scopes));
+        form::append_pair(&mut form, "scope", &scope_key(scopes));
     }
     HttpRequest {
         method: "POST",
@@ -41,7 +43,7 @@ pub fn token_request(token_url: &str, assertion: &SecretString, scopes: &[&str])
             ),
             ("accept", "application/json".to_owned()),
         ],
-        body: SecretString::new(form.finish()),
+        body: SecretString::new(form),
     }
 }
 
@@ -180,9 +182,10 @@ mod tests {
                 "application/x-www-form-urlencoded".to_owned()
             )
         );
-        let fields: Vec<(String, String)> = url::form_urlencoded::parse(r.body.expose().as_bytes())
-            .into_owned()
-            .collect();
+        let fields: Vec<(String, String)> =
+            ::url::form_urlencoded::parse(r.body.expose().as_bytes())
+                .into_owned()
+                .collect();
         assert_eq!(
             fields,
             vec![

@@ -106,7 +106,7 @@ pub fn sign_in_page(config: &Config, status: u16, problem: Option<&str>) -> Repl
 
 /// Parses a form body.
 pub fn form(body: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
+    crate::weburl::form::parse(body)
 }
 
 pub fn field<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {

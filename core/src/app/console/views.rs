@@ -525,10 +525,10 @@ fn replay_form(op: &Operator, id: &str, event_id: &str) -> String {
 
 /// Back to the installation's page, saying what happened.
 fn back(id: &str, done: &str, run: Option<String>) -> Handled {
-    let mut url = url::Url::parse("http://x/").expect("a URL");
-    url.set_path(&format!("/admin/console/installations/{id}"));
-    url.query_pairs_mut().append_pair("done", done);
-    let location = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    let mut location = String::from("/admin/console/installations/");
+    crate::weburl::form::encode_segment(id, &mut location);
+    location.push('?');
+    location.push_str(&crate::weburl::form::serialize(&[("done", done)]));
     Handled {
         reply: pages::redirect(&location, vec![]),
         run_installation: run,

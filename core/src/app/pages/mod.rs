@@ -95,10 +95,8 @@ fn style_hash() -> String {
 pub fn csp(script: Option<&str>, frame_ancestors: &str) -> String {
     let script_src = script.map_or_else(|| "'none'".to_owned(), csp_source);
     let widget_origin = script
-        .and_then(|s| url::Url::parse(s).ok())
-        .map(|u| u.origin().ascii_serialization())
-        .filter(|o| o != "null")
-        .map(|o| format!(" {}", csp_source(&o)))
+        .and_then(|s| crate::weburl::Url::parse(s).ok())
+        .map(|u| format!(" {}", csp_source(u.origin())))
         .unwrap_or_default();
     format!(
         "default-src 'none'; style-src {}{widget_origin}; script-src {script_src}; \

@@ -1,12 +1,11 @@
 //! [`Allowlist::check`]: the one gate every href from an event or from storage passes, and the
 //! checks of the authority exactly as it was written.
 
-use url::Url;
-
 use super::error::excerpt;
 use super::{
     is_loopback, ExtraHost, HostError, HostKind, PortRule, Region, TalkdeskUrl, MAX_URL_LEN,
 };
+use crate::weburl::{Url, UrlError};
 
 /// The hosts the worker may call: the built-in Talkdesk hosts (see [`Region`]) plus the extra
 /// hosts from configuration. `Allowlist::default()` holds the built-in hosts only (production).
@@ -33,38 +32,38 @@ impl Allowlist {
             return Err(HostError::TooLong { len: raw.len() });
         }
         check_characters(raw)?;
-        let url = Url::parse(raw).map_err(|_| HostError::Malformed {
+        let scheme = raw.split_once(':').map_or("", |(s, _)| s);
+        let parsed = Url::parse(raw);
+        match parsed {
+            Err(UrlError::Scheme) => {
+                return Err(HostError::Scheme {
+                    scheme: excerpt(scheme),
+                })
+            }
+            Err(UrlError::NotAbsolute) => {
+                return Err(HostError::Malformed {
+                    why: "it is not an absolute URL",
+                })
+            }
+            _ => {}
+        }
+        // The authority as written is judged before the parse's verdict, so a refusal names
+        // what is wrong with it rather than only that the text is not a URL.
+        let written = WrittenAuthority::split(raw, scheme)?;
+        let url = parsed.map_err(|_| HostError::Malformed {
             why: "it is not an absolute URL",
         })?;
-        let scheme = url.scheme();
-        if scheme != "https" && scheme != "http" {
-            return Err(HostError::Scheme {
-                scheme: excerpt(scheme),
-            });
-        }
-        let written = WrittenAuthority::split(raw, scheme)?;
-        // Defence in depth: `WrittenAuthority::split` already refused any '@'.
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(HostError::Userinfo);
-        }
         if url.fragment().is_some() {
             return Err(HostError::Fragment);
         }
-        let host = url.host_str().ok_or(HostError::Malformed {
-            why: "it has no host",
-        })?;
+        let host = url.host();
         if !written.host.eq_ignore_ascii_case(host) {
             return Err(HostError::NonCanonicalHost {
                 host: excerpt(written.host),
             });
         }
         if let Some(p) = written.port {
-            if url
-                .port_or_known_default()
-                .map(|n| n.to_string())
-                .as_deref()
-                != Some(p)
-            {
+            if url.port_or_default().to_string() != p {
                 return Err(HostError::Malformed {
                     why: "the port is not written as a plain number",
                 });
@@ -85,7 +84,7 @@ impl Allowlist {
         if let (Some(kind), true, true) = (&built_in, https, default_port) {
             return Ok(kind.clone());
         }
-        let port = url.port_or_known_default().unwrap_or_default();
+        let port = url.port_or_default();
         let entries: Vec<&ExtraHost> = self
             .extra
             .iter()
@@ -162,8 +161,8 @@ struct WrittenAuthority<'a> {
 }
 
 impl<'a> WrittenAuthority<'a> {
-    /// Splits `scheme://host[:port]` off `raw`, whose scheme the URL parser read as `scheme`.
-    /// Refuses `https:host` and `https:///host` (which the parser repairs), userinfo, an
+    /// Splits `scheme://host[:port]` off `raw`, whose scheme is written as `scheme`.
+    /// Refuses `https:host` and `https:///host` (which a WHATWG parser repairs), userinfo, an
     /// empty host, and host characters that normalization would rewrite (`%`, non-ASCII).
     fn split(raw: &'a str, scheme: &str) -> Result<WrittenAuthority<'a>, HostError> {
         let malformed = |why| HostError::Malformed { why };

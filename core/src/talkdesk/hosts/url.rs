@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::weburl::Url;
 use serde::Serialize;
-use url::Url;
 
 use super::error::excerpt;
 use super::{AccountName, HostError, Region};
@@ -58,13 +58,12 @@ impl TalkdeskUrl {
 
     /// The normalized host: lower-case, IPv6 in brackets.
     pub fn host(&self) -> &str {
-        // Only http(s) URLs with a host get past the allowlist.
-        self.url.host_str().unwrap_or_default()
+        self.url.host()
     }
 
     /// `scheme://host[:port]`, the port only when it is not the scheme's default.
     pub fn origin(&self) -> String {
-        self.url.origin().ascii_serialization()
+        self.url.origin().to_owned()
     }
 
     pub fn kind(&self) -> &HostKind {
@@ -84,15 +83,8 @@ impl TalkdeskUrl {
                 segment: excerpt(bad),
             });
         }
-        let mut url = self.url.clone();
-        url.path_segments_mut()
-            .map_err(|()| HostError::Malformed {
-                why: "the URL cannot have a path",
-            })?
-            .pop_if_empty()
-            .extend(segments);
         Ok(TalkdeskUrl {
-            url,
+            url: self.url.with_segments(segments),
             kind: self.kind.clone(),
         })
     }
@@ -100,23 +92,19 @@ impl TalkdeskUrl {
     /// This URL with `pairs` appended to its query, form-urlencoded. An empty list leaves the URL
     /// as it is.
     pub fn with_query(&self, pairs: &[(&str, &str)]) -> TalkdeskUrl {
-        let mut url = self.url.clone();
-        if !pairs.is_empty() {
-            url.query_pairs_mut().extend_pairs(pairs);
+        if pairs.is_empty() {
+            return self.clone();
         }
         TalkdeskUrl {
-            url,
+            url: self.url.with_query_pairs(pairs),
             kind: self.kind.clone(),
         }
     }
 
     /// The same origin with its path replaced by `path` (a constant) and no query.
     pub(super) fn with_path(&self, path: &str) -> TalkdeskUrl {
-        let mut url = self.url.clone();
-        url.set_path(path);
-        url.set_query(None);
         TalkdeskUrl {
-            url,
+            url: self.url.with_path(path),
             kind: self.kind.clone(),
         }
     }

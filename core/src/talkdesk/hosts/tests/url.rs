@@ -41,11 +41,11 @@ fn join_path_never_traverses_or_leaves_the_origin() {
         let url = root.join_path(&["apps", segment, "state"]).unwrap();
         assert_eq!(url.origin(), "https://api.talkdeskapp.com", "{segment}");
         assert_eq!(url.host(), "api.talkdeskapp.com");
-        assert_eq!(url.as_url().path_segments().unwrap().count(), 3, "{url}");
+        assert_eq!(url.as_url().path_segments().count(), 3, "{url}");
         assert_eq!(url.as_url().query(), None, "{url}");
         assert_eq!(url.as_url().fragment(), None, "{url}");
         // What the fetch adapter sends parses back to the same URL.
-        assert_eq!(Url::parse(url.as_str()).unwrap(), *url.as_url());
+        assert_eq!(Url::parse(url.as_str()).unwrap().as_str(), url.as_str());
     }
     assert_eq!(
         root.join_path(&["a/b", "../x"]).unwrap().as_str(),
