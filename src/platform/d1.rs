@@ -62,10 +62,10 @@ impl D1 {
 
     /// Runs the statements as one D1 batch (one transaction, one round trip).
     async fn send_batch(&self, statements: &[Statement]) -> Result<Vec<D1Result>, PortError> {
-        let prepared = statements
-            .iter()
-            .map(|s| self.prepare(s))
-            .collect::<Result<Array, _>>()?;
+        let prepared = Array::new();
+        for s in statements {
+            prepared.push(&JsValue::from(self.prepare(s)?));
+        }
         let failed = |e: &JsValue| {
             // Names once each: a batch of thousands of user rows is one name, not thousands.
             let mut names: Vec<&str> = statements.iter().map(|s| s.name).collect();

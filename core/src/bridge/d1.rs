@@ -58,11 +58,10 @@ impl<D: Database> BridgeSource for D1Source<'_, D> {
             .map_err(unavailable)?;
         let more = rows.len() == limit as usize;
         let last_id = rows.last().map(|r| r.external_id.clone());
-        let contacts = rows
-            .iter()
-            .filter(|r| r.deleted == 0)
-            .map(|r| parse::<Contact>(&r.record))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut contacts = Vec::new();
+        for r in rows.iter().filter(|r| r.deleted == 0) {
+            contacts.push(parse::<Contact>(&r.record)?);
+        }
         Ok(ContactPage {
             contacts,
             last_id,
@@ -82,10 +81,10 @@ impl<D: Database> BridgeSource for D1Source<'_, D> {
             .await
             .map_err(unavailable)?;
         let more = rows.len() == limit as usize;
-        let agents = rows
-            .iter()
-            .map(|r| parse::<Agent>(&r.record))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut agents = Vec::new();
+        for r in &rows {
+            agents.push(parse::<Agent>(&r.record)?);
+        }
         Ok((agents, more))
     }
 

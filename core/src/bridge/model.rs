@@ -278,16 +278,15 @@ pub fn contact(v: &Value, path: &str, default_cc: &str) -> Result<(Contact, bool
             true,
         ));
     }
-    let emails = list(get(o, "emails"), &at("emails"))?
-        .iter()
-        .enumerate()
-        .map(|(i, e)| email(e, &format!("{}[{i}]", at("emails"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let phones = list(get(o, "phones"), &at("phones"))?
-        .iter()
-        .enumerate()
-        .map(|(i, p)| phone(p, default_cc, &format!("{}[{i}]", at("phones"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Loops rather than collects into a Result: each such collect is an adapter of its own.
+    let mut emails = Vec::new();
+    for (i, e) in list(get(o, "emails"), &at("emails"))?.iter().enumerate() {
+        emails.push(email(e, &format!("{}[{i}]", at("emails")))?);
+    }
+    let mut phones = Vec::new();
+    for (i, p) in list(get(o, "phones"), &at("phones"))?.iter().enumerate() {
+        phones.push(phone(p, default_cc, &format!("{}[{i}]", at("phones")))?);
+    }
     Ok((
         Contact {
             id,

@@ -282,22 +282,21 @@ pub async fn interactions<S: BridgeSource>(
         None | Some(Value::Null) => None,
         Some(v) => Some(model::external_id(v, "data.contact_external_id")?),
     };
-    let emails = strings(data.get("contact_emails"), "data.contact_emails")?
+    let mut emails = Vec::new();
+    for (i, e) in strings(data.get("contact_emails"), "data.contact_emails")?
         .iter()
         .enumerate()
-        .map(|(i, e)| model::email(e, &format!("data.contact_emails[{i}]")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let phones = strings(data.get("contact_phones"), "data.contact_phones")?
+    {
+        emails.push(model::email(e, &format!("data.contact_emails[{i}]"))?);
+    }
+    let mut phones = Vec::new();
+    for (i, p) in strings(data.get("contact_phones"), "data.contact_phones")?
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            model::phone(
-                p,
-                &cfg.default_country_code,
-                &format!("data.contact_phones[{i}]"),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    {
+        let at = format!("data.contact_phones[{i}]");
+        phones.push(model::phone(p, &cfg.default_country_code, &at)?);
+    }
     if external_id.is_none() && emails.is_empty() && phones.is_empty() {
         return bad(
             "data",

@@ -4,6 +4,7 @@
 
 use super::{err, ConfigError};
 use crate::secret::SecretBytes;
+use crate::weburl::Ip;
 
 pub const PARTNER_WEBHOOK_URL: &str = "PARTNER_WEBHOOK_URL";
 pub const PARTNER_WEBHOOK_SECRET: &str = "PARTNER_WEBHOOK_SECRET";
@@ -108,39 +109,40 @@ pub fn check_url(raw: &str, allow_local: bool) -> Result<String, String> {
 }
 
 /// Loopback, private, link-local, unspecified and `.local`/`localhost` names.
+/// `host` is in the canonical form [`Url`](crate::weburl::Url) gives it.
 fn is_local_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return match ip {
-            std::net::IpAddr::V4(v4) => {
-                let [a, b, ..] = v4.octets();
-                v4.is_loopback()
-                    || v4.is_private()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_multicast()
-                    || v4.is_broadcast()
-                    || a == 0
-                    || a >= 240
-                    || (a == 100 && (64..128).contains(&b))
-                    || (a == 198 && (18..20).contains(&b))
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-                    || v6
-                        .to_ipv4_mapped()
-                        .is_some_and(|v4| is_local_host(&v4.to_string()))
-            }
-        };
+    match crate::weburl::ip(host) {
+        Some(Ip::V4(v4)) => return is_local_v4(v4),
+        Some(Ip::V6(p)) => {
+            let mapped = p[..5] == [0; 5] && p[5] == 0xffff;
+            let [c, d, e, f] = [p[6] >> 8, p[6] & 255, p[7] >> 8, p[7] & 255].map(|x| x as u8);
+            return p == [0, 0, 0, 0, 0, 0, 0, 1] // loopback
+                || p == [0; 8] // unspecified
+                || (p[0] & 0xfe00) == 0xfc00 // unique local
+                || (p[0] & 0xffc0) == 0xfe80 // link-local
+                || (mapped && is_local_v4([c, d, e, f]));
+        }
+        None => {}
     }
     host == "localhost"
         || host.ends_with(".localhost")
         || host.ends_with(".local")
         || host.ends_with(".internal")
         || !host.contains('.')
+}
+
+/// Loopback, private (RFC 1918), link-local, unspecified, multicast, reserved and broadcast,
+/// shared (100.64/10) and benchmarking (198.18/15) addresses.
+fn is_local_v4([a, b, ..]: [u8; 4]) -> bool {
+    a == 127
+        || a == 10
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 169 && b == 254)
+        || a == 0
+        || a >= 224
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (18..20).contains(&b))
 }
 
 /// `whsec_<base64>` secrets separated by commas, each 24 to 64 bytes.
@@ -188,6 +190,55 @@ mod tests {
         }
         assert!(check_url("http://127.0.0.1:9000/hooks", true).is_ok());
         assert!(check_url("ftp://127.0.0.1/x", true).is_err());
+    }
+
+    #[test]
+    fn local_addresses_are_the_ones_std_classifies_as_such() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let std_v4 = |v4: Ipv4Addr| {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+        };
+        for a in 0..=255u8 {
+            for b in [
+                0, 1, 15, 16, 31, 32, 63, 64, 127, 128, 167, 168, 253, 254, 255,
+            ] {
+                for cd in [[0, 0], [0, 1], [255, 255]] {
+                    let v4 = Ipv4Addr::new(a, b, cd[0], cd[1]);
+                    assert_eq!(is_local_host(&v4.to_string()), std_v4(v4), "{v4}");
+                    let mapped = v4.to_ipv6_mapped().segments();
+                    let host = format!("[::ffff:{:x}:{:x}]", mapped[6], mapped[7]);
+                    assert_eq!(is_local_host(&host), std_v4(v4), "{host}");
+                }
+            }
+        }
+        for (v6, local) in [
+            ("::1", true),
+            ("::", true),
+            ("fc00::1", true),
+            ("fdff::1", true),
+            ("fe80::1", true),
+            ("febf::1", true),
+            ("fec0::1", false),
+            ("2001:db8::1", false),
+            ("::2", false),
+        ] {
+            let parsed: Ipv6Addr = v6.parse().unwrap();
+            assert_eq!(is_local_host(&format!("[{v6}]")), local, "{v6}");
+            assert_eq!(
+                crate::weburl::ip(&format!("[{v6}]")),
+                Some(Ip::V6(parsed.segments()))
+            );
+        }
     }
 
     #[test]

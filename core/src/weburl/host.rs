@@ -88,6 +88,28 @@ pub(super) fn canonical(host: &str) -> Result<String, UrlError> {
     Ok(format!("{a}.{b}.{c}.{d}"))
 }
 
+/// An IP address host, as [`canonical`] writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ip {
+    V4([u8; 4]),
+    V6([u16; 8]),
+}
+
+/// The address a canonical host names, when it is an IP address.
+pub fn ip(host: &str) -> Option<Ip> {
+    if let Some(inside) = host.strip_prefix('[') {
+        return ipv6(inside.strip_suffix(']')?).map(Ip::V6);
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = host.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        let plain = !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit());
+        *octet = part.parse().ok().filter(|_| plain)?;
+    }
+    parts.next().is_none().then_some(Ip::V4(octets))
+}
+
 /// WHATWG's test for a host to be read as IPv4: its last label (before a trailing dot) is
 /// digits, or `0x` and hex digits.
 fn ends_in_a_number(host: &str) -> bool {

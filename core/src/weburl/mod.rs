@@ -13,6 +13,7 @@
 
 pub mod form;
 mod host;
+pub use host::{ip, Ip};
 mod punycode;
 
 use std::fmt;
