@@ -305,7 +305,13 @@ impl PublicBaseUrl {
             Err(crate::weburl::UrlError::Scheme) => {
                 return Err("must be https (plain http only on a loopback host)".into())
             }
-            Err(why) => return Err(format!("is not an absolute URL ({why})")),
+            Err(crate::weburl::UrlError::Userinfo) => {
+                return Err("must not hold a user name or password".into())
+            }
+            Err(crate::weburl::UrlError::NotAbsolute) => {
+                return Err("is not an absolute URL".into())
+            }
+            Err(why) => return Err(format!("is not a valid URL: {why}")),
         };
         let scheme_ok = url.scheme() == "https"
             || (url.scheme() == "http" && crate::talkdesk::hosts::is_loopback(url.host()));

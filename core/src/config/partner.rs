@@ -89,7 +89,10 @@ pub fn check_url(raw: &str, allow_local: bool) -> Result<String, String> {
     let url = match crate::weburl::Url::parse(raw) {
         Ok(url) => url,
         Err(crate::weburl::UrlError::Scheme) => return Err("must be https".into()),
-        Err(why) => return Err(format!("is not a URL ({why})")),
+        Err(crate::weburl::UrlError::Userinfo) => {
+            return Err("must not carry credentials or a fragment".into())
+        }
+        Err(why) => return Err(format!("is not a valid URL: {why}")),
     };
     if url.fragment().is_some() {
         return Err("must not carry credentials or a fragment".into());

@@ -12,8 +12,13 @@ fn push_escaped(byte: u8, out: &mut String) {
 /// `text` as one path segment: what a WHATWG parser percent-encodes in a path of an `http(s)`
 /// URL, and `/`, `\` and `%` so that it can neither add a segment nor decode to anything else.
 pub fn encode_segment(text: &str, out: &mut String) {
+    encode_path(text, b"/%\\", out);
+}
+
+/// What a WHATWG parser percent-encodes in a path (`^` included, as browsers do), and `extra`.
+pub fn encode_path(text: &str, extra: &[u8], out: &mut String) {
     for b in text.bytes() {
-        let kept = b.is_ascii_graphic() && !b"\"#<>?`{}/%\\".contains(&b);
+        let kept = b.is_ascii_graphic() && !b"\"#<>?`{}^".contains(&b) && !extra.contains(&b);
         match kept {
             true => out.push(char::from(b)),
             false => push_escaped(b, out),

@@ -25,6 +25,8 @@ pub enum UrlError {
     NotAbsolute,
     /// It has a scheme, and it is neither `http` nor `https`.
     Scheme,
+    /// It holds a user name or password (`user:pass@host`).
+    Userinfo,
     /// Anything else, with the reason.
     Invalid(&'static str),
 }
@@ -34,6 +36,7 @@ impl fmt::Display for UrlError {
         match self {
             UrlError::NotAbsolute => f.write_str("it is not an absolute URL"),
             UrlError::Scheme => f.write_str("it is not an http or https URL"),
+            UrlError::Userinfo => f.write_str("it holds a user name or password"),
             UrlError::Invalid(why) => f.write_str(why),
         }
     }
@@ -54,8 +57,9 @@ pub struct Url {
 }
 
 /// Characters a WHATWG parser would percent-encode in each part; [`Url::parse`] refuses them
-/// there, so it never has to rewrite what it accepts.
-const PATH_ENCODED: &[u8] = b"\"<>`{}";
+/// there, so it never has to rewrite what it accepts. `^` is in the path's set since 2025
+/// (browsers and the runtime encode it; the `url` crate 2.5 does not yet).
+const PATH_ENCODED: &[u8] = b"\"<>`{}^";
 const QUERY_ENCODED: &[u8] = b"\"<>'";
 const FRAGMENT_ENCODED: &[u8] = b"\"<>`";
 
@@ -80,7 +84,7 @@ impl Url {
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, rest) = rest.split_at(authority_end);
         if authority.contains('@') {
-            return invalid("it holds a user name or password");
+            return Err(UrlError::Userinfo);
         }
         let (host, port) = host::split_authority(authority)?;
         let host = host::canonical(host)?;
@@ -102,6 +106,9 @@ impl Url {
         )?;
         if path.split('/').any(is_dot_segment) {
             return invalid("the path has a . or .. segment");
+        }
+        if path.contains("//") {
+            return invalid("the path has an empty segment");
         }
         if let Some(q) = query {
             check_part(
@@ -190,7 +197,7 @@ impl Url {
     }
 
     pub fn path_segments(&self) -> std::str::Split<'_, char> {
-        self.path()[1..].split('/')
+        self.path().strip_prefix('/').unwrap_or_default().split('/')
     }
 
     pub fn query(&self) -> Option<&str> {
@@ -209,8 +216,13 @@ impl Url {
     }
 
     /// The path with a trailing empty segment dropped and then `segments` appended, each
-    /// percent-encoded so that it stays one segment; the query and fragment are kept.
-    pub fn with_segments(&self, segments: &[&str]) -> Url {
+    /// percent-encoded so that it stays one segment; the query and fragment are kept. The
+    /// caller refuses empty, `.` and `..` segments and control characters first
+    /// (`TalkdeskUrl::join_path`), since no encoding keeps those as data.
+    pub(crate) fn with_segments(&self, segments: &[&str]) -> Url {
+        if segments.is_empty() {
+            return self.clone();
+        }
         let old = self.path();
         let mut path = old.strip_suffix('/').unwrap_or(old).to_owned();
         for s in segments {

@@ -1,5 +1,7 @@
-//! Punycode (RFC 3492), decoded only to check an `xn--` label the way a WHATWG parser does:
-//! it must decode, and to something that is not plain ASCII. The label is kept as written.
+//! Punycode (RFC 3492), decoded only to check an `xn--` label the way the `url` crate's parser
+//! does without Unicode's tables: it must decode, to something that is not plain ASCII, with
+//! no U+FFFD and no joiner first. The label is kept as written. (A browser, with the tables,
+//! refuses more, such as upper-case letters: such a host passes here and fails at `fetch`.)
 
 const BASE: u32 = 36;
 const T_MIN: u32 = 1;
@@ -17,6 +19,7 @@ pub(super) fn decode(label: &str) -> Option<usize> {
     };
     let mut len = basic.len() as u32;
     let (mut n, mut i, mut bias) = (128u32, 0u32, 72u32);
+    let mut decoded: Vec<char> = basic.chars().collect();
     let mut digits = extended.bytes().peekable();
     let mut first = true;
     while digits.peek().is_some() {
@@ -41,10 +44,14 @@ pub(super) fn decode(label: &str) -> Option<usize> {
         first = false;
         n = n.checked_add(i / len)?;
         i %= len;
-        char::from_u32(n)?;
+        decoded.insert(i as usize, char::from_u32(n)?);
         i += 1;
     }
-    (len as usize > basic.len()).then_some(len as usize)
+    // U+FFFD marks a failed decoding, and a joiner needs a character before it (with Unicode's
+    // tables, a virama: the url crate's parser without them, like ours, takes any).
+    let refused =
+        decoded.contains(&'\u{FFFD}') || matches!(decoded.first(), Some('\u{200C}' | '\u{200D}'));
+    (len as usize > basic.len() && !refused).then_some(len as usize)
 }
 
 fn adapt(delta: u32, points: u32, first: bool) -> u32 {

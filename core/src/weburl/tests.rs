@@ -67,6 +67,9 @@ fn candidates() -> Vec<String> {
         "/a/...",
         "/a/%zz",
         "/it's|^~!$&()*+,;=:@",
+        "/it's|~!$&()*+,;=:@/%41",
+        "//x",
+        "/a//b",
         "/a\"b",
         "/a<b>",
         "/a`b",
@@ -165,12 +168,15 @@ fn what_a_parser_would_repair_is_refused() {
     for raw in [
         "https:api.talkdeskapp.com/",
         "https:///api.talkdeskapp.com/",
-        "https://u@api.talkdeskapp.com/",
         "https://api.talkdeskapp.com/a/../b",
         "https://api.talkdeskapp.com/a/%2E/b",
         "https://api.talkdeskapp.com/a b",
         "https://api.talkdeskapp.com/a\\b",
         "https://api.talkdeskapp.com/a\"b",
+        "https://api.talkdeskapp.com/a^b",
+        "https://api.talkdeskapp.com//x",
+        "https://api.talkdeskapp.com/a//",
+        "https://api.talkdeskapp.com//",
         "https://api.talkdeskapp.com/?q='",
         "https://api.talkdeskapp.com/#`",
         "https://api%2etalkdeskapp.com/",
@@ -186,6 +192,9 @@ fn what_a_parser_would_repair_is_refused() {
             matches!(Url::parse(raw), Err(UrlError::Invalid(_))),
             "{raw}"
         );
+    }
+    for raw in ["https://u@h/", "https://u:p@h/", "https://@h/"] {
+        assert_eq!(Url::parse(raw), Err(UrlError::Userinfo), "{raw}");
     }
     for raw in ["ftp://x/", "javascript:alert(1)", "file:///etc/passwd"] {
         assert_eq!(Url::parse(raw), Err(UrlError::Scheme), "{raw}");
@@ -210,7 +219,8 @@ fn segments_and_query_pairs_are_appended_as_the_url_crate_appends_them() {
             .unwrap()
             .pop_if_empty()
             .extend(segments);
-        assert_eq!(ours.as_str(), theirs.as_str());
+        // `^` is encoded as browsers now do; the url crate 2.5 keeps it.
+        assert_eq!(ours.as_str(), theirs.as_str().replace('^', "%5E"));
         assert_eq!(Url::parse(ours.as_str()).as_ref(), Ok(&ours));
 
         let pairs = [("a b", "c&d=e"), ("é", "+%"), ("", "")];
@@ -220,6 +230,9 @@ fn segments_and_query_pairs_are_appended_as_the_url_crate_appends_them() {
         assert_eq!(ours.as_str(), theirs.as_str());
         assert_eq!(ours.path(), theirs.path());
     }
+    let root = Url::parse("https://h/?q").unwrap();
+    assert_eq!(root.with_segments(&[]), root);
+    assert_eq!(root.with_segments(&["a"]).as_str(), "https://h/a?q");
     let url = Url::parse("https://h/x?")
         .unwrap()
         .with_query_pairs(&[("a", "1")]);
@@ -276,10 +289,14 @@ fn punycode_labels_are_accepted_exactly_when_the_url_crate_accepts_them() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let len = 1 + (state % 9) as usize;
-        let label = (0..len)
-            .map(|i| char::from(alphabet[((state >> (5 * i + 8)) % 37) as usize]))
-            .collect();
+        let len = 1 + (state % 40) as usize;
+        let mut label = String::new();
+        for _ in 0..len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            label.push(char::from(alphabet[(state % 37) as usize]));
+        }
         labels.push(label);
     }
     let (mut valid, mut skipped) = (0, 0);

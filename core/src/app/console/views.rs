@@ -526,7 +526,8 @@ fn replay_form(op: &Operator, id: &str, event_id: &str) -> String {
 /// Back to the installation's page, saying what happened.
 fn back(id: &str, done: &str, run: Option<String>) -> Handled {
     let mut location = String::from("/admin/console/installations/");
-    crate::weburl::form::encode_segment(id, &mut location);
+    // The id is the route's own path segment, still percent-encoded: kept as it came.
+    crate::weburl::form::encode_path(id, b"/", &mut location);
     location.push('?');
     location.push_str(&crate::weburl::form::serialize(&[("done", done)]));
     Handled {
@@ -705,5 +706,38 @@ pub async fn act<P: Ports>(
         )
         .into(),
         _ => page(config, 404, "Not found", "<p>No such action.</p>".into()).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back;
+
+    fn location(id: &str, done: &str) -> String {
+        let handled = back(id, done, None);
+        let (_, at) = handled
+            .reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == "location")
+            .unwrap();
+        at.clone()
+    }
+
+    #[test]
+    fn back_keeps_the_routes_id_as_it_came_and_encodes_what_happened_as_a_form() {
+        assert_eq!(
+            location("i-1", "retry queued & more"),
+            "/admin/console/installations/i-1?done=retry+queued+%26+more"
+        );
+        // The id is the route's own path segment, already percent-encoded: not encoded twice.
+        assert_eq!(
+            location("a%20b", "ok"),
+            "/admin/console/installations/a%20b?done=ok"
+        );
+        assert_eq!(
+            location("a\"b<c>", "ok"),
+            "/admin/console/installations/a%22b%3Cc%3E?done=ok"
+        );
     }
 }

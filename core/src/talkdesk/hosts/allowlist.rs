@@ -37,7 +37,7 @@ impl Allowlist {
         match parsed {
             Err(UrlError::Scheme) => {
                 return Err(HostError::Scheme {
-                    scheme: excerpt(scheme),
+                    scheme: excerpt(&scheme.to_ascii_lowercase()),
                 })
             }
             Err(UrlError::NotAbsolute) => {
@@ -50,8 +50,11 @@ impl Allowlist {
         // The authority as written is judged before the parse's verdict, so a refusal names
         // what is wrong with it rather than only that the text is not a URL.
         let written = WrittenAuthority::split(raw, scheme)?;
-        let url = parsed.map_err(|_| HostError::Malformed {
-            why: "it is not an absolute URL",
+        let url = parsed.map_err(|e| HostError::Malformed {
+            why: match e {
+                UrlError::Invalid(why) => why,
+                _ => "it is not an absolute URL",
+            },
         })?;
         if url.fragment().is_some() {
             return Err(HostError::Fragment);

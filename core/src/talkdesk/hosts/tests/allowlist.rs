@@ -218,7 +218,19 @@ type IsExpected = fn(&HostError) -> bool;
 #[test]
 fn each_refusal_names_its_reason() {
     let a = dev_allowlist();
-    let cases: [(&str, IsExpected); 12] = [
+    let cases: [(&str, IsExpected); 15] = [
+        (
+            "FTP://api.talkdeskapp.com/",
+            |e| matches!(e, HostError::Scheme { scheme } if scheme == "ftp"),
+        ),
+        (
+            "https://api.talkdeskapp.com/{}",
+            |e| matches!(e, HostError::Malformed { why } if why.contains("percent-encoded")),
+        ),
+        (
+            "https://api.talkdeskapp.com/a/../b",
+            |e| matches!(e, HostError::Malformed { why } if why.contains(".. segment")),
+        ),
         ("ftp://api.talkdeskapp.com/", |e| {
             matches!(e, HostError::Scheme { .. })
         }),
