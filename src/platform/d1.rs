@@ -137,12 +137,13 @@ impl Database for D1 {
 
     async fn batch_query(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, PortError> {
         let answers = self.send_batch(statements).await?;
-        answers
-            .iter()
-            .zip(statements)
-            .map(|(answer, s)| {
-                rows(answer).map_err(|e| PortError(format!("D1 {}: {}", s.name, error_text(&e))))
-            })
-            .collect()
+        let mut all = Vec::with_capacity(answers.len());
+        for (answer, s) in answers.iter().zip(statements) {
+            all.push(
+                rows(answer)
+                    .map_err(|e| PortError(format!("D1 {}: {}", s.name, error_text(&e))))?,
+            );
+        }
+        Ok(all)
     }
 }

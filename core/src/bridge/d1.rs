@@ -107,9 +107,11 @@ impl<D: Database> BridgeSource for D1Source<'_, D> {
             )
             .await
             .map_err(unavailable)?;
-        rows.iter()
-            .map(|r| parse::<Interaction>(&r.record))
-            .collect()
+        let mut interactions = Vec::with_capacity(rows.len());
+        for r in &rows {
+            interactions.push(parse::<Interaction>(&r.record)?);
+        }
+        Ok(interactions)
     }
 
     async fn act(

@@ -118,9 +118,13 @@ fn csv_records(kind: Kind, text: &str) -> Result<Vec<Value>, FieldError> {
             );
         }
     }
-    rows.enumerate()
-        .filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()))
-        .map(|(i, r)| {
+    // Loops rather than collects into a Result: each such collect is an adapter of its own.
+    let mut records = Vec::new();
+    for (i, r) in rows.enumerate() {
+        if r.len() == 1 && r[0].trim().is_empty() {
+            continue;
+        }
+        records.push({
             if r.len() != header.len() {
                 return field_error(
                     format!("line {}", i + 2),
@@ -155,9 +159,10 @@ fn csv_records(kind: Kind, text: &str) -> Result<Vec<Value>, FieldError> {
                 };
                 o.insert(name.to_owned(), v);
             }
-            Ok(Value::Object(o))
-        })
-        .collect()
+            Value::Object(o)
+        });
+    }
+    Ok(records)
 }
 
 /// The records of an import body, by its media type.
@@ -199,10 +204,9 @@ pub fn rows(
     default_cc: &str,
     types: &[String],
 ) -> Result<Vec<ImportRow>, FieldError> {
-    records
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
+    let mut out = Vec::with_capacity(records.len());
+    for (i, v) in records.iter().enumerate() {
+        out.push({
             let path = format!("$[{i}]");
             let row = |id: String, record: String, deleted: bool| ImportRow {
                 id,
@@ -214,7 +218,7 @@ pub fn rows(
                 kind: String::new(),
                 deleted: i64::from(deleted),
             };
-            Ok(match kind {
+            match kind {
                 Kind::Contacts => {
                     let (c, deleted) = model::contact(v, &path, default_cc)?;
                     let record = if deleted {
@@ -254,9 +258,10 @@ pub fn rows(
                         ..row(it.id.clone(), record, deleted)
                     }
                 }
-            })
-        })
-        .collect()
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// Largest JSON text bound as one chunk: well under D1's 2 MB limit for a string value.

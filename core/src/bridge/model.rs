@@ -171,13 +171,13 @@ fn list(v: &Value, path: &str) -> Result<Vec<String>, FieldError> {
         Value::Array(items) if items.len() > MAX_LIST => {
             field_error(path, format!("has more than {MAX_LIST} entries"))
         }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                text(item, &format!("{path}[{i}]"), true).map(|t| t.unwrap_or_default())
-            })
-            .collect(),
+        Value::Array(items) => {
+            let mut texts = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                texts.push(text(item, &format!("{path}[{i}]"), true)?.unwrap_or_default());
+            }
+            Ok(texts)
+        }
         _ => field_error(path, "must be an array of strings"),
     }
 }

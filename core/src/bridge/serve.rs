@@ -233,14 +233,16 @@ pub async fn agents<S: BridgeSource>(
 fn strings(v: Option<&Value>, path: &str) -> Result<Vec<String>, BridgeError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) if items.len() <= model::MAX_LIST => items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| match s.as_str() {
-                Some(s) if s.len() <= model::MAX_TEXT => Ok(s.to_owned()),
-                _ => bad(&format!("{path}[{i}]"), "must be a string"),
-            })
-            .collect(),
+        Some(Value::Array(items)) if items.len() <= model::MAX_LIST => {
+            let mut texts = Vec::with_capacity(items.len());
+            for (i, s) in items.iter().enumerate() {
+                match s.as_str() {
+                    Some(s) if s.len() <= model::MAX_TEXT => texts.push(s.to_owned()),
+                    _ => return bad(&format!("{path}[{i}]"), "must be a string"),
+                }
+            }
+            Ok(texts)
+        }
         Some(_) => bad(
             path,
             &format!("must be an array of at most {} strings", model::MAX_LIST),

@@ -174,12 +174,12 @@ fn ipv6(text: &str) -> Option<[u16; 8]> {
         if side.is_empty() {
             return Some(Vec::new());
         }
-        side.split(':')
-            .map(|g| {
-                let ok = (1..=4).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_hexdigit());
-                ok.then(|| u16::from_str_radix(g, 16).ok()).flatten()
-            })
-            .collect()
+        let mut pieces = Vec::new();
+        for g in side.split(':') {
+            let ok = (1..=4).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_hexdigit());
+            pieces.push(u16::from_str_radix(g, 16).ok().filter(|_| ok)?);
+        }
+        Some(pieces)
     }
     let mut pieces = [0u16; 8];
     match text.split_once("::") {

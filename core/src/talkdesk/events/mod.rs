@@ -265,11 +265,13 @@ fn user_ids(v: &Value, path: &str) -> Result<Vec<String>, EventError> {
         Value::Array(items) if items.len() > MAX_USER_CHANGES => {
             fail(path, format!("lists more than {MAX_USER_CHANGES} users"))
         }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, u)| id(u, &format!("{path}[{i}]")))
-            .collect(),
+        Value::Array(items) => {
+            let mut ids = Vec::with_capacity(items.len());
+            for (i, u) in items.iter().enumerate() {
+                ids.push(id(u, &format!("{path}[{i}]"))?);
+            }
+            Ok(ids)
+        }
         _ => fail(path, "must be an array of user ids"),
     }
 }

@@ -22,14 +22,14 @@ pub enum PortRule {
 
 /// Parses `TALKDESK_EXTRA_HOSTS`: entries separated by commas; the error names the entry.
 pub fn parse_extra_hosts(value: &str) -> Result<Vec<ExtraHost>, String> {
-    value
-        .split(',')
-        .enumerate()
-        .map(|(i, entry)| {
+    let mut hosts = Vec::new();
+    for (i, entry) in value.split(',').enumerate() {
+        hosts.push(
             parse_extra_host(entry.trim())
-                .map_err(|why| format!("entry {} is not host[:port]: {why}", i + 1))
-        })
-        .collect()
+                .map_err(|why| format!("entry {} is not host[:port]: {why}", i + 1))?,
+        );
+    }
+    Ok(hosts)
 }
 
 fn parse_extra_host(entry: &str) -> Result<ExtraHost, &'static str> {
