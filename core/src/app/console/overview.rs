@@ -248,7 +248,10 @@ mod tests {
             count(100, "alpha", 3),
         ];
         let svg = day_chart("Events", "c", &counts, 100);
-        assert!(svg.contains("10 in the last 14 days (max 6 a day)"), "{svg}");
+        assert!(
+            svg.contains("10 in the last 14 days (max 6 a day)"),
+            "{svg}"
+        );
         let alpha = svg.find("<title>alpha: 5</title>").expect("alpha summed");
         let zeta = svg.find("<title>zeta: 1</title>").expect("zeta");
         assert!(alpha < zeta, "{svg}");
