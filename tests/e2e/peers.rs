@@ -111,6 +111,8 @@ fn start_peer(app_id: &str, port: u16, talkdesk_host: &str) -> (Peer, Instant) {
     assert!(source.exists(), "the peer is not at {}", source.display());
     let dir = root().join(format!("target/bench/peer-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // A fresh clone has no target/bench yet.
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let status = Command::new("cp")
         .args(["-r"])
         .arg(&source)
