@@ -107,9 +107,6 @@ impl Url {
         if path.split('/').any(is_dot_segment) {
             return invalid("the path has a . or .. segment");
         }
-        if path.contains("//") {
-            return invalid("the path has an empty segment");
-        }
         if let Some(q) = query {
             check_part(
                 q,
@@ -225,6 +222,10 @@ impl Url {
         }
         let old = self.path();
         let mut path = old.strip_suffix('/').unwrap_or(old).to_owned();
+        // As the url crate does: what is left of a root path takes no separator.
+        if path == "/" {
+            path.clear();
+        }
         for s in segments {
             path.push('/');
             form::encode_segment(s, &mut path);

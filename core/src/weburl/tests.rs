@@ -174,9 +174,6 @@ fn what_a_parser_would_repair_is_refused() {
         "https://api.talkdeskapp.com/a\\b",
         "https://api.talkdeskapp.com/a\"b",
         "https://api.talkdeskapp.com/a^b",
-        "https://api.talkdeskapp.com//x",
-        "https://api.talkdeskapp.com/a//",
-        "https://api.talkdeskapp.com//",
         "https://api.talkdeskapp.com/?q='",
         "https://api.talkdeskapp.com/#`",
         "https://api%2etalkdeskapp.com/",
@@ -209,6 +206,9 @@ fn segments_and_query_pairs_are_appended_as_the_url_crate_appends_them() {
     for base in [
         "https://api.talkdeskapp.com",
         "https://api.talkdeskapp.com/v1/",
+        "https://api.talkdeskapp.com//",
+        "https://api.talkdeskapp.com/a//",
+        "https://api.talkdeskapp.com//x",
         "https://api.talkdeskapp.com/v1?k=v",
         "http://127.0.0.1:8790/x/y",
     ] {
