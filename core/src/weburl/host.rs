@@ -100,14 +100,9 @@ pub fn ip(host: &str) -> Option<Ip> {
     if let Some(inside) = host.strip_prefix('[') {
         return ipv6(inside.strip_suffix(']')?).map(Ip::V6);
     }
-    let mut octets = [0u8; 4];
-    let mut parts = host.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        let plain = !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit());
-        *octet = part.parse().ok().filter(|_| plain)?;
-    }
-    parts.next().is_none().then_some(Ip::V4(octets))
+    // The same reading [`canonical`] gives a host (for a canonical one, its dotted octets).
+    let v4 = ends_in_a_number(host).then(|| ipv4(host)).flatten()?;
+    Some(Ip::V4(v4.to_be_bytes()))
 }
 
 /// WHATWG's test for a host to be read as IPv4: its last label (before a trailing dot) is

@@ -122,36 +122,46 @@ impl Url {
             )?;
         }
 
-        let mut text = String::with_capacity(raw.len() + 1);
-        text.push_str(if https { "https://" } else { "http://" });
-        text.push_str(&host);
-        let host_end = text.len();
+        let mut origin = String::with_capacity(raw.len() + 1);
+        origin.push_str(if https { "https://" } else { "http://" });
+        origin.push_str(&host);
+        let host_end = origin.len();
         if let Some(p) = port {
-            text.push(':');
-            text.push_str(&p.to_string());
+            origin.push(':');
+            origin.push_str(&p.to_string());
         }
+        let path = if path.is_empty() { "/" } else { path };
+        Ok(Url::assemble(origin, host_end, port, path, query, fragment))
+    }
+
+    /// A URL from its origin (`scheme://host[:port]`, the host ending at `host_end`) and the
+    /// rest, each part already checked or encoded.
+    fn assemble(
+        mut text: String,
+        host_end: usize,
+        port: Option<u16>,
+        path: &str,
+        query: Option<&str>,
+        fragment: Option<&str>,
+    ) -> Url {
         let path_start = text.len();
-        text.push_str(if path.is_empty() { "/" } else { path });
-        let query_start = query.map(|q| {
+        text.push_str(path);
+        let mut mark = |c: char, part: &str| {
             let at = text.len();
-            text.push('?');
-            text.push_str(q);
+            text.push(c);
+            text.push_str(part);
             at
-        });
-        let fragment_start = fragment.map(|f| {
-            let at = text.len();
-            text.push('#');
-            text.push_str(f);
-            at
-        });
-        Ok(Url {
+        };
+        let query_start = query.map(|q| mark('?', q));
+        let fragment_start = fragment.map(|f| mark('#', f));
+        Url {
             text,
             host_end,
             path_start,
             query_start,
             fragment_start,
             port,
-        })
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -240,39 +250,12 @@ impl Url {
         for (k, v) in pairs {
             form::append_pair(&mut query, k, v);
         }
-        let path = self.path().to_owned();
-        self.rebuilt(&path, Some(&query), self.fragment())
+        self.rebuilt(self.path(), Some(&query), self.fragment())
     }
 
     fn rebuilt(&self, path: &str, query: Option<&str>, fragment: Option<&str>) -> Url {
-        let mut text = self.origin().to_owned();
-        text.push_str(path);
-        let query_start = query.map(|q| {
-            let at = text.len();
-            text.push('?');
-            text.push_str(q);
-            at
-        });
-        let fragment_start = fragment.map(|f| {
-            let at = text.len();
-            text.push('#');
-            text.push_str(f);
-            at
-        });
-        Url {
-            text,
-            host_end: self.host_end,
-            path_start: self.path_start,
-            query_start,
-            fragment_start,
-            port: self.port,
-        }
-    }
-}
-
-impl From<Url> for String {
-    fn from(url: Url) -> String {
-        url.text
+        let origin = self.origin().to_owned();
+        Url::assemble(origin, self.host_end, self.port, path, query, fragment)
     }
 }
 
