@@ -38,8 +38,10 @@ pub async fn fetch(
     log::set_request_id(Some(
         ray.unwrap_or_else(|| format!("local-{}", js_random_id())),
     ));
-    let for_a_person = http::is_page_path(request_target(&req.inner().url()).0);
-    let reply = handle(req, env, ctx).await;
+    // Read once: each read crosses into JavaScript and copies the text.
+    let url = req.inner().url();
+    let for_a_person = http::is_page_path(request_target(&url).0);
+    let reply = handle(req, &url, env, ctx).await;
     // A person's path answers in HTML whatever went wrong before its handler ran.
     let response = platform::into_response(if for_a_person {
         app::signin::as_page(reply)
@@ -49,7 +51,7 @@ pub async fn fetch(
     Ok(web_sys::Response::from(response).into())
 }
 
-async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
+async fn handle(mut req: Request, url: &str, env: Env, ctx: Context) -> Reply {
     // 1. Settings first: with a broken deployment every request says so, whatever its path.
     let config = match platform::env::config(&env) {
         Ok(config) => config,
@@ -59,8 +61,7 @@ async fn handle(mut req: Request, env: Env, ctx: Context) -> Reply {
         }
     };
     // 2. Route. The runtime hands the URL over in WHATWG form: only split, not judged again.
-    let url = req.inner().url();
-    let (path, query) = request_target(&url);
+    let (path, query) = request_target(url);
     let route = match route(req.method().as_ref(), path) {
         Ok(route) => route,
         Err(e) => return e.reply(),
