@@ -113,13 +113,13 @@ fn js_param(v: &SqlValue) -> JsValue {
 
 impl Database for D1 {
     async fn query(&self, s: &Statement) -> Result<Vec<Row>, PortError> {
-        let failed = |e: JsValue| PortError(format!("D1 {}: {}", s.name, error_text(&e)));
+        let failed = |e: JsValue| failed(s, &e);
         let answer = settled(self.prepare(s)?.all()).await.map_err(failed)?;
         rows(answer.unchecked_ref()).map_err(failed)
     }
 
     async fn execute(&self, s: &Statement) -> Result<u64, PortError> {
-        let failed = |e: JsValue| PortError(format!("D1 {}: {}", s.name, error_text(&e)));
+        let failed = |e: JsValue| failed(s, &e);
         let answer = settled(self.prepare(s)?.run()).await.map_err(failed)?;
         // `meta.changes`: the rows the statement wrote (none said, none counted).
         let changes = answer
@@ -139,11 +139,13 @@ impl Database for D1 {
         let answers = self.send_batch(statements).await?;
         let mut all = Vec::with_capacity(answers.len());
         for (answer, s) in answers.iter().zip(statements) {
-            all.push(
-                rows(answer)
-                    .map_err(|e| PortError(format!("D1 {}: {}", s.name, error_text(&e))))?,
-            );
+            all.push(rows(answer).map_err(|e| failed(s, &e))?);
         }
         Ok(all)
     }
+}
+
+/// A statement's failure, named by the statement.
+fn failed(s: &Statement, e: &JsValue) -> PortError {
+    PortError(format!("D1 {}: {}", s.name, error_text(e)))
 }
