@@ -9,7 +9,7 @@ use crate::http::Reply;
 /// The newest migration in `migrations/`. `/healthz` is 503 until D1 has it applied, so a
 /// deployment that forgot `wrangler d1 migrations apply` says so at once.
 /// A unit test keeps this equal to the newest file in the folder.
-pub const SCHEMA_VERSION: &str = "0012_console.sql";
+pub const SCHEMA_VERSION: &str = "0013_candidate_account.sql";
 
 /// How long a passing probe of D1 and KV answers for, per isolate: a monitor polling many
 /// times a second costs D1 and KV one probe a second, and the answer is never older than

@@ -950,11 +950,13 @@ impl<'a, D: Database> Store<'a, D> {
     }
 }
 
-/// Makes every pending job of the installation due at `now_ms`.
+/// Makes every pending job of the installation due at `now_ms`. Through the installation's
+/// index: left to itself SQLite walks `jobs_due`, every installation's jobs due later, which in
+/// a backlog of 10,000 is about a millisecond per statement instead of microseconds.
 fn wake_statement(installation_id: &str, now_ms: u64) -> Statement {
     Statement::new(
         "wake jobs",
-        "UPDATE jobs SET next_attempt_at = ?2 \
+        "UPDATE jobs INDEXED BY jobs_installation SET next_attempt_at = ?2 \
          WHERE installation_id = ?1 AND state = ?3 AND next_attempt_at > ?2",
         vec![
             installation_id.into(),
@@ -1033,9 +1035,10 @@ fn pending_counts_statement(installation_id: &str, account_name: Option<&str>) -
         "SELECT \
            (SELECT COUNT(*) FROM jobs WHERE installation_id = ?1 AND state = ?3) \
              AS installation, \
-           (SELECT COUNT(*) FROM jobs j JOIN events e ON e.event_id = j.event_id \
-             WHERE j.state = ?3 AND j.kind = ?4 AND ?2 IS NOT NULL \
-               AND json_extract(e.candidate, '$.account_name') = ?2) AS account",
+           (SELECT COUNT(*) FROM events e JOIN jobs j ON j.event_id = e.event_id \
+             WHERE e.candidate IS NOT NULL \
+               AND json_extract(e.candidate, '$.account_name') = ?2 \
+               AND j.state = ?3 AND j.kind = ?4) AS account",
         vec![
             installation_id.into(),
             account_name.into(),

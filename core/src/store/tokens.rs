@@ -9,10 +9,32 @@ use crate::ports::{Database, PortError, Statement, StoredToken, TokenStore};
 /// `:`, so each is written with `%` and `:` percent-encoded, and one installation's prefix is
 /// never the start of another's.
 pub fn token_prefix(installation_id: &str, client_id: Option<&str>) -> String {
+    format!("{}:", token_stem(installation_id, client_id))
+}
+
+/// [`token_prefix`] without its closing `:`.
+fn token_stem(installation_id: &str, client_id: Option<&str>) -> String {
     match client_id {
-        None => format!("token:{}:", key_part(installation_id)),
-        Some(c) => format!("token:{}:{}:", key_part(installation_id), key_part(c)),
+        None => format!("token:{}", key_part(installation_id)),
+        Some(c) => format!("token:{}:{}", key_part(installation_id), key_part(c)),
     }
+}
+
+/// Deletes the tokens whose key starts with the [`token_prefix`], as a range of the primary
+/// key: every such key is at least `{stem}:` and below `{stem};` (`;` is the byte after `:`),
+/// and no other key is. So D1 reads only those rows, not the whole table, and nothing in an id
+/// is read as a wildcard, as it would be by `LIKE`.
+fn forget_statement(
+    name: &'static str,
+    installation_id: &str,
+    client_id: Option<&str>,
+) -> Statement {
+    let stem = token_stem(installation_id, client_id);
+    Statement::new(
+        name,
+        "DELETE FROM access_tokens WHERE token_key >= ?1 AND token_key < ?2",
+        vec![format!("{stem}:").into(), format!("{stem};").into()],
+    )
 }
 
 /// An id as written inside a token key.
@@ -35,11 +57,7 @@ impl<'a, D: Database> SqlTokens<'a, D> {
         installation_id: &str,
         client_id: &str,
     ) -> Result<(), PortError> {
-        let stmt = Statement::new(
-            "forget client tokens",
-            "DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1",
-            vec![token_prefix(installation_id, Some(client_id)).into()],
-        );
+        let stmt = forget_statement("forget client tokens", installation_id, Some(client_id));
         self.db.execute(&stmt).await.map(|_| ())
     }
 }
@@ -123,12 +141,7 @@ impl<D: Database> TokenStore for SqlTokens<'_, D> {
     }
 
     async fn forget_installation(&self, installation_id: &str) -> Result<(), PortError> {
-        // A prefix compare, not LIKE: installation ids are not ours to trust with wildcards.
-        let stmt = Statement::new(
-            "forget tokens",
-            "DELETE FROM access_tokens WHERE substr(token_key, 1, length(?1)) = ?1",
-            vec![token_prefix(installation_id, None).into()],
-        );
+        let stmt = forget_statement("forget tokens", installation_id, None);
         self.db.execute(&stmt).await.map(|_| ())
     }
 }

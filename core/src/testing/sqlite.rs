@@ -23,6 +23,9 @@ pub struct SqliteDb {
     failing: RefCell<HashMap<String, (u32, u32)>>,
     /// Every statement name executed, in order (a batch adds each of its statements).
     pub executed: RefCell<Vec<&'static str>>,
+    /// While recording ([`SqliteDb::record_plans`]): each statement's name and SQLite's query
+    /// plan for it, with its parameters bound.
+    plans: RefCell<Option<Vec<(&'static str, String)>>>,
     yields: Cell<bool>,
 }
 
@@ -46,8 +49,41 @@ impl SqliteDb {
             conn,
             failing: RefCell::new(HashMap::new()),
             executed: RefCell::new(Vec::new()),
+            plans: RefCell::new(None),
             yields: Cell::new(true),
         }
+    }
+
+    /// From now on, records each statement's query plan (see [`SqliteDb::plans`]).
+    pub fn record_plans(&self) {
+        *self.plans.borrow_mut() = Some(Vec::new());
+    }
+
+    /// The plans recorded so far: the statement's name and SQLite's `EXPLAIN QUERY PLAN`
+    /// lines, joined by ` | `.
+    pub fn plans(&self) -> Vec<(&'static str, String)> {
+        self.plans.borrow().clone().unwrap_or_default()
+    }
+
+    fn record_plan(&self, s: &Statement) -> Result<(), PortError> {
+        if self.plans.borrow().is_none() {
+            return Ok(());
+        }
+        let err = |e: rusqlite::Error| PortError(format!("D1 {} plan: {e}", s.name));
+        let mut explain = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql))
+            .map_err(err)?;
+        let params = rusqlite::params_from_iter(s.params.iter().map(sql));
+        let mut rows = explain.query(params).map_err(err)?;
+        let mut lines = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            lines.push(row.get::<_, String>(3).map_err(err)?);
+        }
+        if let Some(plans) = self.plans.borrow_mut().as_mut() {
+            plans.push((s.name, lines.join(" | ")));
+        }
+        Ok(())
     }
 
     /// Makes the next `times` calls of the statement called `name` fail (a batch containing it
@@ -113,6 +149,7 @@ impl SqliteDb {
     }
 
     fn run_query(&self, s: &Statement) -> Result<Vec<Row>, PortError> {
+        self.record_plan(s)?;
         let err = |e: rusqlite::Error| PortError(format!("D1 {}: {e}", s.name));
         let mut prepared = self.conn.prepare(&s.sql).map_err(err)?;
         let names: Vec<String> = prepared
@@ -141,6 +178,7 @@ impl SqliteDb {
     }
 
     fn run_execute(&self, s: &Statement) -> Result<u64, PortError> {
+        self.record_plan(s)?;
         let params = rusqlite::params_from_iter(s.params.iter().map(sql));
         self.conn
             .execute(&s.sql, params)

@@ -4,6 +4,7 @@
 //! code in the real runtime; this tier proves the rules, in seconds.
 
 mod app;
+mod backlog;
 mod bridge;
 mod budget;
 mod console;
