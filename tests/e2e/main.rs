@@ -20,5 +20,6 @@ mod lifecycle;
 mod limits;
 mod partner;
 mod peers;
+mod profile;
 mod scale;
 mod sso;

@@ -188,21 +188,17 @@ async fn first_answer_ms(url: &str, started: Instant) -> f64 {
 pub(crate) fn workerd_cpu(pgid: u32) -> f64 {
     let ticks = 100.0; // USER_HZ on Linux
     let mut total = 0.0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+    for pid in crate::profile::workerd_pids(pgid) {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
         let Some(close) = stat.rfind(')') else {
             continue;
         };
-        let name = &stat[stat.find('(').unwrap_or(0) + 1..close];
+        // After the name: [11] utime, [12] stime.
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        // fields[2] is the process group; [11] utime, [12] stime.
-        if name == "workerd" && fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
-            let t: f64 =
-                fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-            total += t / ticks;
-        }
+        let time = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        total += (time(11).unwrap_or(0.0) + time(12).unwrap_or(0.0)) / ticks;
     }
     total
 }
@@ -380,6 +376,17 @@ async fn measure(t: &Target, sim: &Simulator, event: &Value, cold_ms: f64, gzip:
     // compiling it (the wasm's tier-up, the runtime's own code), which a long-lived isolate
     // pays once. Reported beside the first 20, not instead of them.
     let (install_p50_warm, cpu_install_warm, _) = installs(t, sim, "warm-", 20).await;
+    if let Some(dir) = crate::profile::requested() {
+        let pids = crate::profile::workerd_pids(t.pgid);
+        crate::profile::record(&dir, t.name, &pids, async {
+            let (p50, cpu, _) = installs(t, sim, "profiled-", 100).await;
+            eprintln!(
+                "{}: 100 installs under perf, p50 {p50:.1} ms, CPU {cpu:.1} ms",
+                t.name
+            );
+        })
+        .await;
+    }
     Figures {
         cold_ms,
         healthz,
