@@ -188,15 +188,8 @@ async fn first_answer_ms(url: &str, started: Instant) -> f64 {
 pub(crate) fn workerd_cpu(pgid: u32) -> f64 {
     let ticks = 100.0; // USER_HZ on Linux
     let mut total = 0.0;
-    for pid in crate::profile::workerd_pids(pgid) {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
+    for (_, fields) in crate::profile::workerd_stats(pgid) {
         // After the name: [11] utime, [12] stime.
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         let time = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
         total += (time(11).unwrap_or(0.0) + time(12).unwrap_or(0.0)) / ticks;
     }
@@ -377,7 +370,10 @@ async fn measure(t: &Target, sim: &Simulator, event: &Value, cold_ms: f64, gzip:
     // pays once. Reported beside the first 20, not instead of them.
     let (install_p50_warm, cpu_install_warm, _) = installs(t, sim, "warm-", 20).await;
     if let Some(dir) = crate::profile::requested() {
-        let pids = crate::profile::workerd_pids(t.pgid);
+        let pids: Vec<u32> = crate::profile::workerd_stats(t.pgid)
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect();
         crate::profile::record(&dir, t.name, &pids, async {
             let (p50, cpu, _) = installs(t, sim, "profiled-", 100).await;
             eprintln!(

@@ -9,10 +9,11 @@
 use std::process::Command;
 use std::time::Duration;
 
-/// The process ids of the workerd processes in process group `pgid` (the `wrangler dev` of one
-/// worker: wrangler's proxy, and the runtime serving the worker with D1 and KV inside).
-pub(crate) fn workerd_pids(pgid: u32) -> Vec<u32> {
-    let mut pids = Vec::new();
+/// The workerd processes in process group `pgid` (the `wrangler dev` of one worker: wrangler's
+/// proxy, and the runtime serving the worker with D1 and KV inside): each one's id and the
+/// fields of its `/proc/{pid}/stat` after the name (state, parent, process group, …).
+pub(crate) fn workerd_stats(pgid: u32) -> Vec<(u32, Vec<String>)> {
+    let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -24,13 +25,13 @@ pub(crate) fn workerd_pids(pgid: u32) -> Vec<u32> {
             continue;
         };
         let name = &stat[stat.find('(').unwrap_or(0) + 1..close];
-        // After the name: state, parent, process group.
-        let group = stat[close + 2..].split(' ').nth(2);
-        if name == "workerd" && group.and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
-            pids.push(pid);
+        let fields: Vec<String> = stat[close + 2..].split(' ').map(str::to_owned).collect();
+        let group = fields.get(2).and_then(|g| g.parse::<u32>().ok());
+        if name == "workerd" && group == Some(pgid) {
+            found.push((pid, fields));
         }
     }
-    pids
+    found
 }
 
 /// The folder to write profiles to, when asked for.
